@@ -1,0 +1,80 @@
+import type { EpochMetrics } from './metrics.js';
+import type { RngState } from './rng.js';
+
+/**
+ * Everything a training run needs to continue exactly where it stopped. Serialised as
+ * MAGIC | uint32 header length | JSON header | float32 tensor data, so that a truncated or foreign
+ * file is detected instead of being loaded as garbage.
+ */
+export interface Checkpoint {
+  /** Hash of the task config the run belongs to: a checkpoint never resumes a different task. */
+  configHash: string;
+  /** Epochs completed. */
+  epoch: number;
+  modelTensors: Float32Array[];
+  optimizerTensors: Float32Array[];
+  optimizerCount: number;
+  shuffleRng: RngState;
+  /** Training statistics accumulated since the last evaluated epoch. */
+  pending: { batches: number; flooded: number; objectiveSum: number; seconds: number };
+  /** Evaluated epochs so far. */
+  rows: EpochMetrics[];
+}
+
+const MAGIC = 'FLOODSWEEP-CKPT-1';
+
+export class CheckpointError extends Error {}
+
+export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array {
+  const { modelTensors, optimizerTensors, ...rest } = checkpoint;
+  const tensors = [...modelTensors, ...optimizerTensors];
+  const header = JSON.stringify({
+    ...rest,
+    modelTensorSizes: modelTensors.map((t) => t.length),
+    optimizerTensorSizes: optimizerTensors.map((t) => t.length),
+  });
+  const headerBytes = Buffer.from(header, 'utf8');
+  const dataLength = tensors.reduce((n, t) => n + t.length * 4, 0);
+  const magic = Buffer.from(MAGIC, 'ascii');
+  const out = Buffer.alloc(magic.length + 4 + headerBytes.length + dataLength);
+  let offset = magic.copy(out, 0);
+  out.writeUInt32LE(headerBytes.length, offset);
+  offset += 4;
+  offset += headerBytes.copy(out, offset);
+  for (const t of tensors) {
+    Buffer.from(t.buffer, t.byteOffset, t.byteLength).copy(out, offset);
+    offset += t.byteLength;
+  }
+  return out;
+}
+
+export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const magicLength = MAGIC.length;
+  if (buf.length < magicLength + 4 || buf.toString('ascii', 0, magicLength) !== MAGIC) {
+    throw new CheckpointError('checkpoint is not a floodsweep checkpoint (bad header)');
+  }
+  const headerLength = buf.readUInt32LE(magicLength);
+  const headerStart = magicLength + 4;
+  if (buf.length < headerStart + headerLength) throw new CheckpointError('checkpoint is truncated (header incomplete)');
+  let header: Omit<Checkpoint, 'modelTensors' | 'optimizerTensors'> & { modelTensorSizes: number[]; optimizerTensorSizes: number[] };
+  try {
+    header = JSON.parse(buf.toString('utf8', headerStart, headerStart + headerLength));
+  } catch {
+    throw new CheckpointError('checkpoint is corrupt (header is not valid JSON)');
+  }
+  const { modelTensorSizes, optimizerTensorSizes, ...rest } = header;
+  const expected = [...modelTensorSizes, ...optimizerTensorSizes].reduce((n, s) => n + s * 4, 0);
+  let offset = headerStart + headerLength;
+  if (buf.length !== offset + expected) {
+    throw new CheckpointError(`checkpoint is truncated or corrupt: ${buf.length - offset} bytes of tensor data, expected ${expected}`);
+  }
+  const read = (size: number) => {
+    // Copy into a fresh, aligned buffer: the input's byte offset may not be a multiple of 4.
+    const t = new Float32Array(size);
+    Buffer.from(t.buffer).set(buf.subarray(offset, offset + size * 4));
+    offset += size * 4;
+    return t;
+  };
+  return { ...rest, modelTensors: modelTensorSizes.map(read), optimizerTensors: optimizerTensorSizes.map(read) };
+}

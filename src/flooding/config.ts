@@ -1,0 +1,128 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+
+/**
+ * The resolved configuration of one training task. Defaults are the original demo's
+ * (Ishida et al. 2020, run_demo_synth.py, setting 1).
+ */
+const labelNoise = z.number().min(0).lt(0.5).default(0.1);
+const splitSize = (n: number) => z.int().min(1).default(n);
+const syntheticSizes = {
+  labelNoise,
+  nTrain: splitSize(100),
+  nVal: splitSize(100),
+  nTest: splitSize(20000),
+};
+
+export const datasetSchema = z.discriminatedUnion('name', [
+  z.strictObject({ name: z.literal('sinusoid2d'), ...syntheticSizes }),
+  z.strictObject({ name: z.literal('sinusoid'), dim: z.int().min(2).default(10), ...syntheticSizes }),
+  z.strictObject({ name: z.literal('spiral'), inputNoise: z.number().min(0).default(1), ...syntheticSizes }),
+  z.strictObject({
+    name: z.literal('gaussian'),
+    dim: z.int().min(1).default(10),
+    meanShift: z.number().default(1),
+    ...syntheticSizes,
+  }),
+  z.strictObject({
+    name: z.literal('csv'),
+    path: z.string().min(1),
+    labelColumn: z.string().min(1),
+    split: z
+      .strictObject({ train: z.number().gt(0).lt(1), val: z.number().gt(0).lt(1), test: z.number().gt(0).lt(1) })
+      .refine((s) => Math.abs(s.train + s.val + s.test - 1) < 1e-9, 'split fractions must add up to 1')
+      .default({ train: 0.6, val: 0.2, test: 0.2 }),
+    standardize: z.boolean().default(true),
+    labelNoise,
+  }),
+]);
+export const DATASET_NAMES = ['sinusoid2d', 'sinusoid', 'spiral', 'gaussian', 'csv'] as const;
+
+export const modelSchema = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('mlp'),
+    depth: z.int().min(1).default(4),
+    width: z.int().min(1).default(500),
+    batchNorm: z.boolean().default(true),
+  }),
+  z.strictObject({ kind: z.literal('linear') }),
+]);
+
+const common = { lr: z.number().gt(0), weightDecay: z.number().min(0).default(0) };
+export const optimizerSchema = z.discriminatedUnion('name', [
+  z.strictObject({ name: z.literal('sgd'), ...common, lr: common.lr.default(0.01), momentum: z.number().min(0).lt(1).default(0.9) }),
+  z.strictObject({
+    name: z.literal('adam'),
+    ...common,
+    lr: common.lr.default(0.001),
+    beta1: z.number().min(0).lt(1).default(0.9),
+    beta2: z.number().min(0).lt(1).default(0.999),
+    epsilon: z.number().gt(0).default(1e-8),
+  }),
+]);
+
+export const trainingSchema = z.strictObject({
+  epochs: z.int().min(1).default(200),
+  batchSize: z.int().min(1).default(200),
+  /** Evaluate every this many epochs (epoch 0 and the last epoch are always evaluated). */
+  evalEvery: z.int().min(1).default(1),
+  /** Clip the global gradient norm to this value; null disables clipping. */
+  clipNorm: z.number().gt(0).nullable().default(null),
+});
+
+export const taskConfigSchema = z.strictObject({
+  dataset: datasetSchema.prefault({ name: 'sinusoid2d' }),
+  model: modelSchema.prefault({ kind: 'mlp' }),
+  optimizer: optimizerSchema.prefault({ name: 'sgd' }),
+  training: trainingSchema.prefault({}),
+  floodLevel: z.number().min(0).default(0),
+  seed: z.int().min(0).max(2 ** 31 - 1).default(0),
+});
+
+export type DatasetConfig = z.output<typeof datasetSchema>;
+export type ModelConfig = z.output<typeof modelSchema>;
+export type OptimizerConfig = z.output<typeof optimizerSchema>;
+export type TrainingConfig = z.output<typeof trainingSchema>;
+export type TaskConfig = z.output<typeof taskConfigSchema>;
+export type TaskConfigInput = z.input<typeof taskConfigSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+  }
+}
+
+/** One line per problem: the field path, then what is allowed. */
+export function describeIssues(error: z.ZodError): string[] {
+  return error.issues.flatMap((issue) => {
+    const where = issue.path.map(String);
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => `${[...where, key].join('.')}: unknown field`);
+    }
+    return [`${where.length ? where.join('.') : '(root)'}: ${issue.message}`];
+  });
+}
+
+/** Validates and fills in defaults; throws ConfigError naming each bad field. */
+export function resolveTaskConfig(input: unknown): TaskConfig {
+  const parsed = taskConfigSchema.safeParse(input ?? {});
+  if (!parsed.success) throw new ConfigError(describeIssues(parsed.error));
+  return parsed.data;
+}
+
+/** JSON with keys sorted at every level: equal configs give equal text. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** A short hash of the resolved config: the same config gets the same id everywhere. */
+export function configHash(config: TaskConfig): string {
+  return createHash('sha256').update(canonicalJson(config)).digest('hex').slice(0, 12);
+}

@@ -1,0 +1,240 @@
+import { activeBackend, tf } from './backend.js';
+import { type Checkpoint, CheckpointError, decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
+import { configHash, type TaskConfig } from './config.js';
+import { type Dataset, makeDataset, type Split } from './datasets.js';
+import type { EpochMetrics, SplitMetrics, TaskResult } from './metrics.js';
+import { Model } from './model.js';
+import { clipByGlobalNorm, createOptimizer, type Optimizer } from './optim.js';
+import { Rng } from './rng.js';
+
+/** Rows evaluated per forward pass: bounds memory on large test sets. */
+const EVAL_CHUNK = 4096;
+
+interface SplitTensors {
+  x: tf.Tensor2D;
+  labels: tf.Tensor2D;
+  cleanLabels: tf.Tensor2D;
+  labelIndices: tf.Tensor1D;
+  cleanLabelIndices: tf.Tensor1D;
+  n: number;
+}
+
+/**
+ * One task's training: mini-batch descent on the flooded mean loss |L - b| + b (plain mean loss
+ * when b = 0), evaluated in inference mode at epoch 0, every `evalEvery` epochs and at the last.
+ * Stepwise, so that callers can stop at a time budget and checkpoint.
+ */
+export class TrainingRun {
+  private pending = { batches: 0, flooded: 0, objectiveSum: 0, seconds: 0 };
+  readonly rows: EpochMetrics[] = [];
+
+  private constructor(
+    readonly config: TaskConfig,
+    private readonly data: { train: SplitTensors; val: SplitTensors; test: SplitTensors },
+    private readonly model: Model,
+    private readonly optimizer: Optimizer,
+    private shuffleRng: Rng,
+    private epochsDone: number,
+  ) {}
+
+  /** A fresh run; evaluates epoch 0 (the untrained model) right away. */
+  static start(config: TaskConfig, dataset: Dataset = makeDataset(config.dataset, config.seed)): TrainingRun {
+    const run = TrainingRun.build(config, dataset, Rng.stream(config.seed, 'shuffle'), 0);
+    run.rows.push(run.evaluate());
+    return run;
+  }
+
+  /** Continues a run from checkpoint bytes, bit for bit as if it had never stopped. */
+  static resume(config: TaskConfig, bytes: Uint8Array, dataset: Dataset = makeDataset(config.dataset, config.seed)): TrainingRun {
+    const checkpoint = decodeCheckpoint(bytes);
+    if (checkpoint.configHash !== configHash(config)) {
+      throw new CheckpointError(`checkpoint belongs to task ${checkpoint.configHash}, not ${configHash(config)}`);
+    }
+    const run = TrainingRun.build(config, dataset, Rng.fromState(checkpoint.shuffleRng), checkpoint.epoch);
+    const variables = run.model.variables;
+    if (checkpoint.modelTensors.length !== variables.length) {
+      run.dispose();
+      throw new CheckpointError(`checkpoint holds ${checkpoint.modelTensors.length} model tensors, the model has ${variables.length}`);
+    }
+    try {
+      variables.forEach((v, i) => {
+        if (checkpoint.modelTensors[i].length !== v.size) throw new CheckpointError(`checkpoint model tensor ${i} has the wrong size`);
+        tf.tidy(() => v.assign(tf.tensor(checkpoint.modelTensors[i], v.shape)));
+      });
+      run.optimizer.importState({ tensors: checkpoint.optimizerTensors, count: checkpoint.optimizerCount });
+    } catch (error) {
+      run.dispose();
+      throw error instanceof CheckpointError ? error : new CheckpointError(`checkpoint does not fit the model: ${(error as Error).message}`);
+    }
+    run.pending = { ...checkpoint.pending };
+    run.rows.push(...checkpoint.rows);
+    return run;
+  }
+
+  private static build(config: TaskConfig, dataset: Dataset, shuffleRng: Rng, epochsDone: number): TrainingRun {
+    const data = {
+      train: toTensors(dataset.train, dataset.numClasses),
+      val: toTensors(dataset.val, dataset.numClasses),
+      test: toTensors(dataset.test, dataset.numClasses),
+    };
+    const model = Model.create(config.model, dataset.dim, dataset.numClasses, config.seed);
+    const optimizer = createOptimizer(config.optimizer, model.trainable);
+    return new TrainingRun(config, data, model, optimizer, shuffleRng, epochsDone);
+  }
+
+  get epoch(): number {
+    return this.epochsDone;
+  }
+
+  get finished(): boolean {
+    return this.epochsDone >= this.config.training.epochs;
+  }
+
+  /** Trains one epoch; returns the evaluated row when this epoch is evaluated. */
+  trainEpoch(): EpochMetrics | undefined {
+    const started = performance.now();
+    const { batchSize } = this.config.training;
+    const floodLevel = this.config.floodLevel;
+    const train = this.data.train;
+    const order = this.shuffleRng.permutation(train.n);
+    for (let start = 0; start < train.n; start += batchSize) {
+      const indices = tf.tensor1d(order.subarray(start, Math.min(start + batchSize, train.n)), 'int32');
+      const x = tf.gather(train.x, indices) as tf.Tensor2D;
+      const y = tf.gather(train.labels, indices) as tf.Tensor2D;
+      const batchStats: Parameters<Model['forwardTraining']>[1] = [];
+      let meanLoss: tf.Scalar | undefined;
+      const { value, grads } = tf.variableGrads(() => {
+        const loss = meanCrossEntropy(this.model.forwardTraining(x, batchStats), y);
+        meanLoss = tf.keep(loss);
+        if (floodLevel === 0) return loss;
+        // |L - b| + b written as (L - b) * sign(L - b) + b: sign has a zero gradient, so the
+        // gradient is sign(L - b) dL, which is 0 (not tfjs abs's -1) when L equals b exactly.
+        const gap = loss.sub(floodLevel);
+        return gap.mul(tf.sign(gap)).add(floodLevel) as tf.Scalar;
+      }, this.model.trainable);
+      const vars = this.model.trainable;
+      let gradList = vars.map((v) => grads[v.name]);
+      if (this.config.training.clipNorm !== null) gradList = clipByGlobalNorm(gradList, this.config.training.clipNorm);
+      this.optimizer.step(vars, gradList);
+      this.model.updateRunningStats(batchStats);
+      const loss = meanLoss!.dataSync()[0];
+      this.pending.batches += 1;
+      if (loss < floodLevel) this.pending.flooded += 1;
+      this.pending.objectiveSum += value.dataSync()[0];
+      tf.dispose([indices, x, y, value, meanLoss!]);
+    }
+    this.epochsDone += 1;
+    this.pending.seconds += (performance.now() - started) / 1000;
+    const { evalEvery, epochs } = this.config.training;
+    if (this.epochsDone % evalEvery !== 0 && this.epochsDone !== epochs) return undefined;
+    const row = this.evaluate();
+    this.rows.push(row);
+    return row;
+  }
+
+  checkpoint(): Uint8Array {
+    const state = this.optimizer.exportState();
+    const checkpoint: Checkpoint = {
+      configHash: configHash(this.config),
+      epoch: this.epochsDone,
+      modelTensors: this.model.variables.map((v) => v.dataSync() as Float32Array),
+      optimizerTensors: state.tensors.map((t) => t.dataSync() as Float32Array),
+      optimizerCount: state.count,
+      shuffleRng: this.shuffleRng.state(),
+      pending: { ...this.pending },
+      rows: this.rows,
+    };
+    return encodeCheckpoint(checkpoint);
+  }
+
+  result(): TaskResult {
+    const last = this.rows[this.rows.length - 1];
+    return {
+      backend: activeBackend(),
+      config: this.config,
+      final: { train: last.train, val: last.val, test: last.test },
+      epochs: this.rows,
+    };
+  }
+
+  dispose(): void {
+    this.model.dispose();
+    this.optimizer.dispose();
+    for (const split of Object.values(this.data)) {
+      tf.dispose([split.x, split.labels, split.cleanLabels, split.labelIndices, split.cleanLabelIndices]);
+    }
+  }
+
+  private evaluate(): EpochMetrics {
+    const { batches, flooded, objectiveSum, seconds } = this.pending;
+    const row: EpochMetrics = {
+      epoch: this.epochsDone,
+      train: this.evaluateSplit(this.data.train),
+      val: this.evaluateSplit(this.data.val),
+      test: this.evaluateSplit(this.data.test),
+      floodedFraction: batches > 0 ? flooded / batches : 0,
+      objective: batches > 0 ? objectiveSum / batches : 0,
+      lr: this.optimizer.lr,
+      seconds,
+    };
+    this.pending = { batches: 0, flooded: 0, objectiveSum: 0, seconds: 0 };
+    return row;
+  }
+
+  private evaluateSplit(split: SplitTensors): SplitMetrics {
+    const sums = tf.tidy(() => {
+      let totals = tf.zeros([4]);
+      for (let start = 0; start < split.n; start += EVAL_CHUNK) {
+        const size = Math.min(EVAL_CHUNK, split.n - start);
+        const logits = this.model.predict(split.x.slice([start, 0], [size, -1]));
+        const logProbs = tf.logSoftmax(logits);
+        const predicted = logits.argMax(1);
+        const lossOf = (labels: tf.Tensor2D) => labels.slice([start, 0], [size, -1]).mul(logProbs).sum().neg();
+        const correctOf = (indices: tf.Tensor1D) => predicted.equal(indices.slice(start, size)).sum().cast('float32');
+        totals = totals.add(
+          tf.stack([lossOf(split.labels), correctOf(split.labelIndices), lossOf(split.cleanLabels), correctOf(split.cleanLabelIndices)]),
+        );
+      }
+      return totals;
+    });
+    const [loss, correct, cleanLoss, cleanCorrect] = Array.from(sums.dataSync());
+    sums.dispose();
+    return { loss: loss / split.n, acc: correct / split.n, cleanLoss: cleanLoss / split.n, cleanAcc: cleanCorrect / split.n };
+  }
+}
+
+function meanCrossEntropy(logits: tf.Tensor2D, oneHot: tf.Tensor2D): tf.Scalar {
+  return tf.logSoftmax(logits).mul(oneHot).sum(1).mean().neg() as tf.Scalar;
+}
+
+function toTensors(split: Split, numClasses: number): SplitTensors {
+  return tf.tidy(() => {
+    const labelIndices = tf.tensor1d(split.labels, 'int32');
+    const cleanLabelIndices = tf.tensor1d(split.cleanLabels, 'int32');
+    return {
+      x: tf.tensor2d(split.x, [split.n, split.dim]),
+      labels: tf.oneHot(labelIndices, numClasses).cast('float32') as tf.Tensor2D,
+      cleanLabels: tf.oneHot(cleanLabelIndices, numClasses).cast('float32') as tf.Tensor2D,
+      labelIndices,
+      cleanLabelIndices,
+      n: split.n,
+    };
+  });
+}
+
+/** Trains a task from start to finish; `onEpoch` hears of every trained epoch (with its row when evaluated). */
+export function runTask(
+  config: TaskConfig,
+  hooks: { onEpoch?: (epoch: number, row: EpochMetrics | undefined) => void; dataset?: Dataset } = {},
+): TaskResult {
+  const run = TrainingRun.start(config, hooks.dataset);
+  try {
+    while (!run.finished) {
+      const row = run.trainEpoch();
+      hooks.onEpoch?.(run.epoch, row);
+    }
+    return run.result();
+  } finally {
+    run.dispose();
+  }
+}

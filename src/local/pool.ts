@@ -1,0 +1,131 @@
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { BackendName } from '../flooding/backend.js';
+import type { TaskConfig } from '../flooding/config.js';
+import type { TaskResult } from '../flooding/metrics.js';
+import type { FromWorker, ToWorker, WorkerSetup } from './protocol.js';
+
+export interface PoolOptions extends WorkerSetup {
+  /** Worker threads; defaults to the number of cores. */
+  size?: number;
+  /** Called after every trained epoch of every job. */
+  onEpoch?: (jobId: number, epoch: number) => void;
+}
+
+export class TaskFailedError extends Error {
+  constructor(
+    message: string,
+    readonly workerStack?: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Job {
+  jobId: number;
+  config: TaskConfig;
+  resolve: (result: TaskResult) => void;
+  reject: (error: Error) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  ready: Promise<BackendName>;
+  job?: Job;
+}
+
+/**
+ * A fixed set of worker threads, each with its own tfjs backend, training one task at a time.
+ * The wasm backend is single-threaded in Node, so threads are how a sweep uses every core.
+ */
+export class WorkerPool {
+  private readonly slots: Slot[] = [];
+  private readonly queue: Job[] = [];
+  private nextJobId = 0;
+  private closed = false;
+
+  constructor(private readonly options: PoolOptions) {
+    const size = Math.max(1, options.size ?? availableParallelism());
+    const setup: WorkerSetup = { backend: options.backend, backendOptions: options.backendOptions };
+    for (let i = 0; i < size; i++) this.slots.push(this.startWorker(setup));
+  }
+
+  get size(): number {
+    return this.slots.length;
+  }
+
+  /** The backend the workers run on (rejects if a worker could not initialise it). */
+  backend(): Promise<BackendName> {
+    return this.slots[0].ready;
+  }
+
+  /** Queues a task; resolves with its result once a worker has trained it. */
+  run(config: TaskConfig): { jobId: number; result: Promise<TaskResult> } {
+    if (this.closed) throw new Error('pool is closed');
+    const jobId = this.nextJobId++;
+    const result = new Promise<TaskResult>((resolve, reject) => {
+      this.queue.push({ jobId, config, resolve, reject });
+    });
+    this.dispatch();
+    return { jobId, result };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
+  }
+
+  private startWorker(setup: WorkerSetup): Slot {
+    const worker = new Worker(new URL('./worker-entry.mjs', import.meta.url), { workerData: setup });
+    const slot: Slot = { worker, ready: Promise.resolve('wasm') };
+    slot.ready = new Promise<BackendName>((resolve, reject) => {
+      const onMessage = (message: FromWorker) => {
+        if (message.type === 'ready') resolve(message.backend);
+        else if (message.type === 'startFailed') reject(new TaskFailedError(message.message));
+        else return;
+        worker.off('message', onMessage);
+      };
+      worker.on('message', onMessage);
+      worker.once('error', reject);
+    });
+    slot.ready.then(
+      () => this.dispatch(),
+      (error: Error) => this.failEverything(error),
+    );
+    worker.on('message', (message: FromWorker) => this.onMessage(slot, message));
+    worker.on('error', (error) => {
+      slot.job?.reject(error);
+      slot.job = undefined;
+    });
+    return slot;
+  }
+
+  private onMessage(slot: Slot, message: FromWorker): void {
+    const job = slot.job;
+    if (!job || !('jobId' in message) || message.jobId !== job.jobId) return;
+    if (message.type === 'epoch') {
+      this.options.onEpoch?.(job.jobId, message.epoch);
+      return;
+    }
+    slot.job = undefined;
+    if (message.type === 'done') job.resolve(message.result);
+    else if (message.type === 'failed') job.reject(new TaskFailedError(message.message, message.stack));
+    this.dispatch();
+  }
+
+  private dispatch(): void {
+    for (const slot of this.slots) {
+      if (slot.job || this.queue.length === 0) continue;
+      void slot.ready.then(() => {
+        if (slot.job || this.queue.length === 0) return;
+        slot.job = this.queue.shift()!;
+        const message: ToWorker = { type: 'train', jobId: slot.job.jobId, config: slot.job.config };
+        slot.worker.postMessage(message);
+      }, () => undefined);
+    }
+  }
+
+  private failEverything(error: Error): void {
+    for (const job of this.queue.splice(0)) job.reject(error);
+  }
+}
