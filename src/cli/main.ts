@@ -1,0 +1,22 @@
+import { Command } from 'commander';
+import { registerDemo } from './demo.js';
+import { reportError } from './errors.js';
+import { registerTrain } from './train.js';
+
+const program = new Command('floodsweep')
+  .description('Sweeps over the flood level of the flooding regularizer (Ishida et al., ICML 2020), locally or on AWS')
+  .option('--debug', 'print stack traces of errors')
+  .exitOverride()
+  .showHelpAfterError('(add --help for usage)');
+registerTrain(program);
+registerDemo(program);
+for (const command of program.commands) command.exitOverride();
+
+try {
+  await program.parseAsync(process.argv);
+  process.exitCode ??= 0;
+} catch (error) {
+  process.exitCode = reportError(error, Boolean(program.opts().debug) || process.argv.includes('--debug'));
+}
+// Worker threads and the wasm runtime must not keep a finished command alive.
+process.exit(process.exitCode);

@@ -1,0 +1,59 @@
+/**
+ * One status line on stderr: rewritten in place on a terminal, printed at most every
+ * `intervalMs` otherwise (so that CI logs stay readable).
+ */
+export class ProgressLine {
+  private lastPrinted = 0;
+  private lastText = '';
+  private readonly tty: boolean;
+
+  constructor(
+    private readonly stream: NodeJS.WriteStream = process.stderr,
+    private readonly intervalMs = 10_000,
+  ) {
+    this.tty = Boolean(stream.isTTY);
+  }
+
+  update(text: string): void {
+    this.lastText = text;
+    const now = Date.now();
+    if (this.tty) {
+      this.stream.write(`\r\x1b[2K${text.slice(0, (this.stream.columns ?? 120) - 1)}`);
+    } else if (now - this.lastPrinted >= this.intervalMs) {
+      this.stream.write(`${text}\n`);
+      this.lastPrinted = now;
+    }
+  }
+
+  /** Leaves the final state on screen and moves to a new line. */
+  finish(text = this.lastText): void {
+    if (this.tty) this.stream.write(`\r\x1b[2K${text}\n`);
+    else this.stream.write(`${text}\n`);
+  }
+}
+
+/**
+ * Time left, from the pace since the first unit of work finished: start-up (worker threads,
+ * wasm compilation) would otherwise inflate the first estimates.
+ */
+export class Eta {
+  private origin?: { time: number; done: number };
+
+  estimate(done: number, total: number, now = Date.now()): string {
+    if (!this.origin) {
+      this.origin = { time: now, done };
+      return 'ETA --';
+    }
+    const progressed = done - this.origin.done;
+    if (progressed <= 0) return 'ETA --';
+    return `ETA ${formatDuration(((now - this.origin.time) / progressed) * Math.max(0, total - done))}`;
+  }
+}
+
+export function formatDuration(ms: number): string {
+  const seconds = Math.round(ms / 1000);
+  if (seconds < 60) return `${seconds}s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes}m${String(seconds % 60).padStart(2, '0')}s`;
+  return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
+}

@@ -1,0 +1,58 @@
+import type { Command } from 'commander';
+import { BackendError, initBackend } from '../flooding/backend.js';
+import { DatasetError, makeDataset } from '../flooding/datasets.js';
+import type { TaskResult } from '../flooding/metrics.js';
+import { SPLITS } from '../flooding/metrics.js';
+import { runTask } from '../flooding/trainer.js';
+import { UsageError } from './errors.js';
+import { addBackendOption, addTaskOptions, backendRequest, renameFieldToFlag, taskConfigFromOptions } from './options.js';
+import { Eta, ProgressLine } from './progress.js';
+
+export function registerTrain(program: Command): void {
+  const command = program
+    .command('train')
+    .description('train one task (one flood level, one seed) and print its metrics')
+    .option('--json', 'print one JSON object: backend, config, final metrics and every evaluated epoch');
+  addTaskOptions(command);
+  addBackendOption(command);
+  command.action(async (options: Record<string, unknown>) => {
+    const config = taskConfigFromOptions(options);
+    let dataset;
+    try {
+      dataset = makeDataset(config.dataset, config.seed);
+    } catch (error) {
+      throw error instanceof DatasetError ? new DatasetError(renameFieldToFlag(error.message)) : error;
+    }
+    let backend;
+    try {
+      backend = await initBackend(backendRequest(options.backend as string | undefined));
+    } catch (error) {
+      throw error instanceof BackendError ? new UsageError(`--backend: ${error.message.replace(/^backend: /, '')}`) : error;
+    }
+    const progress = new ProgressLine();
+    const eta = new Eta();
+    const started = Date.now();
+    const result = runTask(config, {
+      dataset,
+      onEpoch: (epoch) =>
+        progress.update(`epoch ${epoch}/${config.training.epochs} · ${backend} · ${eta.estimate(epoch, config.training.epochs)}`),
+    });
+    progress.finish(`trained ${config.training.epochs} epochs on ${backend} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+    process.stdout.write(options.json ? `${JSON.stringify(result)}\n` : formatResult(result));
+  });
+}
+
+function formatResult(result: TaskResult): string {
+  const { config } = result;
+  const optimizer = config.optimizer.name === 'sgd' ? `sgd lr ${config.optimizer.lr} momentum ${config.optimizer.momentum}` : `adam lr ${config.optimizer.lr}`;
+  const lines = [
+    `${config.dataset.name} · flood level ${config.floodLevel} · ${optimizer} · seed ${config.seed} · backend ${result.backend}`,
+    `${'split'.padEnd(6)} ${'loss'.padStart(8)} ${'acc'.padStart(7)} ${'clean loss'.padStart(11)} ${'clean acc'.padStart(10)}`,
+    ...SPLITS.map((split) => {
+      const m = result.final[split];
+      return `${split.padEnd(6)} ${m.loss.toFixed(4).padStart(8)} ${m.acc.toFixed(4).padStart(7)} ${m.cleanLoss.toFixed(4).padStart(11)} ${m.cleanAcc.toFixed(4).padStart(10)}`;
+    }),
+    '(acc = accuracy on the noisy labels, clean = on the true labels)',
+  ];
+  return `${lines.join('\n')}\n`;
+}
