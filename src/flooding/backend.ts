@@ -118,13 +118,14 @@ function transposeFirst(original: tf.KernelConfig): tf.KernelConfig {
     const a = args.inputs.a!;
     const b = args.inputs.b!;
     // Batched products take the fallback loop with or without transposes: leave them alone.
-    if ((!transposeA && !transposeB) || a.shape.length !== 2 || b.shape.length !== 2) return matMul(args);
+    const shared = transposeA ? a.shape[0] : a.shape[1];
+    if ((!transposeA && !transposeB) || a.shape.length !== 2 || b.shape.length !== 2 || shared === 0) return matMul(args);
     const { backend } = args;
     const temporaries: tf.TensorInfo[] = [];
     const keep = (t: tf.TensorInfo) => (temporaries.push(t), t);
     const plainA = transposeA ? keep(transpose({ inputs: { x: a }, backend, attrs: { perm: [1, 0] } })) : a;
     const plainB = transposeB ? keep(transpose({ inputs: { x: b }, backend, attrs: { perm: [1, 0] } })) : b;
-    const [rows, shared] = plainA.shape;
+    const rows = plainA.shape[0];
     const columns = plainB.shape[1];
     const plainAttrs = { ...args.attrs, transposeA: false, transposeB: false };
     let sum: tf.TensorInfo | undefined;
@@ -144,6 +145,6 @@ function transposeFirst(original: tf.KernelConfig): tf.KernelConfig {
     for (const t of temporaries) backend.disposeData(t.dataId);
     return sum!;
   };
-  // The original's setup function already ran when the backend initialised.
-  return { kernelName: original.kernelName, backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc };
+  // Keep the original's setup function: it binds the wasm export when the backend initialises.
+  return { ...original, kernelFunc: kernelFunc as unknown as tf.KernelFunc };
 }

@@ -65,7 +65,7 @@ export const trainingSchema = z.strictObject({
   epochs: z.int().min(1).default(200),
   batchSize: z.int().min(1).default(200),
   /** Evaluate every this many epochs (epoch 0 and the last epoch are always evaluated). */
-  evalEvery: z.int().min(1).default(1),
+  evalEvery: z.int().min(1).default(5),
   /** Clip the global gradient norm to this value; null disables clipping. */
   clipNorm: z.number().gt(0).nullable().default(null),
 });
@@ -99,7 +99,14 @@ export function describeIssues(error: z.ZodError): string[] {
     if (issue.code === 'unrecognized_keys') {
       return issue.keys.map((key) => `${[...where, key].join('.')}: unknown field`);
     }
-    return [`${where.length ? where.join('.') : '(root)'}: ${issue.message}`];
+    const discriminator = /^Invalid discriminator value\. Expected (.*)$/.exec(issue.message);
+    const bound = /^Too (?:small|big): expected \w+ to be ([<>]=?)(.*)$/.exec(issue.message);
+    const message = discriminator
+      ? `must be one of ${discriminator[1].replaceAll("'", '').split(' | ').join(', ')}`
+      : bound
+        ? `must be ${bound[1]} ${bound[2]}`
+        : issue.message;
+    return [`${where.length ? where.join('.') : '(root)'}: ${message}`];
   });
 }
 

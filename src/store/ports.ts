@@ -1,0 +1,166 @@
+import type { TaskConfig } from '../flooding/config.js';
+import type { EpochMetrics, SplitMetrics } from '../flooding/metrics.js';
+
+export const SWEEP_STATUSES = ['RUNNING', 'SUCCEEDED', 'PARTIAL', 'FAILED'] as const;
+export type SweepStatus = (typeof SWEEP_STATUSES)[number];
+export const TASK_STATUSES = ['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED'] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+export const REPRO_VERDICTS = ['REPRODUCED', 'DRIFTED', 'INCOMPLETE'] as const;
+export type ReproVerdict = (typeof REPRO_VERDICTS)[number];
+
+export interface SweepRecord {
+  sweepId: string;
+  name: string;
+  /** ISO 8601 as produced by `Date.prototype.toISOString()`; listings sort on it as a string. */
+  createdAt: string;
+  status: SweepStatus;
+  taskCount: number;
+  specKey: string;
+  updatedAt: string;
+  summaryKey?: string;
+  failedTasks?: number;
+  error?: string;
+}
+
+export interface TaskRecord {
+  sweepId: string;
+  taskId: string;
+  status: TaskStatus;
+  config: TaskConfig;
+  /** Id of the group of tasks sharing all axes but flood level and seed. */
+  group: string;
+  epochsDone: number;
+  epochsTotal: number;
+  backend?: string;
+  final?: { train: SplitMetrics; val: SplitMetrics; test: SplitMetrics };
+  error?: string;
+  attempts: number;
+  updatedAt: string;
+}
+
+export interface ReproRecord {
+  name: string;
+  sweepId: string;
+  baseline: string;
+  verdict: ReproVerdict;
+  /** ISO 8601 as produced by `Date.prototype.toISOString()`. */
+  createdAt: string;
+  /** Any JSON value. */
+  details: unknown;
+}
+
+export type SweepPatch = Partial<Omit<SweepRecord, 'sweepId' | 'createdAt'>>;
+export type TaskPatch = Partial<Omit<TaskRecord, 'sweepId' | 'taskId'>>;
+
+/**
+ * Sweeps, tasks, per-epoch metrics and reproducibility records. Every write is idempotent.
+ * In patches, a field set to `undefined` is removed; `updatedAt` defaults to the current time.
+ */
+export interface MetricsStore {
+  /** Returns false, changing nothing, if the sweep already exists. */
+  createSweep(record: SweepRecord): Promise<boolean>;
+  getSweep(sweepId: string): Promise<SweepRecord | undefined>;
+  /** Newest first (createdAt desc). */
+  listSweeps(limit?: number): Promise<SweepRecord[]>;
+  /** Conditional: applies only when the current status is one of `from`; returns whether it applied. */
+  updateSweep(sweepId: string, from: SweepStatus[], patch: SweepPatch): Promise<boolean>;
+  /** Upsert. */
+  putTask(record: TaskRecord): Promise<void>;
+  getTask(sweepId: string, taskId: string): Promise<TaskRecord | undefined>;
+  /** Sorted by taskId. */
+  listTasks(sweepId: string): Promise<TaskRecord[]>;
+  /** Conditional status change, like updateSweep. */
+  updateTask(sweepId: string, taskId: string, from: TaskStatus[], patch: TaskPatch): Promise<boolean>;
+  /** Keyed by (task, epoch): rewriting an epoch overwrites it, never duplicates it. */
+  putEpochs(sweepId: string, taskId: string, rows: EpochMetrics[]): Promise<void>;
+  /** Sorted by epoch. */
+  getEpochs(sweepId: string, taskId: string): Promise<EpochMetrics[]>;
+  /** Upsert, keyed by (name, createdAt, sweepId). */
+  putRepro(record: ReproRecord): Promise<void>;
+  /** Newest first. */
+  listRepro(name: string, limit?: number): Promise<ReproRecord[]>;
+}
+
+/** Keys -> bytes. Keys follow `validateKey`. */
+export interface ArtifactStore {
+  put(key: string, body: Uint8Array | string, contentType?: string): Promise<void>;
+  /** Undefined only when the key is absent; any other failure throws StoreError. */
+  get(key: string): Promise<Buffer | undefined>;
+  exists(key: string): Promise<boolean>;
+  /** Keys starting with `prefix`, sorted. */
+  list(prefix: string): Promise<string[]>;
+  /** Where a user can find the key: a file path locally, s3://bucket/key in the cloud. */
+  locate(key: string): string;
+}
+
+/** Any failure of a store: bad input, unreadable or corrupt stored state, a failed service call. */
+export class StoreError extends Error {
+  override name = 'StoreError';
+}
+
+const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/**
+ * Ids (sweep, task, repro name) become path segments and parts of DynamoDB sort keys
+ * joined with '#', so they are limited to a portable alphabet.
+ */
+export function validateId(what: string, id: string): string {
+  if (typeof id !== 'string' || !ID.test(id)) {
+    throw new StoreError(
+      `invalid ${what} ${JSON.stringify(id)}: ` +
+        "use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit",
+    );
+  }
+  return id;
+}
+
+const KEY_SEGMENT = /^[A-Za-z0-9._=+,-]+$/;
+const KEY_RULES =
+  "keys are '/'-separated segments of letters, digits and . _ - = + , " +
+  "with no leading '/' and no empty, '.' or '..' segment";
+
+function keyProblem(segments: string[]): string | undefined {
+  for (const segment of segments) {
+    if (segment === '') return 'empty segment';
+    if (segment === '.' || segment === '..') return `relative segment '${segment}'`;
+    if (!KEY_SEGMENT.test(segment)) return `segment '${segment}' has a character outside the allowed set`;
+  }
+  return undefined;
+}
+
+/** Returns the key if it is valid for every adapter (S3 and local files), else throws StoreError. */
+export function validateKey(key: string): string {
+  if (typeof key !== 'string' || key.length === 0) {
+    throw new StoreError(`invalid artifact key ${JSON.stringify(key)}: empty; ${KEY_RULES}`);
+  }
+  if (key.length > 1024) {
+    throw new StoreError(`invalid artifact key '${key.slice(0, 60)}...': longer than 1024 characters`);
+  }
+  const problem = key.startsWith('/') ? "leading '/'" : keyProblem(key.split('/'));
+  if (problem) throw new StoreError(`invalid artifact key '${key}': ${problem}; ${KEY_RULES}`);
+  return key;
+}
+
+/** A listing prefix: empty, or a valid key, optionally ending with '/'. */
+export function validatePrefix(prefix: string): string {
+  if (prefix === '') return prefix;
+  validateKey(prefix.endsWith('/') ? prefix.slice(0, -1) : prefix);
+  return prefix;
+}
+
+/** The artifact key layout of one sweep, the same in S3 and in a local results directory. */
+export function sweepKeys(sweepId: string) {
+  const base = `sweeps/${validateId('sweepId', sweepId)}`;
+  const task = (taskId: string) => `${base}/tasks/${validateId('taskId', taskId)}`;
+  return {
+    /** Prefix of every key of the sweep. */
+    prefix: `${base}/`,
+    spec: `${base}/spec.json`,
+    manifest: `${base}/manifest.json`,
+    taskCheckpoint: (taskId: string) => `${task(taskId)}/checkpoint.bin`,
+    taskResult: (taskId: string) => `${task(taskId)}/result.json`,
+    summary: `${base}/summary.json`,
+    report: `${base}/report.html`,
+    plot: (name: string) => validateKey(`${base}/plots/${name}`),
+  };
+}

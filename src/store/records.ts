@@ -1,0 +1,207 @@
+/**
+ * What both MetricsStore adapters share: validation of what is written, the stored form of
+ * values, decoding (and checking) of what is read, ordering, and patches.
+ */
+import { z } from 'zod';
+import { describeIssues, type TaskConfig } from '../flooding/config.js';
+import type { EpochMetrics } from '../flooding/metrics.js';
+import {
+  REPRO_VERDICTS,
+  StoreError,
+  SWEEP_STATUSES,
+  TASK_STATUSES,
+  validateId,
+  type ReproRecord,
+  type SweepRecord,
+  type TaskRecord,
+} from './ports.js';
+
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/** Listings sort timestamps as strings, which is only chronological for one fixed format. */
+function validateTimestamp(what: string, value: string): void {
+  if (typeof value !== 'string' || !ISO_UTC.test(value) || Number.isNaN(Date.parse(value))) {
+    throw new StoreError(
+      `invalid ${what} ${JSON.stringify(value)}: expected an ISO timestamp like new Date().toISOString()`,
+    );
+  }
+}
+
+export function validateSweep(record: SweepRecord): void {
+  validateId('sweepId', record.sweepId);
+  validateTimestamp('sweep createdAt', record.createdAt);
+}
+
+export function validateTask(record: Pick<TaskRecord, 'sweepId' | 'taskId'>): void {
+  validateId('sweepId', record.sweepId);
+  validateId('taskId', record.taskId);
+}
+
+export function validateRepro(record: ReproRecord): void {
+  validateId('repro name', record.name);
+  validateId('sweepId', record.sweepId);
+  validateTimestamp('repro createdAt', record.createdAt);
+}
+
+/** The DynamoDB sort key pads epochs to 6 digits. */
+const MAX_EPOCH = 999_999;
+
+/** Validates the rows and keeps the last row of each epoch, so one call never writes an epoch twice. */
+export function latestRowPerEpoch(rows: EpochMetrics[]): EpochMetrics[] {
+  const byEpoch = new Map<number, EpochMetrics>();
+  for (const row of rows) {
+    if (!Number.isInteger(row.epoch) || row.epoch < 0 || row.epoch > MAX_EPOCH) {
+      throw new StoreError(`invalid epoch ${JSON.stringify(row.epoch)}: expected an integer 0..${MAX_EPOCH}`);
+    }
+    byEpoch.set(row.epoch, row);
+  }
+  return [...byEpoch.values()];
+}
+
+export function validateLimit(limit: number | undefined): void {
+  if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) {
+    throw new StoreError(`invalid limit ${JSON.stringify(limit)}: expected a non-negative integer`);
+  }
+}
+
+const NUMBER_TAG = '$number';
+
+/**
+ * DynamoDB cannot hold NaN, infinities or numbers outside about 1e-130..1e126, lib-dynamodb refuses
+ * numbers beyond the safe-integer range, and JSON turns NaN into null. A diverging run produces
+ * exactly such metrics, so those numbers are stored as `{ $number: "<decimal>" }`.
+ */
+function storesExactly(value: number): boolean {
+  const magnitude = Math.abs(value);
+  return Number.isFinite(value) && magnitude <= Number.MAX_SAFE_INTEGER && (magnitude === 0 || magnitude >= 1e-130);
+}
+
+/** The stored form of a JSON-like value: special numbers tagged, undefined properties dropped. */
+export function toStored(value: unknown): unknown {
+  if (typeof value === 'number') return storesExactly(value) ? value : { [NUMBER_TAG]: String(value) };
+  if (Array.isArray(value)) return value.map(toStored);
+  if (value !== null && typeof value === 'object') {
+    if ('toJSON' in value && typeof value.toJSON === 'function') return toStored(value.toJSON());
+    const stored: Record<string, unknown> = {};
+    for (const [key, field] of Object.entries(value)) {
+      if (field !== undefined) stored[key] = toStored(field);
+    }
+    return stored;
+  }
+  return value;
+}
+
+export function fromStored(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(fromStored);
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value);
+    if (entries.length === 1 && entries[0][0] === NUMBER_TAG && typeof entries[0][1] === 'string') {
+      return Number(entries[0][1]);
+    }
+    return Object.fromEntries(entries.map(([key, field]) => [key, fromStored(field)]));
+  }
+  return value;
+}
+
+const anyNumber = z.custom<number>((value) => typeof value === 'number', 'expected a number');
+const taskConfig = z.custom<TaskConfig>(
+  (value) => value !== null && typeof value === 'object' && !Array.isArray(value),
+  'expected an object',
+);
+const split = z.looseObject({ loss: anyNumber, acc: anyNumber, cleanLoss: anyNumber, cleanAcc: anyNumber });
+
+const sweepSchema = z.looseObject({
+  sweepId: z.string(),
+  name: z.string(),
+  createdAt: z.string(),
+  status: z.enum(SWEEP_STATUSES),
+  taskCount: anyNumber,
+  specKey: z.string(),
+  updatedAt: z.string(),
+  summaryKey: z.string().optional(),
+  failedTasks: anyNumber.optional(),
+  error: z.string().optional(),
+});
+
+const taskSchema = z.looseObject({
+  sweepId: z.string(),
+  taskId: z.string(),
+  status: z.enum(TASK_STATUSES),
+  config: taskConfig,
+  group: z.string(),
+  epochsDone: anyNumber,
+  epochsTotal: anyNumber,
+  backend: z.string().optional(),
+  final: z.looseObject({ train: split, val: split, test: split }).optional(),
+  error: z.string().optional(),
+  attempts: anyNumber,
+  updatedAt: z.string(),
+});
+
+const epochSchema = z.looseObject({
+  epoch: z.int().min(0),
+  train: split,
+  val: split,
+  test: split,
+  floodedFraction: anyNumber,
+  objective: anyNumber,
+  lr: anyNumber,
+  seconds: anyNumber,
+});
+
+const reproSchema = z.looseObject({
+  name: z.string(),
+  sweepId: z.string(),
+  baseline: z.string(),
+  verdict: z.enum(REPRO_VERDICTS),
+  createdAt: z.string(),
+  details: z.unknown(),
+});
+
+/**
+ * Decodes a stored value, throwing StoreError naming `where` if it is not a valid record of the
+ * kind or does not carry the identity (`expected`) it is stored under.
+ */
+function decoder<T>(kind: string, schema: z.ZodType<T>) {
+  return (stored: unknown, where: string, expected: Partial<Record<keyof T, unknown>> = {}): T => {
+    const parsed = schema.safeParse(fromStored(stored));
+    if (!parsed.success) {
+      throw new StoreError(`corrupt ${kind} record in ${where}: ${describeIssues(parsed.error).join('; ')}`);
+    }
+    for (const [field, value] of Object.entries(expected)) {
+      const actual = parsed.data[field as keyof T];
+      if (actual !== value) {
+        const mismatch = `${field} is ${JSON.stringify(actual)}, expected ${JSON.stringify(value)}`;
+        throw new StoreError(`corrupt ${kind} record in ${where}: ${mismatch}`);
+      }
+    }
+    return parsed.data;
+  };
+}
+
+export const decodeSweep = decoder<SweepRecord>('sweep', sweepSchema);
+export const decodeTask = decoder<TaskRecord>('task', taskSchema);
+export const decodeEpoch = decoder<EpochMetrics>('epoch', epochSchema);
+export const decodeRepro = decoder<ReproRecord>('repro', reproSchema as z.ZodType<ReproRecord>);
+
+/** Sort key of sweeps and repro runs: chronological (fixed timestamp format), ties by sweep id. */
+export function chronologicalKey(record: { createdAt: string; sweepId: string }): string {
+  return `${record.createdAt}#${record.sweepId}`;
+}
+
+export function newestFirst<T extends { createdAt: string; sweepId: string }>(records: T[]): T[] {
+  const keyed = records.map((record) => [chronologicalKey(record), record] as const);
+  keyed.sort(([a], [b]) => (a < b ? 1 : a > b ? -1 : 0));
+  return keyed.map(([, record]) => record);
+}
+
+/**
+ * The patch a conditional update applies: identity fields refused (a JavaScript caller can get
+ * past the types), `updatedAt` stamped unless given.
+ */
+export function stampPatch<P extends { updatedAt?: string }>(patch: P, identity: readonly string[]): P {
+  for (const field of identity) {
+    if (field in patch) throw new StoreError(`a patch may not change ${field}`);
+  }
+  return { ...patch, updatedAt: patch.updatedAt ?? new Date().toISOString() };
+}
