@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { registerDemo } from './demo.js';
 import { reportError } from './errors.js';
+import { registerSweep } from './sweep.js';
 import { registerTrain } from './train.js';
 
 const program = new Command('floodsweep')
@@ -10,6 +11,7 @@ const program = new Command('floodsweep')
   .showHelpAfterError('(add --help for usage)');
 registerTrain(program);
 registerDemo(program);
+registerSweep(program);
 for (const command of program.commands) command.exitOverride();
 
 try {

@@ -3,28 +3,33 @@ import { Worker } from 'node:worker_threads';
 import type { BackendName } from '../flooding/backend.js';
 import type { TaskConfig } from '../flooding/config.js';
 import type { TaskResult } from '../flooding/metrics.js';
-import type { FromWorker, ToWorker, WorkerSetup } from './protocol.js';
+import type { TrainInput, TrainOutput } from '../sweep/steps.js';
+import type { StoreConfig } from '../store/open.js';
+import type { FromWorker, ToWorker, WorkerJob, WorkerSetup } from './protocol.js';
 
 export interface PoolOptions extends WorkerSetup {
   /** Worker threads; defaults to the number of cores. */
   size?: number;
   /** Called after every trained epoch of every job. */
-  onEpoch?: (jobId: number, epoch: number) => void;
+  onEpoch?: (jobId: number, epoch: number, total: number) => void;
 }
 
-export class TaskFailedError extends Error {
+/** An error thrown inside a worker, keeping its name (the workflow's Catch and Retry match on it). */
+export class WorkerJobError extends Error {
   constructor(
+    name: string,
     message: string,
     readonly workerStack?: string,
   ) {
     super(message);
+    this.name = name;
   }
 }
 
 interface Job {
   jobId: number;
-  config: TaskConfig;
-  resolve: (result: TaskResult) => void;
+  job: WorkerJob;
+  resolve: (result: unknown) => void;
   reject: (error: Error) => void;
 }
 
@@ -59,12 +64,21 @@ export class WorkerPool {
     return this.slots[0].ready;
   }
 
-  /** Queues a task; resolves with its result once a worker has trained it. */
+  /** Queues a whole task (trained in memory); resolves with its result. */
   run(config: TaskConfig): { jobId: number; result: Promise<TaskResult> } {
+    return this.submit<TaskResult>({ kind: 'task', config });
+  }
+
+  /** Queues one workflow Train step of a sweep task, against the given stores. */
+  trainStep(stores: StoreConfig, input: TrainInput, maxEpochs?: number): { jobId: number; result: Promise<TrainOutput> } {
+    return this.submit<TrainOutput>({ kind: 'trainStep', stores, input, maxEpochs });
+  }
+
+  private submit<T>(job: WorkerJob): { jobId: number; result: Promise<T> } {
     if (this.closed) throw new Error('pool is closed');
     const jobId = this.nextJobId++;
-    const result = new Promise<TaskResult>((resolve, reject) => {
-      this.queue.push({ jobId, config, resolve, reject });
+    const result = new Promise<T>((resolve, reject) => {
+      this.queue.push({ jobId, job, resolve: resolve as (r: unknown) => void, reject });
     });
     this.dispatch();
     return { jobId, result };
@@ -81,7 +95,7 @@ export class WorkerPool {
     slot.ready = new Promise<BackendName>((resolve, reject) => {
       const onMessage = (message: FromWorker) => {
         if (message.type === 'ready') resolve(message.backend);
-        else if (message.type === 'startFailed') reject(new TaskFailedError(message.message));
+        else if (message.type === 'startFailed') reject(new WorkerJobError('BackendError', message.message));
         else return;
         worker.off('message', onMessage);
       };
@@ -104,12 +118,12 @@ export class WorkerPool {
     const job = slot.job;
     if (!job || !('jobId' in message) || message.jobId !== job.jobId) return;
     if (message.type === 'epoch') {
-      this.options.onEpoch?.(job.jobId, message.epoch);
+      this.options.onEpoch?.(job.jobId, message.epoch, message.total);
       return;
     }
     slot.job = undefined;
     if (message.type === 'done') job.resolve(message.result);
-    else if (message.type === 'failed') job.reject(new TaskFailedError(message.message, message.stack));
+    else if (message.type === 'failed') job.reject(new WorkerJobError(message.name, message.message, message.stack));
     this.dispatch();
   }
 
@@ -119,7 +133,7 @@ export class WorkerPool {
       void slot.ready.then(() => {
         if (slot.job || this.queue.length === 0) return;
         slot.job = this.queue.shift()!;
-        const message: ToWorker = { type: 'train', jobId: slot.job.jobId, config: slot.job.config };
+        const message: ToWorker = { type: 'job', jobId: slot.job.jobId, job: slot.job.job };
         slot.worker.postMessage(message);
       }, () => undefined);
     }

@@ -1,7 +1,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { initBackend } from '../flooding/backend.js';
 import { runTask } from '../flooding/trainer.js';
-import type { FromWorker, ToWorker, WorkerSetup } from './protocol.js';
+import { openStores, type StoreConfig, type Stores } from '../store/open.js';
+import { trainStep } from '../sweep/steps.js';
+import type { FromWorker, ToWorker, WorkerJob, WorkerSetup } from './protocol.js';
 
 const port = parentPort!;
 const send = (message: FromWorker) => port.postMessage(message);
@@ -13,13 +15,30 @@ try {
   send({ type: 'startFailed', message: (error as Error).message });
 }
 
-port.on('message', (message: ToWorker) => {
-  const { jobId, config } = message;
+// One set of store clients per worker and store location, reused across jobs.
+const openedStores = new Map<string, Stores>();
+function storesFor(config: StoreConfig): Stores {
+  const key = JSON.stringify(config);
+  if (!openedStores.has(key)) openedStores.set(key, openStores(config));
+  return openedStores.get(key)!;
+}
+
+async function perform(jobId: number, job: WorkerJob): Promise<unknown> {
+  if (job.kind === 'task') {
+    return runTask(job.config, { onEpoch: (epoch) => send({ type: 'epoch', jobId, epoch, total: job.config.training.epochs }) });
+  }
+  return trainStep(storesFor(job.stores), job.input, {
+    maxEpochs: job.maxEpochs,
+    onEpoch: (epoch, total) => send({ type: 'epoch', jobId, epoch, total }),
+  });
+}
+
+port.on('message', async (message: ToWorker) => {
+  const { jobId, job } = message;
   try {
-    const result = runTask(config, { onEpoch: (epoch) => send({ type: 'epoch', jobId, epoch }) });
-    send({ type: 'done', jobId, result });
+    send({ type: 'done', jobId, result: await perform(jobId, job) });
   } catch (error) {
     const e = error as Error;
-    send({ type: 'failed', jobId, message: e.message, stack: e.stack });
+    send({ type: 'failed', jobId, name: e.name === 'Error' ? e.constructor.name : e.name, message: e.message, stack: e.stack });
   }
 });

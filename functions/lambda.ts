@@ -1,0 +1,14 @@
+import { openStores, storeConfigFromEnv, type Stores } from '../src/store/open.js';
+
+/** The part of the Lambda context object the handlers use. */
+export interface LambdaContext {
+  getRemainingTimeInMillis(): number;
+}
+
+let stores: Stores | undefined;
+
+/** Stores built once per Lambda container, from the environment the stack sets. */
+export function storesFromEnvironment(): Stores {
+  stores ??= openStores(storeConfigFromEnv());
+  return stores;
+}

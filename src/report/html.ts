@@ -1,0 +1,195 @@
+import type { Estimate, Difference } from '../sweep/statistics.js';
+import { type GroupSummary, isLossMetric, type LevelSummary, type SelectionMetric, type SettingValue, type SweepSummary } from '../sweep/aggregate.js';
+import { formatLevel, type SweepFigure } from './sweep-figures.js';
+
+/**
+ * report.html: one self-contained page (inline CSS, figures as PNG data: URIs, no external
+ * reference at all) with the sweep's status, a table per group, the failures and the figures.
+ * PNGs rather than inline SVG: several vega SVGs in one document would clash on their clip-path ids.
+ */
+export function renderReport(summary: SweepSummary, figures: SweepFigure[]): string {
+  const groupNumbers = new Map(summary.groups.map((group, i) => [group.group, i + 1]));
+  const groupSections = summary.groups.map((group, i) =>
+    groupSection(group, i + 1, summary, figures.filter((figure) => figure.group === group.group)),
+  );
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>floodsweep: ${escapeHtml(summary.name)}</title>
+<style>${STYLE}</style>
+</head>
+<body>
+<h1>Sweep ${escapeHtml(summary.name)}</h1>
+${overview(summary)}
+${sharedSettings(summary.sharedSettings)}
+${groupSections.join('\n')}
+${failures(summary, groupNumbers)}
+<footer>
+<p>Accuracies are percentages: mean ± sample standard deviation over seeds (sd is 0 with a single seed).
+Δ vs b = 0 is the flood level's accuracy minus b = 0's, seed by seed over the seeds both finished, in percentage points,
+with a 95% Student-t confidence interval, mean ± t(0.975, n − 1) · sd / √n; a single pair has no interval.
+${summary.selection.epoch === 'best' ? 'Every number is taken at the epoch with each run’s best ' + escapeHtml(summary.selection.metric) + ' (early stopping).' : 'Every number is taken at the last epoch.'}</p>
+</footer>
+</body>
+</html>
+`;
+}
+
+const STYLE = `
+body { font-family: system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; color: #222; max-width: 1100px; margin: 2em auto; padding: 0 1em; line-height: 1.45; }
+h1 { font-size: 1.6em; margin-bottom: 0.3em; }
+h2 { font-size: 1.25em; margin-top: 2.2em; border-bottom: 1px solid #ddd; padding-bottom: 0.2em; }
+dl.overview { display: grid; grid-template-columns: max-content auto; gap: 0.2em 1em; }
+dl.overview dt { color: #666; }
+dl.overview dd { margin: 0; }
+code { font-family: "DejaVu Sans Mono", monospace; font-size: 0.92em; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.92em; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; vertical-align: top; }
+th { background: #f3f3f3; font-weight: 600; }
+td.text, th.text { text-align: left; }
+tr.chosen td { background: #fff4d6; font-weight: 600; }
+.tag { display: inline-block; font-size: 0.78em; font-weight: 600; padding: 0 0.45em; border-radius: 0.6em; background: #e45756; color: white; margin-left: 0.4em; }
+.muted { color: #777; font-weight: normal; }
+.status { font-weight: 700; padding: 0.05em 0.5em; border-radius: 0.3em; }
+.status-SUCCEEDED { background: #dcefd9; color: #1d5e1a; }
+.status-PARTIAL { background: #fbe9c6; color: #7a4b00; }
+.status-FAILED { background: #f6d3d3; color: #8a1111; }
+.message { white-space: pre-wrap; font-family: "DejaVu Sans Mono", monospace; font-size: 0.88em; max-width: 40em; text-align: left; }
+figure { margin: 1.2em 0; }
+figure img { width: 640px; max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { color: #555; font-size: 0.9em; max-width: 640px; }
+footer { margin-top: 3em; color: #555; font-size: 0.9em; border-top: 1px solid #ddd; }
+`;
+
+function overview(summary: SweepSummary): string {
+  const failed = summary.failedTasks.length;
+  const rows: Array<[string, string]> = [
+    ['sweep id', `<code>${escapeHtml(summary.sweepId)}</code>`],
+    ['status', `<span class="status status-${escapeHtml(summary.status)}">${escapeHtml(summary.status)}</span>`],
+    ['tasks', `${summary.succeededTasks} of ${summary.taskCount} finished${failed > 0 ? `, ${failed} failed or unfinished (listed below)` : ''}`],
+    ['backend', summary.backends.length > 0 ? summary.backends.map(escapeHtml).join(', ') : '<span class="muted">not recorded</span>'],
+    ['selection', escapeHtml(selectionRule(summary))],
+    ['groups', String(summary.groups.length)],
+  ];
+  return `<dl class="overview">\n${rows.map(([term, value]) => `<dt>${term}</dt><dd>${value}</dd>`).join('\n')}\n</dl>`;
+}
+
+function selectionRule({ selection }: SweepSummary): string {
+  const direction = isLossMetric(selection.metric) ? 'lowest' : 'highest';
+  const epoch = selection.epoch === 'last' ? 'at the last epoch' : 'at each run’s best epoch';
+  return `the flood level with the ${direction} mean ${selection.metric} over seeds, ${epoch}; ties go to the smaller level`;
+}
+
+function sharedSettings(settings: Record<string, SettingValue>): string {
+  const entries = Object.entries(settings);
+  if (entries.length === 0) return '';
+  const rows = entries.map(([path, value]) => `<tr><td class="text"><code>${escapeHtml(path)}</code></td><td class="text">${escapeHtml(String(value))}</td></tr>`);
+  return `<details><summary>Settings shared by all tasks (${entries.length})</summary>\n<table>\n${rows.join('\n')}\n</table>\n</details>`;
+}
+
+function groupTitle(group: GroupSummary, number: number): string {
+  const entries = Object.entries(group.label);
+  return `Group ${number}${entries.length > 0 ? `: ${entries.map(([path, value]) => `${path} = ${String(value)}`).join(', ')}` : ''}`;
+}
+
+function groupSection(group: GroupSummary, number: number, summary: SweepSummary, figures: SweepFigure[]): string {
+  const { metric } = summary.selection;
+  const chosen =
+    group.chosenLevel === null
+      ? '<p>No task of this group finished: no flood level was chosen.</p>'
+      : `<p>Chosen flood level: <strong>b = ${formatLevel(group.chosenLevel)}</strong>${group.chosenLevel === 0 ? ' (no flooding)' : ''}.</p>`;
+  const baselineNote = group.hasBaseline ? '' : '<p class="muted">This group has no b = 0 level: no differences to b = 0.</p>';
+  const header = [
+    'flood level b',
+    'seeds finished',
+    `${escapeHtml(metric)}${isLossMetric(metric) ? '' : ' (%)'} <span class="muted">(selection)</span>`,
+    'clean test acc (%)',
+    'noisy test acc (%)',
+    'Δ clean vs b = 0 (pp) [95% CI]',
+    'Δ noisy vs b = 0 (pp) [95% CI]',
+  ];
+  const rows = group.levels.map((level) => levelRow(level, group, metric));
+  return `<section>
+<h2>${escapeHtml(groupTitle(group, number))} <span class="muted">(<code>${escapeHtml(group.group)}</code>)</span></h2>
+${chosen}
+${baselineNote}
+<table>
+<thead><tr>${header.map((h) => `<th>${h}</th>`).join('')}</tr></thead>
+<tbody>
+${rows.join('\n')}
+</tbody>
+</table>
+${figures.map(figureHtml).join('\n')}
+</section>`;
+}
+
+function levelRow(level: LevelSummary, group: GroupSummary, metric: SelectionMetric): string {
+  const isChosen = level.floodLevel === group.chosenLevel;
+  const percent = (value: Estimate | null) => estimateCell(value, 100, 2);
+  const difference = (pick: (d: NonNullable<LevelSummary['diffToBaseline']>) => Difference) => {
+    if (level.floodLevel === 0) return '<span class="muted">baseline</span>';
+    return level.diffToBaseline ? differenceCell(pick(level.diffToBaseline)) : '—';
+  };
+  const cells = [
+    `${formatLevel(level.floodLevel)}${isChosen ? '<span class="tag">chosen</span>' : ''}`,
+    `${level.seeds.length} / ${level.tasks}`,
+    isLossMetric(metric) ? estimateCell(level.selectionValue, 1, 4) : percent(level.selectionValue),
+    percent(level.testCleanAcc),
+    percent(level.testAcc),
+    difference((d) => d.testCleanAcc),
+    difference((d) => d.testAcc),
+  ];
+  return `<tr${isChosen ? ' class="chosen"' : ''}>${cells.map((cell) => `<td>${cell}</td>`).join('')}</tr>`;
+}
+
+function estimateCell(value: Estimate | null, scale: number, digits: number): string {
+  if (!value) return '—';
+  const single = value.n === 1 ? ' <span class="muted">(1 seed)</span>' : '';
+  return `${(scale * value.mean).toFixed(digits)} ± ${(scale * value.sd).toFixed(digits)}${single}`;
+}
+
+function differenceCell(difference: Difference): string {
+  const signed = (v: number) => `${v >= 0 ? '+' : '−'}${Math.abs(100 * v).toFixed(2)}`;
+  const interval = difference.ci95
+    ? ` [${signed(difference.ci95[0])}, ${signed(difference.ci95[1])}]`
+    : ` <span class="muted">(${escapeHtml(difference.note ?? 'no interval')})</span>`;
+  return `${signed(difference.mean)}${interval} <span class="muted">n = ${difference.n}</span>`;
+}
+
+function figureHtml({ name, caption, figure }: SweepFigure): string {
+  return `<figure>
+<img src="data:image/png;base64,${figure.png.toString('base64')}" alt="${escapeHtml(caption)}" title="${escapeHtml(name)}">
+<figcaption>${escapeHtml(caption)}</figcaption>
+</figure>`;
+}
+
+function failures(summary: SweepSummary, groupNumbers: Map<string, number>): string {
+  if (summary.failedTasks.length === 0) return '<section>\n<h2>Failures</h2>\n<p>No task failed.</p>\n</section>';
+  const rows = summary.failedTasks.map((task) => {
+    const cells = [
+      `<td class="text"><code>${escapeHtml(task.taskId)}</code></td>`,
+      `<td>${groupNumbers.get(task.group) ?? '?'}</td>`,
+      `<td>${formatLevel(task.floodLevel)}</td>`,
+      `<td>${task.seed}</td>`,
+      `<td class="text">${escapeHtml(task.status)}</td>`,
+      `<td class="message">${escapeHtml(task.error)}</td>`,
+    ];
+    return `<tr>${cells.join('')}</tr>`;
+  });
+  return `<section>
+<h2>Failures (${summary.failedTasks.length})</h2>
+<p>These tasks contribute nothing to the tables and figures above.</p>
+<table>
+<thead><tr><th class="text">task</th><th>group</th><th>flood level b</th><th>seed</th><th class="text">status</th><th class="text">message</th></tr></thead>
+<tbody>
+${rows.join('\n')}
+</tbody>
+</table>
+</section>`;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}

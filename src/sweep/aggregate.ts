@@ -1,0 +1,308 @@
+import type { TaskConfig } from '../flooding/config.js';
+import type { EpochMetrics, SplitMetrics } from '../flooding/metrics.js';
+import type { SweepStatus, TaskRecord, TaskStatus } from '../store/ports.js';
+import type { SelectionMetric, SweepSpec } from './spec.js';
+import { type Difference, type Estimate, estimate, pairedDifference } from './statistics.js';
+
+export type { SelectionMetric };
+
+/**
+ * How the flood level of a group is chosen: losses are minimised, accuracies maximised. Epoch
+ * 'last': the final epoch; 'best': each run's best evaluated epoch by the metric (early stopping).
+ */
+export type Selection = SweepSpec['selection'];
+
+export type SettingValue = string | number | boolean | null;
+
+/** One seed's numbers at the epoch the selection rule looks at. */
+export interface RunSummary {
+  seed: number;
+  taskId: string;
+  /** The epoch the reported numbers come from: the last one, or the best by the selection metric. */
+  epoch: number;
+  selectionValue: number;
+  testCleanAcc: number;
+  testAcc: number;
+}
+
+/** This level minus b = 0, seed by seed, in accuracy fractions (0.01 = 1 percentage point). */
+export interface BaselineDifference {
+  /** The seeds that finished at both levels: the pairs. */
+  seeds: number[];
+  testCleanAcc: Difference;
+  testAcc: Difference;
+}
+
+export interface LevelSummary {
+  floodLevel: number;
+  /** Tasks planned at this level (one per seed). */
+  tasks: number;
+  /** Seeds that finished, ascending. */
+  seeds: number[];
+  runs: RunSummary[];
+  /** Over `runs`; null when no seed finished. With one seed, sd is 0. */
+  selectionValue: Estimate | null;
+  testCleanAcc: Estimate | null;
+  testAcc: Estimate | null;
+  /** Null at b = 0 itself, in groups without b = 0, and when no seed finished at both levels. */
+  diffToBaseline: BaselineDifference | null;
+}
+
+export interface GroupSummary {
+  group: string;
+  /** The config fields (dotted paths) whose values tell this group apart from the others; {} for a single group. */
+  label: Record<string, SettingValue>;
+  /** Ascending flood level. */
+  levels: LevelSummary[];
+  /** By the selection rule over the mean over seeds; ties go to the smaller level. Null if no task finished. */
+  chosenLevel: number | null;
+  /** The best level with b > 0 by the same rule: the flooded run to compare with b = 0 even when b = 0 wins. */
+  bestFloodedLevel: number | null;
+  hasBaseline: boolean;
+}
+
+/** A task that contributes nothing: it failed, did not finish, or finished without metrics. */
+export interface FailedTask {
+  taskId: string;
+  group: string;
+  floodLevel: number;
+  seed: number;
+  status: TaskStatus;
+  error: string;
+}
+
+/** The content of summary.json. */
+export interface SweepSummary {
+  sweepId: string;
+  name: string;
+  /** SUCCEEDED: every task finished; PARTIAL: some did not; FAILED: none did. */
+  status: Exclude<SweepStatus, 'RUNNING'>;
+  selection: Selection;
+  /** The tfjs backends the tasks ran on, sorted. */
+  backends: string[];
+  taskCount: number;
+  succeededTasks: number;
+  failedTasks: FailedTask[];
+  /** The config fields all tasks share (flood level and seed aside). */
+  sharedSettings: Record<string, SettingValue>;
+  /** Ordered by their labels. */
+  groups: GroupSummary[];
+}
+
+export interface SummarizeInput {
+  sweepId: string;
+  name: string;
+  tasks: TaskRecord[];
+  /** Epoch rows of a task, sorted by epoch. */
+  epochsOf(taskId: string): Promise<EpochMetrics[]>;
+  selection: Selection;
+}
+
+const BASELINE_LEVEL = 0;
+
+export async function summarizeSweep(input: SummarizeInput): Promise<SweepSummary> {
+  const { tasks, selection } = input;
+  const outcomes = await Promise.all(tasks.map((task) => selectedRun(task, selection, input.epochsOf)));
+  const runs = new Map<string, RunSummary>();
+  const failedTasks: FailedTask[] = [];
+  tasks.forEach((task, i) => {
+    const outcome = outcomes[i];
+    if (typeof outcome === 'string') {
+      failedTasks.push({ taskId: task.taskId, group: task.group, floodLevel: task.config.floodLevel, seed: task.config.seed, status: task.status, error: outcome });
+    } else {
+      runs.set(task.taskId, outcome);
+    }
+  });
+
+  const byGroup = groupBy(tasks, (task) => task.group);
+  const { shared, labels } = describeGroups(new Map([...byGroup].map(([group, members]) => [group, members[0].config])));
+  const groups = [...byGroup]
+    .map(([group, members]) => summarizeGroup(group, labels.get(group)!, members, runs, selection))
+    .sort((a, b) => compareLabels(a.label, b.label) || (a.group < b.group ? -1 : a.group > b.group ? 1 : 0));
+  const groupOrder = new Map(groups.map((group, i) => [group.group, i]));
+
+  return {
+    sweepId: input.sweepId,
+    name: input.name,
+    status: runs.size === 0 ? 'FAILED' : failedTasks.length > 0 ? 'PARTIAL' : 'SUCCEEDED',
+    selection,
+    backends: [...new Set(tasks.flatMap((task) => (task.backend ? [task.backend] : [])))].sort(),
+    taskCount: tasks.length,
+    succeededTasks: runs.size,
+    failedTasks: failedTasks.sort((a, b) => groupOrder.get(a.group)! - groupOrder.get(b.group)! || a.floodLevel - b.floodLevel || a.seed - b.seed),
+    sharedSettings: shared,
+    groups,
+  };
+}
+
+/** The run's numbers at the epoch the rule looks at, or why the task has none. */
+async function selectedRun(
+  task: TaskRecord,
+  selection: Selection,
+  epochsOf: SummarizeInput['epochsOf'],
+): Promise<RunSummary | string> {
+  if (task.status === 'FAILED') return task.error ?? 'failed without an error message';
+  if (task.status !== 'SUCCEEDED') return `did not finish: ${task.status} at epoch ${task.epochsDone} of ${task.epochsTotal}`;
+  const summarize = (epoch: number, row: { val: SplitMetrics; test: SplitMetrics }): RunSummary => ({
+    seed: task.config.seed,
+    taskId: task.taskId,
+    epoch,
+    selectionValue: selectionValue(row, selection.metric),
+    testCleanAcc: row.test.cleanAcc,
+    testAcc: row.test.acc,
+  });
+  // The task record carries the last epoch's metrics: 'last' needs no epoch rows.
+  if (selection.epoch === 'last' && task.final) return summarize(task.epochsDone, task.final);
+  const rows = await epochsOf(task.taskId);
+  if (rows.length === 0) return 'succeeded, but no epoch metrics were recorded';
+  if (selection.epoch === 'last') return summarize(rows[rows.length - 1].epoch, rows[rows.length - 1]);
+  // The untrained model (epoch 0) is no candidate for early stopping.
+  const candidates = rows.length > 1 ? rows.filter((row) => row.epoch > 0) : rows;
+  const best = candidates.reduce((best, row) =>
+    isBetter(selectionValue(row, selection.metric), selectionValue(best, selection.metric), selection.metric) ? row : best,
+  );
+  return summarize(best.epoch, best);
+}
+
+export function isLossMetric(metric: SelectionMetric): boolean {
+  return metric === 'val.loss' || metric === 'val.cleanLoss';
+}
+
+function selectionValue(row: { val: SplitMetrics }, metric: SelectionMetric): number {
+  return row.val[metric.slice('val.'.length) as keyof SplitMetrics];
+}
+
+/**
+ * Strictly better beyond float noise, so that equal scores keep the earlier candidate. A diverged
+ * run's NaN never wins and never blocks a finite score.
+ */
+function isBetter(candidate: number, incumbent: number, metric: SelectionMetric): boolean {
+  if (!Number.isFinite(candidate)) return false;
+  if (!Number.isFinite(incumbent)) return true;
+  const margin = 1e-12 * Math.max(1, Math.abs(incumbent));
+  return isLossMetric(metric) ? candidate < incumbent - margin : candidate > incumbent + margin;
+}
+
+function summarizeGroup(
+  group: string,
+  label: Record<string, SettingValue>,
+  members: TaskRecord[],
+  runs: Map<string, RunSummary>,
+  selection: Selection,
+): GroupSummary {
+  const byLevel = [...groupBy(members, (task) => task.config.floodLevel)].sort(([a], [b]) => a - b);
+  const levelRuns = byLevel.map(([floodLevel, tasks]) => ({
+    floodLevel,
+    tasks: tasks.length,
+    runs: tasks.flatMap((task) => runs.get(task.taskId) ?? []).sort((a, b) => a.seed - b.seed),
+  }));
+  const baseline = levelRuns.find((level) => level.floodLevel === BASELINE_LEVEL);
+  const levels: LevelSummary[] = levelRuns.map(({ floodLevel, tasks, runs }) => ({
+    floodLevel,
+    tasks,
+    seeds: runs.map((run) => run.seed),
+    runs,
+    selectionValue: estimate(runs.map((run) => run.selectionValue)),
+    testCleanAcc: estimate(runs.map((run) => run.testCleanAcc)),
+    testAcc: estimate(runs.map((run) => run.testAcc)),
+    diffToBaseline: baseline && floodLevel !== BASELINE_LEVEL ? differenceTo(baseline.runs, runs) : null,
+  }));
+  return {
+    group,
+    label,
+    levels,
+    chosenLevel: bestLevel(levels, selection),
+    bestFloodedLevel: bestLevel(levels.filter((level) => level.floodLevel !== BASELINE_LEVEL), selection),
+    hasBaseline: baseline !== undefined,
+  };
+}
+
+function differenceTo(baselineRuns: RunSummary[], runs: RunSummary[]): BaselineDifference | null {
+  const baselineBySeed = new Map(baselineRuns.map((run) => [run.seed, run]));
+  const pairs = runs.flatMap((run) => {
+    const base = baselineBySeed.get(run.seed);
+    return base ? [{ run, base }] : [];
+  });
+  if (pairs.length === 0) return null;
+  return {
+    seeds: pairs.map(({ run }) => run.seed),
+    testCleanAcc: pairedDifference(pairs.map((p) => p.run.testCleanAcc), pairs.map((p) => p.base.testCleanAcc)),
+    testAcc: pairedDifference(pairs.map((p) => p.run.testAcc), pairs.map((p) => p.base.testAcc)),
+  };
+}
+
+/** Levels are ascending, and only a strictly better mean displaces the incumbent: ties go to the smaller level. */
+function bestLevel(levels: LevelSummary[], selection: Selection): number | null {
+  let best: { floodLevel: number; score: number } | null = null;
+  for (const level of levels) {
+    const score = level.selectionValue?.mean ?? NaN;
+    if (Number.isFinite(score) && (!best || isBetter(score, best.score, selection.metric))) best = { floodLevel: level.floodLevel, score };
+  }
+  return best?.floodLevel ?? null;
+}
+
+/** Map.groupBy arrived in Node 21; insertion order is kept. */
+function groupBy<T, K>(items: readonly T[], keyOf: (item: T) => K): Map<K, T[]> {
+  const groups = new Map<K, T[]>();
+  for (const item of items) {
+    const key = keyOf(item);
+    const members = groups.get(key);
+    if (members) members.push(item);
+    else groups.set(key, [item]);
+  }
+  return groups;
+}
+
+/** Config leaves by dotted path; flood level and seed are the axes inside a group, never part of its identity. */
+function settingsOf(config: TaskConfig): Map<string, SettingValue> {
+  const settings = new Map<string, SettingValue>();
+  const visit = (value: unknown, path: string) => {
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      for (const [key, child] of Object.entries(value)) visit(child, path ? `${path}.${key}` : key);
+    } else if (value !== undefined && path !== 'floodLevel' && path !== 'seed') {
+      settings.set(path, Array.isArray(value) ? JSON.stringify(value) : (value as SettingValue));
+    }
+  };
+  visit(config, '');
+  return settings;
+}
+
+/**
+ * A field labels the groups when two groups hold different values for it. A field only some
+ * groups have (e.g. `dataset.inputNoise` of spiral) does not count by itself: the field that
+ * brings it (`dataset.name`) already tells those groups apart.
+ */
+function describeGroups(configs: Map<string, TaskConfig>): {
+  shared: Record<string, SettingValue>;
+  labels: Map<string, Record<string, SettingValue>>;
+} {
+  const settings = new Map([...configs].map(([group, config]) => [group, settingsOf(config)]));
+  const valuesByPath = new Map<string, Set<string>>();
+  for (const groupSettings of settings.values()) {
+    for (const [path, value] of groupSettings) {
+      valuesByPath.set(path, (valuesByPath.get(path) ?? new Set()).add(JSON.stringify(value)));
+    }
+  }
+  const varying = new Set([...valuesByPath].filter(([, values]) => values.size > 1).map(([path]) => path));
+  const sharedPaths = [...valuesByPath.keys()].filter((path) => !varying.has(path) && [...settings.values()].every((s) => s.has(path)));
+  const first = [...settings.values()][0];
+  return {
+    shared: Object.fromEntries(sharedPaths.map((path) => [path, first.get(path)!])),
+    labels: new Map(
+      [...settings].map(([group, groupSettings]) => [group, Object.fromEntries([...groupSettings].filter(([path]) => varying.has(path)))]),
+    ),
+  };
+}
+
+/** Orders groups field by field, numbers numerically, so that e.g. lr 0.001 < 0.01 < 0.1. */
+function compareLabels(a: Record<string, SettingValue>, b: Record<string, SettingValue>): number {
+  for (const path of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    const [x, y] = [a[path], b[path]];
+    if (x === y) continue;
+    if (x === undefined) return 1;
+    if (y === undefined) return -1;
+    if (typeof x === 'number' && typeof y === 'number') return x - y;
+    return String(x) < String(y) ? -1 : 1;
+  }
+  return 0;
+}

@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+
+const CLI = new URL('../bin/floodsweep.js', import.meta.url).pathname;
+
+function floodsweep(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+  const result = spawnSync(process.execPath, [CLI, ...args], {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+const TINY = ['--n-train', '32', '--n-val', '32', '--n-test', '64', '--depth', '1', '--width', '8', '--epochs', '3', '--eval-every', '1', '--batch-size', '16'];
+
+describe('floodsweep train', () => {
+  test('--json prints one object with backend, resolved config, final metrics and every epoch', () => {
+    const { code, stdout } = floodsweep(['train', ...TINY, '--flood-level', '0.3', '--seed', '7', '--json']);
+    assert.equal(code, 0);
+    const lines = stdout.trim().split('\n');
+    assert.equal(lines.length, 1, 'stdout holds only the JSON object');
+    const result = JSON.parse(lines[0]);
+    assert.equal(result.backend, 'wasm');
+    assert.equal(result.config.floodLevel, 0.3);
+    assert.equal(result.config.seed, 7);
+    assert.equal(result.config.optimizer.name, 'sgd');
+    assert.deepEqual(result.epochs.map((r: { epoch: number }) => r.epoch), [0, 1, 2, 3]);
+    for (const split of ['train', 'val', 'test']) {
+      for (const field of ['loss', 'acc', 'cleanLoss', 'cleanAcc']) assert.equal(typeof result.final[split][field], 'number');
+      assert.ok(result.final[split].acc >= 0 && result.final[split].acc <= 1, 'accuracies are fractions');
+    }
+  });
+
+  test('the same command twice gives the same numbers', () => {
+    const run = () => JSON.parse(floodsweep(['train', ...TINY, '--json']).stdout).final;
+    assert.deepEqual(run(), run());
+  });
+
+  const badInputs: Array<[string, string[], RegExp]> = [
+    ['an unknown dataset', ['--dataset', 'mnist'], /^floodsweep: --dataset: must be one of sinusoid2d, sinusoid, spiral, gaussian, csv$/],
+    ['a negative flood level', ['--flood-level', '-0.1'], /^floodsweep: --flood-level: must be >= 0$/],
+    ['a negative learning rate', ['--lr', '-1'], /^floodsweep: --lr: must be > 0$/],
+    ['label noise of 0.5', ['--label-noise', '0.5'], /^floodsweep: --label-noise: must be < 0.5$/],
+    ['a non-numeric learning rate', ['--lr', 'fast'], /--lr <rate>.*'fast' is invalid/],
+    ['a missing CSV file', ['--dataset', 'csv', '--data', '/nonexistent.csv', '--label-column', 'y'], /^floodsweep: --data: cannot read "\/nonexistent.csv"/],
+    ['an unknown backend', ['--backend', 'gpu'], /^floodsweep: --backend: unknown backend "gpu"; allowed: auto, tfjs-node, wasm, cpu$/],
+    ['tfjs-node forced where it is not installed', ['--backend', 'tfjs-node'], /^floodsweep: --backend: tfjs-node was requested/],
+  ];
+  for (const [what, args, message] of badInputs) {
+    test(`${what}: one line naming the flag, exit code 2, no stack trace`, () => {
+      const { code, stdout, stderr } = floodsweep(['train', ...args]);
+      assert.equal(code, 2);
+      assert.equal(stdout, '');
+      assert.match(stderr.split('\n')[0], message);
+      assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace without --debug');
+    });
+  }
+
+  test('a CSV whose label column does not exist names the column and lists the columns', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'floodsweep-cli-'));
+    const file = join(dir, 'data.csv');
+    writeFileSync(file, 'a,b,label\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n9,1,0\n');
+    const { code, stderr } = floodsweep(['train', '--dataset', 'csv', '--data', file, '--label-column', 'y']);
+    assert.equal(code, 2);
+    assert.match(stderr, /--label-column: .*"y".*a, b, label/);
+  });
+});
+
+describe('floodsweep demo', () => {
+  test('bad input writes nothing and exits 2', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'floodsweep-demo-'));
+    for (const args of [['--setting', 'rmsprop'], ['--seeds', '1,1'], ['--backend', 'tpu']]) {
+      const { code, stderr } = floodsweep(['demo', ...args], { cwd });
+      assert.equal(code, 2, `demo ${args.join(' ')}`);
+      assert.equal(stderr.trim().split('\n').filter((l) => !l.startsWith('(add --help')).length, 1, stderr);
+    }
+    assert.deepEqual(readdirSync(cwd), [], 'nothing written');
+  });
+
+  test('--help documents the settings', () => {
+    const { code, stdout } = floodsweep(['demo', '--help']);
+    assert.equal(code, 0);
+    assert.match(stdout, /--setting/);
+    assert.match(stdout, /--quick/);
+  });
+
+  test('prints both accuracies and writes the two plots', () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'floodsweep-demo-')), 'out');
+    const { code, stdout, stderr } = floodsweep(['demo', '--quick', '--epochs', '4', '--eval-every', '2', '--out', out, '--workers', '2']);
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /^Test Acc\. \d\.\d{3}, Train Acc\. \d\.\d{3}: without flooding$/m);
+    assert.match(stdout, /^Test Acc\. \d\.\d{3}, Train Acc\. \d\.\d{3}: with flooding 0\.2[678]$|: with flooding 0$/m);
+    for (const file of ['loss.png', 'accuracy.png', 'loss.svg', 'accuracy.svg']) assert.ok(existsSync(join(out, file)), file);
+  });
+});
