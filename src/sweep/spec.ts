@@ -110,7 +110,7 @@ const specSchema = z.strictObject({
   name: z
     .string({ error: (issue) => (issue.input === undefined ? `required; ${NAME_RULE}` : `must be ${NAME_RULE}`) })
     .regex(NAME, `must be ${NAME_RULE}`),
-  // The base task config is checked against the task config schema itself (baseProblems).
+  // The base task config is checked against the task config schema itself, in validateSpec.
   dataset: z.unknown().optional(),
   model: z.unknown().optional(),
   optimizer: z.unknown().optional(),
@@ -166,7 +166,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function pickSections(source: Record<string, unknown>): Record<string, unknown> {
+function pickSections(source: { [K in (typeof SECTIONS)[number]]?: unknown }): Record<string, unknown> {
   return Object.fromEntries(SECTIONS.filter((key) => source[key] !== undefined).map((key) => [key, source[key]]));
 }
 
@@ -249,7 +249,9 @@ function parseJson(text: string, source: string): unknown {
     const line = text.slice(0, offset).split('\n').length;
     const column = offset - text.lastIndexOf('\n', offset - 1);
     // V8 words the problem well but names a position only for some errors, or quotes the text.
-    const reason = (error as Error).message.replace(/ in JSON at position \d+.*$|, (?:\.\.\.)?".*"(?:\.\.\.)? is not valid JSON$/s, '');
+    const reason = (error as Error).message
+      .replace(/ in JSON at position \d+.*$|, (?:\.\.\.)?".*"(?:\.\.\.)? is not valid JSON$/s, '')
+      .replace(/[\u0000-\u001f]/g, (char) => JSON.stringify(char).slice(1, -1));
     throw new SpecError([`${source}:${line}:${column}: invalid JSON: ${reason}`]);
   }
 }
@@ -349,7 +351,7 @@ function setPath(config: Record<string, unknown>, path: readonly string[], value
 
 /** The base with one value of every grid axis set at its path; whole sections first, so nested paths refine them. */
 function groupInput(spec: SweepSpec, axes: GridAxis[], choice: number[]): Record<string, unknown> {
-  const input = structuredClone(pickSections(spec as unknown as Record<string, unknown>));
+  const input = structuredClone(pickSections(spec));
   const byDepth = axes.map((axis, index) => ({ path: axis[0].split('.'), value: axis[1][choice[index]] }));
   byDepth.sort((a, b) => a.path.length - b.path.length);
   for (const { path, value } of byDepth) setPath(input, path, structuredClone(value));
@@ -364,27 +366,37 @@ function gridValueRef([key, values]: GridAxis, index: number): string {
   return `${formatPath(['grid', key, index])}${shown}`;
 }
 
+/** Grid keys that pick a section's variant (`optimizer.name`): they decide which fields the section has. */
+const VARIANT_KEYS = new Set(
+  SECTIONS.flatMap((section) => {
+    const schema = taskConfigSchema.shape[section].unwrap();
+    return schema instanceof z.ZodDiscriminatedUnion ? [`${section}.${schema.def.discriminator}`] : [];
+  }),
+);
+
 /**
  * Names a problem of an expanded config by what the user wrote: the grid value it came from
- * (`grid.optimizer.lr[1]`), else the base field; a problem that only this grid combination causes
- * says which grid values of the same section were in play.
+ * (`grid.optimizer.lr[1]`), else the grid key (a field this variant lacks) or the base field.
+ * The latter two arise only from this combination (the base is valid alone), so they also name
+ * the grid values that chose the section's variant.
  */
 function locateProblem(problem: Problem, axes: GridAxis[], choice: number[]): Problem {
-  let owner = -1;
-  axes.forEach(([key], index) => {
-    const depth = key.split('.').length;
-    if (startsWith(problem.path, key.split('.')) && (owner < 0 || depth > axes[owner][0].split('.').length)) owner = index;
-  });
-  const ownerPath = owner >= 0 ? axes[owner][0].split('.') : [];
-  if (owner >= 0 && !(problem.unknownField && problem.path.length === ownerPath.length)) {
-    return { path: ['grid', axes[owner][0], choice[owner], ...problem.path.slice(ownerPath.length)], message: problem.message };
+  const keyPaths = axes.map(([key]) => key.split('.'));
+  const owner = keyPaths.reduce(
+    (best, path, index) => (startsWith(problem.path, path) && (best < 0 || path.length > keyPaths[best].length) ? index : best),
+    -1,
+  );
+  const ownerKey = owner >= 0 ? axes[owner][0] : undefined;
+  if (ownerKey !== undefined && !(problem.unknownField && problem.path.length === keyPaths[owner].length)) {
+    return { path: ['grid', ownerKey, choice[owner], ...problem.path.slice(keyPaths[owner].length)], message: problem.message };
   }
-  const related = axes
-    .map((axis, index) => ({ axis, index }))
-    .filter(({ axis, index }) => index !== owner && axis[0].split('.')[0] === problem.path[0])
-    .map(({ axis, index }) => gridValueRef(axis, choice[index]));
-  const context = related.length > 0 ? ` (with ${related.join(', ')})` : '';
-  return { path: owner >= 0 ? ['grid', axes[owner][0]] : problem.path, message: `${problem.message}${context}` };
+  const variantChoices = axes.flatMap((axis, index) => {
+    const sameSection = keyPaths[index][0] === problem.path[0];
+    const choosesVariant = VARIANT_KEYS.has(axis[0]) || (index !== owner && startsWith(problem.path, keyPaths[index]));
+    return sameSection && choosesVariant ? [gridValueRef(axis, choice[index])] : [];
+  });
+  const context = variantChoices.length > 0 ? ` (with ${variantChoices.join(', ')})` : '';
+  return { path: ownerKey !== undefined ? ['grid', ownerKey] : problem.path, message: `${problem.message}${context}` };
 }
 
 function duplicateGroupProblem(axes: GridAxis[], earlier: number[], later: number[]): string {
