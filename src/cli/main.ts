@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { registerDemo } from './demo.js';
 import { reportError } from './errors.js';
+import { registerRepro } from './repro.js';
 import { registerSweep } from './sweep.js';
 import { registerTrain } from './train.js';
 
@@ -12,6 +13,7 @@ const program = new Command('floodsweep')
 registerTrain(program);
 registerDemo(program);
 registerSweep(program);
+registerRepro(program);
 for (const command of program.commands) command.exitOverride();
 
 try {

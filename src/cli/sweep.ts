@@ -7,13 +7,14 @@ import { sweepKeys } from '../store/ports.js';
 import type { SweepSummary } from '../sweep/aggregate.js';
 import { DEFAULT_MAX_TASKS, describeGroup, expandSpec, parseSpecText, type SweepSpec } from '../sweep/spec.js';
 import { runWorkflowLocally } from '../local/runner.js';
+import type { CompareOutput, ReproBlock } from '../sweep/repro.js';
 import { UsageError } from './errors.js';
 import { addBackendOption, backendRequest, parseInteger } from './options.js';
 import { Eta, formatDuration, ProgressLine } from './progress.js';
 
 const DEFAULT_RESULTS_DIR = './floodsweep-results';
 
-interface StoreOptions {
+export interface StoreOptions {
   store?: string;
   table?: string;
   bucket?: string;
@@ -21,7 +22,7 @@ interface StoreOptions {
   region?: string;
 }
 
-function addStoreOptions(command: Command, dirFlag: string): Command {
+export function addStoreOptions(command: Command, dirFlag: string): Command {
   return command
     .option(dirFlag, `local results directory (default ${DEFAULT_RESULTS_DIR})`)
     .option('--store <kind>', 'local (files, the default) or aws (DynamoDB + S3)', 'local')
@@ -31,7 +32,7 @@ function addStoreOptions(command: Command, dirFlag: string): Command {
     .option('--region <region>', 'AWS region (with --store aws; default from the AWS environment)');
 }
 
-function storeConfig(options: StoreOptions, dir: string | undefined): StoreConfig {
+export function storeConfig(options: StoreOptions, dir: string | undefined): StoreConfig {
   if (options.store === 'aws') {
     if (!options.table) throw new UsageError('--table: required with --store aws');
     if (!options.bucket) throw new UsageError('--bucket: required with --store aws');
@@ -167,10 +168,10 @@ export interface SweepRunSettings {
 
 /** Runs a sweep locally with a progress line; Ctrl-C stops it and says how to resume. */
 export async function runSweep(
-  input: { spec: SweepSpec; sweepId?: string; maxTasks?: number },
+  input: { spec: SweepSpec; sweepId?: string; maxTasks?: number; repro?: ReproBlock },
   stores: StoreConfig,
   settings: SweepRunSettings,
-): Promise<{ summary: SweepSummary; reportLocation: string }> {
+): Promise<{ summary: SweepSummary; reportLocation: string; compare?: CompareOutput }> {
   const progress = new ProgressLine();
   const eta = new Eta();
   const started = Date.now();
@@ -208,6 +209,7 @@ export async function runSweep(
       finished[outcome] += 1;
       show();
     },
+    onAlert: (subject) => process.stderr.write(`alert: ${subject} (sent to the alert topic when run in the cloud)\n`),
   });
   const interrupt = () => {
     execution.abort();
@@ -217,10 +219,10 @@ export async function runSweep(
   };
   process.once('SIGINT', interrupt);
   try {
-    const { aggregate } = await execution.result;
+    const { aggregate, compare } = await execution.result;
     progress.finish(`sweep ${aggregate.sweepId}: ${aggregate.status} in ${formatDuration(Date.now() - started)}`);
     const opened = openStores(stores);
-    return { summary: await readSummary(opened, aggregate.sweepId), reportLocation: opened.artifacts.locate(aggregate.reportKey) };
+    return { summary: await readSummary(opened, aggregate.sweepId), reportLocation: opened.artifacts.locate(aggregate.reportKey), compare };
   } finally {
     process.off('SIGINT', interrupt);
   }

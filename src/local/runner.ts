@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { openStores, type StoreConfig } from '../store/open.js';
+import { compare, type CompareOutput, type ReproBlock } from '../sweep/repro.js';
 import { aggregate, type AggregateOutput, type ManifestItem, plan, type PlanInput, type PlanOutput, recordFailure } from '../sweep/steps.js';
 import type { BackendName, BackendRequest } from '../flooding/backend.js';
 import { WorkerPool } from './pool.js';
@@ -20,7 +21,7 @@ if (!('withResolvers' in Promise)) {
 export const WORKFLOW_DEFINITION_FILE = new URL('../../infra/workflow.asl.json', import.meta.url);
 
 /** The function ARNs the definition refers to, by substitution name: the same names CDK fills in. */
-export const FUNCTION_SUBSTITUTIONS = ['PlanFunctionArn', 'TrainFunctionArn', 'RecordFailureFunctionArn', 'AggregateFunctionArn'] as const;
+export const FUNCTION_SUBSTITUTIONS = ['PlanFunctionArn', 'TrainFunctionArn', 'RecordFailureFunctionArn', 'AggregateFunctionArn', 'CompareFunctionArn'] as const;
 
 /** The shared definition with `${Name}` substitutions filled in, as CDK's definitionSubstitutions does. */
 export function loadWorkflowDefinition(substitutions: Record<string, string>): Record<string, unknown> {
@@ -57,17 +58,21 @@ export interface LocalRunOptions {
   onPlanned?: (plan: PlanOutput, backend: BackendName) => void;
   onEpoch?: (taskId: string, epoch: number, total: number) => void;
   onTaskEnd?: (taskId: string, outcome: 'succeeded' | 'failed') => void;
+  /** Where the alert a drifted reproducibility run sends (an SNS topic in the cloud) goes. */
+  onAlert?: (subject: string, message: string) => void;
 }
 
 export interface LocalRunResult {
   plan: PlanOutput;
   aggregate: AggregateOutput;
+  /** Present for reproducibility runs (input with a `repro` block). */
+  compare?: CompareOutput;
 }
 
 const LOCAL_ARN = (name: string) => `arn:aws:lambda:us-east-1:000000000000:function:floodsweep-${name}`;
 
 /** Runs the sweep workflow in process: the shared definition, the same step functions, local stores. */
-export function runWorkflowLocally(input: PlanInput, options: LocalRunOptions): { result: Promise<LocalRunResult>; abort: () => void } {
+export function runWorkflowLocally(input: PlanInput & { repro?: ReproBlock }, options: LocalRunOptions): { result: Promise<LocalRunResult>; abort: () => void } {
   const stores = openStores(options.stores);
   const taskOfJob = new Map<number, string>();
   const pool = new WorkerPool({
@@ -82,7 +87,9 @@ export function runWorkflowLocally(input: PlanInput, options: LocalRunOptions): 
       TrainFunctionArn: LOCAL_ARN('train'),
       RecordFailureFunctionArn: LOCAL_ARN('record-failure'),
       AggregateFunctionArn: LOCAL_ARN('aggregate'),
+      CompareFunctionArn: LOCAL_ARN('compare'),
       ArtifactBucket: 'local',
+      AlertTopicArn: 'arn:aws:sns:us-east-1:000000000000:floodsweep-alerts',
     }),
   );
   const machine = new StateMachine(definition as never, { validationOptions: { checkArn: true, checkPaths: true } });
@@ -110,14 +117,24 @@ export function runWorkflowLocally(input: PlanInput, options: LocalRunOptions): 
           return recorded as never;
         },
         Aggregate: async (event) => (await aggregate(stores, event as never)) as never,
+        Compare: async (event) => (await compare(stores, event as never)) as never,
+        NotifyDrift: async (event) => {
+          const { Subject, Message } = event as { Subject: string; Message: string };
+          options.onAlert?.(Subject, Message);
+          return {};
+        },
       },
     },
   });
   const result = execution.result
     .then((output) => {
-      const { plan: planned, aggregate: aggregated } = output as unknown as { plan: PlanOutput & { items?: unknown }; aggregate: AggregateOutput };
+      const { plan: planned, aggregate: aggregated, compare: compared } = output as unknown as {
+        plan: PlanOutput & { items?: unknown };
+        aggregate: AggregateOutput;
+        compare?: CompareOutput;
+      };
       const { items: _items, ...planOutput } = planned;
-      return { plan: planOutput, aggregate: aggregated };
+      return { plan: planOutput, aggregate: aggregated, compare: compared };
     })
     .finally(() => pool.close());
   const abort = () => {

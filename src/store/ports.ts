@@ -161,6 +161,8 @@ export function sweepKeys(sweepId: string) {
     taskResult: (taskId: string) => `${task(taskId)}/result.json`,
     summary: `${base}/summary.json`,
     report: `${base}/report.html`,
+    /** The comparison with the baseline, for reproducibility runs. */
+    repro: `${base}/repro.json`,
     plot: (name: string) => validateKey(`${base}/plots/${name}`),
   };
 }

@@ -1,0 +1,302 @@
+import { z } from 'zod';
+import { canonicalJson, ConfigError, describeIssues, type TaskConfig } from '../flooding/config.js';
+import { SPLITS, type SplitMetrics } from '../flooding/metrics.js';
+import type { Stores } from '../store/open.js';
+import { type ReproVerdict, sweepKeys, type TaskRecord } from '../store/ports.js';
+import type { SweepSummary } from './aggregate.js';
+import { describeGroup, expandSpec, validateSpec } from './spec.js';
+import { escapeHtml } from '../report/html.js';
+
+/**
+ * Reproducibility: a sweep's outcome as a snapshot (what a baseline file holds), and the comparison
+ * of a new run of a pinned sweep with its baseline, task by task and metric by metric.
+ */
+
+export const BASELINE_FORMAT = 'floodsweep-baseline/1';
+
+const splitMetricsSchema = z.strictObject({ loss: z.number(), acc: z.number(), cleanLoss: z.number(), cleanAcc: z.number() });
+const taskSnapshotSchema = z.strictObject({
+  /** Position in the sweep's expansion ("group/level/seed" indices): how runs of one pinned spec line up. */
+  position: z.string(),
+  taskId: z.string(),
+  floodLevel: z.number(),
+  seed: z.number(),
+  config: z.record(z.string(), z.unknown()),
+  status: z.string(),
+  backend: z.string().nullable(),
+  final: z.strictObject({ train: splitMetricsSchema, val: splitMetricsSchema, test: splitMetricsSchema }).nullable(),
+});
+export const snapshotSchema = z.strictObject({
+  format: z.literal(BASELINE_FORMAT),
+  name: z.string(),
+  sweepId: z.string(),
+  backends: z.array(z.string()),
+  tasks: z.array(taskSnapshotSchema),
+  chosenLevels: z.array(z.strictObject({ group: z.string(), chosenLevel: z.number().nullable() })),
+});
+export type SweepSnapshot = z.output<typeof snapshotSchema>;
+type TaskSnapshot = SweepSnapshot['tasks'][number];
+
+export class BaselineError extends ConfigError {}
+
+/** Reads a baseline file's text; every problem names the field. */
+export function parseBaseline(text: string, source: string): SweepSnapshot {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new BaselineError([`${source}: not valid JSON (${(error as Error).message})`]);
+  }
+  const parsed = snapshotSchema.safeParse(json);
+  if (!parsed.success) throw new BaselineError(describeIssues(parsed.error).map((problem) => `${source}: ${problem}`));
+  return parsed.data;
+}
+
+export async function snapshotSweep(stores: Stores, sweepId: string): Promise<SweepSnapshot> {
+  const sweep = await stores.metrics.getSweep(sweepId);
+  if (!sweep) throw new BaselineError([`sweep "${sweepId}" not found`]);
+  const keys = sweepKeys(sweepId);
+  const specBytes = await stores.artifacts.get(keys.spec);
+  if (!specBytes) throw new Error(`${stores.artifacts.locate(keys.spec)} is missing`);
+  const planned = expandSpec(validateSpec(JSON.parse(specBytes.toString('utf8'))), { maxTasks: Number.MAX_SAFE_INTEGER });
+  const records = new Map((await stores.metrics.listTasks(sweepId)).map((t): [string, TaskRecord] => [t.taskId, t]));
+  const summaryBytes = await stores.artifacts.get(keys.summary);
+  const summary = summaryBytes ? (JSON.parse(summaryBytes.toString('utf8')) as SweepSummary) : undefined;
+  const groupIndex = new Map<string, number>();
+  const levelIndex = new Map<string, number>();
+  const tasks: TaskSnapshot[] = planned.map((task) => {
+    if (!groupIndex.has(task.group)) groupIndex.set(task.group, groupIndex.size);
+    const record = records.get(task.taskId);
+    const levelKey = `${task.group}/${task.config.floodLevel}`;
+    if (!levelIndex.has(levelKey)) levelIndex.set(levelKey, [...levelIndex.keys()].filter((k) => k.startsWith(`${task.group}/`)).length);
+    return {
+      position: `${groupIndex.get(task.group)}/${levelIndex.get(levelKey)}/${task.config.seed}`,
+      taskId: task.taskId,
+      floodLevel: task.config.floodLevel,
+      seed: task.config.seed,
+      config: task.config as unknown as Record<string, unknown>,
+      status: record?.status ?? 'MISSING',
+      backend: record?.backend ?? null,
+      final: record?.status === 'SUCCEEDED' && record.final ? record.final : null,
+    };
+  });
+  return {
+    format: BASELINE_FORMAT,
+    name: sweep.name,
+    sweepId,
+    backends: summary?.backends ?? [...new Set(tasks.flatMap((t) => (t.backend ? [t.backend] : [])))].sort(),
+    tasks,
+    chosenLevels: (summary?.groups ?? []).map((g) => ({ group: describeGroup(g.label), chosenLevel: g.chosenLevel })),
+  };
+}
+
+export const METRICS = SPLITS.flatMap((split) => (['loss', 'acc', 'cleanLoss', 'cleanAcc'] as const).map((m) => `${split}.${m}`));
+
+/**
+ * Largest allowed absolute difference per metric. On the same backend training is deterministic,
+ * so the default there is exact equality; across backends float arithmetic differs and the runs
+ * drift apart over 200 epochs, hence the looser defaults.
+ */
+export const toleranceSchema = z.strictObject({
+  sameBackend: z.strictObject({ acc: z.number().min(0).default(0), loss: z.number().min(0).default(0) }).prefault({}),
+  crossBackend: z.strictObject({ acc: z.number().min(0).default(0.03), loss: z.number().min(0).default(0.1) }).prefault({}),
+  /** Per-metric overrides, e.g. {"test.cleanAcc": 0.01}; they apply on any backend. */
+  metrics: z.record(z.enum(METRICS as [string, ...string[]]), z.number().min(0)).default({}),
+  /** Whether a change of the chosen flood level counts as drift. */
+  chosenLevel: z.enum(['must-match', 'ignore']).default('must-match'),
+});
+export type Tolerances = z.output<typeof toleranceSchema>;
+
+export interface MetricDrift {
+  metric: string;
+  baseline: number;
+  current: number;
+  difference: number;
+  tolerance: number;
+}
+
+export interface TaskComparison {
+  position: string;
+  floodLevel: number;
+  seed: number;
+  baselineTaskId: string;
+  taskId: string | null;
+  outcome: 'reproduced' | 'drifted' | 'missing';
+  /** Config fields that differ from the baseline's task (dotted path: baseline -> current). */
+  configChanges: string[];
+  drift: MetricDrift[];
+  /** Largest absolute difference over all metrics (0 when identical). */
+  maxDifference: number;
+}
+
+export interface Comparison {
+  verdict: ReproVerdict;
+  baselineSweepId: string;
+  sweepId: string;
+  sameBackend: boolean;
+  backends: { baseline: string[]; current: string[] };
+  counts: { reproduced: number; drifted: number; missing: number };
+  chosenLevels: Array<{ group: string; baseline: number | null; current: number | null; changed: boolean }>;
+  tasks: TaskComparison[];
+}
+
+export function compareSnapshots(current: SweepSnapshot, baseline: SweepSnapshot, tolerancesInput: unknown = {}): Comparison {
+  const tolerances = toleranceSchema.parse(tolerancesInput ?? {});
+  const sameBackend = canonicalJson(current.backends) === canonicalJson(baseline.backends);
+  const currentByPosition = new Map(current.tasks.map((t) => [t.position, t]));
+  const toleranceOf = (metric: string) =>
+    tolerances.metrics[metric] ?? (sameBackend ? tolerances.sameBackend : tolerances.crossBackend)[metric.endsWith('oss') ? 'loss' : 'acc'];
+
+  const tasks = baseline.tasks.map((base): TaskComparison => {
+    const now = currentByPosition.get(base.position);
+    const common = { position: base.position, floodLevel: base.floodLevel, seed: base.seed, baselineTaskId: base.taskId, taskId: now?.taskId ?? null };
+    if (!now?.final || !base.final) {
+      return { ...common, outcome: 'missing', configChanges: [], drift: [], maxDifference: 0 };
+    }
+    const configChanges = diffConfigs(base.config, now.config);
+    const drift: MetricDrift[] = [];
+    let maxDifference = 0;
+    for (const metric of METRICS) {
+      const [split, name] = metric.split('.') as [keyof TaskSnapshot['final'] & string, keyof SplitMetrics];
+      const a = (base.final as Record<string, SplitMetrics>)[split][name];
+      const b = (now.final as Record<string, SplitMetrics>)[split][name];
+      const difference = Object.is(a, b) ? 0 : Math.abs(b - a);
+      const comparable = Number.isNaN(difference) ? Infinity : difference;
+      maxDifference = Math.max(maxDifference, comparable);
+      if (comparable > toleranceOf(metric)) drift.push({ metric, baseline: a, current: b, difference: b - a, tolerance: toleranceOf(metric) });
+    }
+    const outcome = drift.length > 0 || configChanges.length > 0 ? 'drifted' : 'reproduced';
+    return { ...common, outcome, configChanges, drift, maxDifference };
+  });
+
+  const currentChosen = new Map(current.chosenLevels.map((c) => [c.group, c.chosenLevel]));
+  const chosenLevels = baseline.chosenLevels.map(({ group, chosenLevel }) => {
+    const now = currentChosen.get(group) ?? null;
+    return { group, baseline: chosenLevel, current: now, changed: now !== chosenLevel };
+  });
+  const counts = {
+    reproduced: tasks.filter((t) => t.outcome === 'reproduced').length,
+    drifted: tasks.filter((t) => t.outcome === 'drifted').length,
+    missing: tasks.filter((t) => t.outcome === 'missing').length,
+  };
+  const levelDrift = tolerances.chosenLevel === 'must-match' && chosenLevels.some((c) => c.changed);
+  const verdict: ReproVerdict = counts.missing > 0 ? 'INCOMPLETE' : counts.drifted > 0 || levelDrift ? 'DRIFTED' : 'REPRODUCED';
+  return {
+    verdict,
+    baselineSweepId: baseline.sweepId,
+    sweepId: current.sweepId,
+    sameBackend,
+    backends: { baseline: baseline.backends, current: current.backends },
+    counts,
+    chosenLevels,
+    tasks,
+  };
+}
+
+function flatten(value: unknown, prefix = ''): Map<string, string> {
+  const out = new Map<string, string>();
+  if (value && typeof value === 'object' && !Array.isArray(value)) {
+    for (const [key, inner] of Object.entries(value)) for (const [k, v] of flatten(inner, prefix ? `${prefix}.${key}` : key)) out.set(k, v);
+  } else {
+    out.set(prefix, JSON.stringify(value));
+  }
+  return out;
+}
+
+function diffConfigs(baseline: Record<string, unknown>, current: Record<string, unknown>): string[] {
+  const a = flatten(baseline);
+  const b = flatten(current);
+  return [...new Set([...a.keys(), ...b.keys()])]
+    .filter((key) => a.get(key) !== b.get(key))
+    .sort()
+    .map((key) => `${key}: ${a.get(key) ?? '(absent)'} -> ${b.get(key) ?? '(absent)'}`);
+}
+
+/** A few lines for people: the verdict, then what drifted or is missing. */
+export function describeComparison(comparison: Comparison, limit = 20): string[] {
+  const { counts } = comparison;
+  const lines = [
+    `${comparison.verdict}: ${counts.reproduced} tasks reproduced, ${counts.drifted} drifted, ${counts.missing} missing (sweep ${comparison.sweepId} vs baseline ${comparison.baselineSweepId}; ${comparison.sameBackend ? `same backend ${comparison.backends.current.join(', ')}: exact match expected` : `backends ${comparison.backends.baseline.join(', ')} -> ${comparison.backends.current.join(', ')}: cross-backend tolerances`})`,
+  ];
+  for (const level of comparison.chosenLevels.filter((c) => c.changed)) {
+    lines.push(`  chosen flood level of ${level.group} changed: ${level.baseline} -> ${level.current}`);
+  }
+  const notable = comparison.tasks.filter((t) => t.outcome !== 'reproduced');
+  for (const task of notable.slice(0, limit)) {
+    const where = `  task ${task.taskId ?? task.baselineTaskId} (b=${task.floodLevel}, seed ${task.seed})`;
+    if (task.outcome === 'missing') {
+      lines.push(`${where}: missing or failed`);
+      continue;
+    }
+    const changes = task.configChanges.length ? `; config changed: ${task.configChanges.join(', ')}` : '';
+    const drift = task.drift.map((d) => `${d.metric} ${d.baseline.toFixed(4)} -> ${d.current.toFixed(4)}`).join(', ');
+    lines.push(`${where}: ${drift || 'metrics within tolerance'}${changes}`);
+  }
+  if (notable.length > limit) lines.push(`  ... and ${notable.length - limit} more`);
+  return lines;
+}
+
+export interface ReproBlock {
+  name: string;
+  /** The baseline: an earlier sweep, or a baseline file stored as an artifact. */
+  baseline: { sweepId: string } | { key: string };
+  tolerances?: unknown;
+}
+
+export interface CompareInput {
+  sweepId: string;
+  repro: ReproBlock;
+}
+
+export interface CompareOutput {
+  sweepId: string;
+  name: string;
+  verdict: ReproVerdict;
+  message: string;
+}
+
+/** The workflow's Compare step: resolves the baseline, then compares and records. */
+export async function compare(stores: Stores, input: CompareInput): Promise<CompareOutput> {
+  const { sweepId, repro } = input;
+  let baseline: SweepSnapshot;
+  if ('sweepId' in repro.baseline) {
+    baseline = await snapshotSweep(stores, repro.baseline.sweepId);
+  } else {
+    const bytes = await stores.artifacts.get(repro.baseline.key);
+    if (!bytes) throw new BaselineError([`baseline ${stores.artifacts.locate(repro.baseline.key)} is missing`]);
+    baseline = parseBaseline(bytes.toString('utf8'), repro.baseline.key);
+  }
+  const baselineName = 'sweepId' in repro.baseline ? `sweep ${repro.baseline.sweepId}` : repro.baseline.key;
+  // The full comparison stays in repro.json: state payloads are capped at 256 KiB.
+  const { comparison: _comparison, ...output } = await compareAndRecord(stores, { sweepId, name: repro.name, baseline, baselineName, tolerances: repro.tolerances });
+  return output;
+}
+
+/** Compares a sweep with a baseline, records the verdict in the history and adds a drift section to the report. */
+export async function compareAndRecord(
+  stores: Stores,
+  input: { sweepId: string; name: string; baseline: SweepSnapshot; baselineName: string; tolerances?: unknown },
+  now = () => new Date(),
+): Promise<CompareOutput & { comparison: Comparison }> {
+  const { sweepId, name } = input;
+  const comparison = compareSnapshots(await snapshotSweep(stores, sweepId), input.baseline, input.tolerances);
+  const lines = describeComparison(comparison);
+  const keys = sweepKeys(sweepId);
+  await stores.artifacts.put(keys.repro, `${JSON.stringify(comparison, null, 2)}\n`, 'application/json');
+  const report = await stores.artifacts.get(keys.report);
+  if (report) await stores.artifacts.put(keys.report, withDriftSection(report.toString('utf8'), comparison, lines), 'text/html');
+  await stores.metrics.putRepro({
+    name,
+    sweepId,
+    baseline: input.baselineName,
+    verdict: comparison.verdict,
+    createdAt: now().toISOString(),
+    details: { counts: comparison.counts, chosenLevels: comparison.chosenLevels, lines },
+  });
+  return { sweepId, name, verdict: comparison.verdict, message: lines.join('\n'), comparison };
+}
+
+function withDriftSection(html: string, comparison: Comparison, lines: string[]): string {
+  const section = `<h2>Reproducibility: ${escapeHtml(comparison.verdict)}</h2>\n<pre class="message">${lines.map(escapeHtml).join('\n')}</pre>`;
+  return html.replace('<footer>', `${section}\n<footer>`);
+}
