@@ -9,7 +9,7 @@ import { BaselineError, compareAndRecord, describeComparison, parseBaseline, sna
 import { validateSpec } from '../sweep/spec.js';
 import { UsageError } from './errors.js';
 import { addBackendOption, backendRequest, parseInteger } from './options.js';
-import { addStoreOptions, readSpecFile, runSweep, storeConfig, type StoreOptions } from './sweep.js';
+import { addStoreOptions, executeSweep, readSpecFile, storeConfig, type StoreOptions } from './sweep.js';
 
 /** A pinned sweep, the baseline it must reproduce, and how close "reproduced" is. */
 const reproSpecSchema = z.strictObject({
@@ -62,8 +62,7 @@ export function registerRepro(program: Command): void {
     const reproSpec = parsed.data;
     const near = (path: string) => resolve(dirname(reproSpecPath), path);
     const spec = typeof reproSpec.spec === 'string' ? readSpecFile(near(reproSpec.spec)) : validateSpec(reproSpec.spec);
-    const config = storeConfig(options, options.out);
-    const stores = openStores(config);
+    const stores = openStores(await storeConfig(options, options.out));
     let baseline: { sweepId: string } | { key: string };
     if ('file' in reproSpec.baseline) {
       const snapshot = readBaselineFile(near(reproSpec.baseline.file));
@@ -74,7 +73,7 @@ export function registerRepro(program: Command): void {
       if (!(await stores.metrics.getSweep(reproSpec.baseline.sweepId))) throw new UsageError(`baseline.sweepId: sweep "${reproSpec.baseline.sweepId}" not found`);
       baseline = { sweepId: reproSpec.baseline.sweepId };
     }
-    const result = await runSweep({ spec, repro: { name: reproSpec.name, baseline, tolerances: reproSpec.tolerances } }, config, {
+    const result = await executeSweep({ spec, repro: { name: reproSpec.name, baseline, tolerances: reproSpec.tolerances } }, options, {
       backend: backendRequest(options.backend),
       workers: options.workers,
     });
@@ -91,7 +90,7 @@ export function registerRepro(program: Command): void {
     .option('--name <name>', 'history name to record the verdict under (default: the sweep spec name)')
     .option('--json', 'print the full comparison as JSON')
     .action(async (sweepId: string, options: StoreOptions & { results?: string; baseline: string; name?: string; json?: boolean }) => {
-      const stores = openStores(storeConfig(options, options.results));
+      const stores = openStores(await storeConfig(options, options.results));
       const sweep = await stores.metrics.getSweep(sweepId);
       if (!sweep) throw new UsageError(`sweep "${sweepId}" not found`);
       const isFile = options.baseline.endsWith('.json');
@@ -109,7 +108,7 @@ export function registerRepro(program: Command): void {
   addStoreOptions(repro.command('baseline <sweepId>').description("write a sweep's results as a baseline file to commit"), '--results <dir>')
     .requiredOption('--out <file>', 'the baseline file to write')
     .action(async (sweepId: string, options: StoreOptions & { results?: string; out: string }) => {
-      const stores = openStores(storeConfig(options, options.results));
+      const stores = openStores(await storeConfig(options, options.results));
       const snapshot = await snapshotSweep(stores, sweepId);
       const unfinished = snapshot.tasks.filter((t) => !t.final).length;
       if (unfinished > 0) throw new UsageError(`sweep "${sweepId}" has ${unfinished} unfinished or failed tasks; a baseline needs a complete sweep`);
@@ -120,7 +119,7 @@ export function registerRepro(program: Command): void {
   addStoreOptions(repro.command('history <name>').description('the verdicts of a reproducibility run, newest first'), '--results <dir>')
     .option('--json', 'print JSON')
     .action(async (name: string, options: StoreOptions & { results?: string; json?: boolean }) => {
-      const stores = openStores(storeConfig(options, options.results));
+      const stores = openStores(await storeConfig(options, options.results));
       const records = await stores.metrics.listRepro(name);
       if (options.json) {
         process.stdout.write(`${JSON.stringify(records)}\n`);

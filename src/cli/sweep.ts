@@ -7,6 +7,7 @@ import { sweepKeys } from '../store/ports.js';
 import type { SweepSummary } from '../sweep/aggregate.js';
 import { DEFAULT_MAX_TASKS, describeGroup, expandSpec, parseSpecText, type SweepSpec } from '../sweep/spec.js';
 import { runWorkflowLocally } from '../local/runner.js';
+import { DEFAULT_STACK, resolveCloudTarget, runSweepInCloud } from './cloud.js';
 import type { CompareOutput, ReproBlock } from '../sweep/repro.js';
 import { UsageError } from './errors.js';
 import { addBackendOption, backendRequest, parseInteger } from './options.js';
@@ -15,6 +16,8 @@ import { Eta, formatDuration, ProgressLine } from './progress.js';
 const DEFAULT_RESULTS_DIR = './floodsweep-results';
 
 export interface StoreOptions {
+  cloud?: boolean;
+  stack?: string;
   store?: string;
   table?: string;
   bucket?: string;
@@ -25,6 +28,8 @@ export interface StoreOptions {
 export function addStoreOptions(command: Command, dirFlag: string): Command {
   return command
     .option(dirFlag, `local results directory (default ${DEFAULT_RESULTS_DIR})`)
+    .option('--cloud', 'use the deployed stack (its DynamoDB table, S3 bucket and state machine)')
+    .option('--stack <name>', `the deployed stack's name, with --cloud (default ${DEFAULT_STACK})`)
     .option('--store <kind>', 'local (files, the default) or aws (DynamoDB + S3)', 'local')
     .option('--table <name>', 'DynamoDB table (with --store aws)')
     .option('--bucket <name>', 'S3 bucket (with --store aws)')
@@ -32,7 +37,9 @@ export function addStoreOptions(command: Command, dirFlag: string): Command {
     .option('--region <region>', 'AWS region (with --store aws; default from the AWS environment)');
 }
 
-export function storeConfig(options: StoreOptions, dir: string | undefined): StoreConfig {
+/** Where the results are: a local directory, a table and bucket named by flags, or the deployed stack's. */
+export async function storeConfig(options: StoreOptions, dir: string | undefined): Promise<StoreConfig> {
+  if (options.cloud) return (await resolveCloudTarget(options.stack, options.region)).stores;
   if (options.store === 'aws') {
     if (!options.table) throw new UsageError('--table: required with --store aws');
     if (!options.bucket) throw new UsageError('--bucket: required with --store aws');
@@ -87,14 +94,15 @@ export function registerSweep(program: Command): void {
   addStoreOptions(run, '--out <dir>');
   addBackendOption(run);
   run.action(async (specPath: string | undefined, options: StoreOptions & Record<string, unknown>) => {
-    const config = storeConfig(options, options.out as string | undefined);
-    const stores = openStores(config);
     const resume = options.resume as string | undefined;
     if (!specPath && !resume) throw new UsageError('spec: give a sweep spec file, or --resume <sweepId>');
-    const spec = resume ? await storedSpec(stores, resume) : readSpecFile(specPath!);
+    const localSpec = specPath ? readSpecFile(specPath) : undefined;
+    const backend = backendRequest(options.backend as string | undefined);
+    const config = await storeConfig(options, options.out as string | undefined);
+    const spec = localSpec ?? (await storedSpec(openStores(config), resume!));
     expandSpec(spec, { maxTasks: options.maxTasks as number | undefined });
-    const summary = await runSweep({ spec, sweepId: resume, maxTasks: options.maxTasks as number | undefined }, config, {
-      backend: backendRequest(options.backend as string | undefined),
+    const summary = await executeSweep({ spec, sweepId: resume, maxTasks: options.maxTasks as number | undefined }, options, {
+      backend,
       workers: options.workers as number | undefined,
       epochsPerCall: options.epochsPerCall as number,
     });
@@ -104,7 +112,7 @@ export function registerSweep(program: Command): void {
   });
 
   addStoreOptions(sweep.command('list').description('list sweeps, newest first'), '--results <dir>').action(async (options: StoreOptions & { results?: string }) => {
-    const stores = openStores(storeConfig(options, options.results));
+    const stores = openStores(await storeConfig(options, options.results));
     const sweeps = await stores.metrics.listSweeps();
     if (sweeps.length === 0) process.stdout.write('no sweeps yet\n');
     for (const s of sweeps) process.stdout.write(`${s.sweepId}  ${s.status.padEnd(9)} ${String(s.taskCount).padStart(5)} tasks  ${s.createdAt}\n`);
@@ -113,7 +121,7 @@ export function registerSweep(program: Command): void {
   addStoreOptions(sweep.command('status <sweepId>').description("a sweep's status and the progress of its tasks"), '--results <dir>')
     .option('--json', 'print JSON')
     .action(async (sweepId: string, options: StoreOptions & { results?: string; json?: boolean }) => {
-      const stores = openStores(storeConfig(options, options.results));
+      const stores = openStores(await storeConfig(options, options.results));
       const record = await stores.metrics.getSweep(sweepId);
       if (!record) throw new UsageError(`sweep "${sweepId}" not found`);
       const tasks = await stores.metrics.listTasks(sweepId);
@@ -134,7 +142,7 @@ export function registerSweep(program: Command): void {
     .option('--json', 'print summary.json')
     .option('--csv', 'print one CSV row per group and flood level')
     .action(async (sweepId: string, options: StoreOptions & { results?: string; json?: boolean; csv?: boolean }) => {
-      const stores = openStores(storeConfig(options, options.results));
+      const stores = openStores(await storeConfig(options, options.results));
       const summary = await readSummary(stores, sweepId);
       if (options.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
       else if (options.csv) process.stdout.write(summaryCsv(summary));
@@ -144,7 +152,7 @@ export function registerSweep(program: Command): void {
   addStoreOptions(sweep.command('plots <sweepId>').description("copy a sweep's plots to a directory"), '--results <dir>')
     .requiredOption('--out <dir>', 'where to write the plots')
     .action(async (sweepId: string, options: StoreOptions & { results?: string; out: string }) => {
-      const stores = openStores(storeConfig(options, options.results));
+      const stores = openStores(await storeConfig(options, options.results));
       const prefix = sweepKeys(sweepId).plot('x').slice(0, -1);
       const keys = await stores.artifacts.list(prefix);
       if (keys.length === 0) throw new UsageError(`sweep "${sweepId}" has no plots (not found, or not aggregated yet)`);
@@ -158,6 +166,19 @@ async function readSummary(stores: Stores, sweepId: string): Promise<SweepSummar
   const bytes = await stores.artifacts.get(sweepKeys(sweepId).summary);
   if (!bytes) throw new UsageError(`sweep "${sweepId}" has no summary (not found, or not aggregated yet)`);
   return JSON.parse(bytes.toString('utf8')) as SweepSummary;
+}
+
+/** Runs a sweep where the flags say: in the deployed stack with --cloud, in process otherwise. */
+export async function executeSweep(
+  input: Parameters<typeof runSweep>[0],
+  options: StoreOptions & { out?: string },
+  settings: SweepRunSettings,
+): ReturnType<typeof runSweep> {
+  if (options.cloud) {
+    const target = await resolveCloudTarget(options.stack, options.region);
+    return runSweepInCloud(input, target, options.out ?? DEFAULT_RESULTS_DIR);
+  }
+  return runSweep(input, await storeConfig(options, options.out), settings);
 }
 
 export interface SweepRunSettings {
