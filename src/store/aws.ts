@@ -495,27 +495,3 @@ export function awsClients(options: AwsClientOptions = {}) {
 /** Environment variables naming the table and the bucket (set by the CDK stack on every function). */
 export const TABLE_ENV = 'FLOODSWEEP_TABLE';
 export const BUCKET_ENV = 'FLOODSWEEP_BUCKET';
-
-/**
- * Stores configured from the environment: the table and bucket variables above, and the SDK's
- * AWS_REGION, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_S3.
- */
-export function awsStoresFromEnv(env: NodeJS.ProcessEnv = process.env) {
-  const required = (name: string) => {
-    const value = env[name];
-    if (!value) throw new StoreError(`environment variable ${name} is not set (needed for the AWS stores)`);
-    return value;
-  };
-  const tableName = required(TABLE_ENV);
-  const bucket = required(BUCKET_ENV);
-  const clients = awsClients({
-    region: env.AWS_REGION,
-    endpointUrl: env.AWS_ENDPOINT_URL,
-    dynamodbEndpointUrl: env.AWS_ENDPOINT_URL_DYNAMODB,
-    s3EndpointUrl: env.AWS_ENDPOINT_URL_S3,
-  });
-  return {
-    metrics: new DynamoMetricsStore({ client: clients.documents, tableName }),
-    artifacts: new S3ArtifactStore({ client: clients.s3, bucket }),
-  };
-}

@@ -5,7 +5,16 @@ import type { ArtifactStore, MetricsStore } from './ports.js';
 /** Where a sweep's records and artifacts live: plain data, so it can be handed to worker threads. */
 export type StoreConfig =
   | { kind: 'local'; rootDir: string }
-  | { kind: 'aws'; table: string; bucket: string; region?: string; endpointUrl?: string };
+  | {
+      kind: 'aws';
+      table: string;
+      bucket: string;
+      region?: string;
+      /** Endpoint overrides (emulators such as dynalite and s3rver); per service, or one for both. */
+      endpointUrl?: string;
+      dynamodbEndpointUrl?: string;
+      s3EndpointUrl?: string;
+    };
 
 export interface Stores {
   metrics: MetricsStore;
@@ -16,7 +25,7 @@ export function openStores(config: StoreConfig): Stores {
   if (config.kind === 'local') {
     return { metrics: new LocalMetricsStore(config.rootDir), artifacts: new LocalArtifactStore(config.rootDir) };
   }
-  const clients = awsClients({ region: config.region, endpointUrl: config.endpointUrl });
+  const clients = awsClients(config);
   return {
     metrics: new DynamoMetricsStore({ client: clients.documents, tableName: config.table }),
     artifacts: new S3ArtifactStore({ client: clients.s3, bucket: config.bucket }),
@@ -30,7 +39,15 @@ export function storeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): StoreC
   const table = env[TABLE_ENV];
   const bucket = env[BUCKET_ENV];
   if (table && bucket) {
-    return { kind: 'aws', table, bucket, region: env.AWS_REGION, endpointUrl: env.AWS_ENDPOINT_URL };
+    return {
+      kind: 'aws',
+      table,
+      bucket,
+      region: env.AWS_REGION,
+      endpointUrl: env.AWS_ENDPOINT_URL,
+      dynamodbEndpointUrl: env.AWS_ENDPOINT_URL_DYNAMODB,
+      s3EndpointUrl: env.AWS_ENDPOINT_URL_S3,
+    };
   }
   return { kind: 'local', rootDir: env[RESULTS_DIR_ENV] ?? './floodsweep-results' };
 }
