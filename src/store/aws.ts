@@ -385,6 +385,13 @@ export interface S3ArtifactStoreOptions {
   bucket: string;
 }
 
+/**
+ * Checkpoints are tagged so that the bucket's lifecycle rule can expire them: lifecycle filters
+ * match prefixes and tags, not key patterns like sweeps/<id>/tasks/<task>/checkpoint.bin.
+ */
+export const CHECKPOINT_TAGGING = 'floodsweep-kind=checkpoint';
+const CHECKPOINT_SUFFIX = '/checkpoint.bin';
+
 export class S3ArtifactStore implements ArtifactStore {
   private readonly client: S3Client;
   readonly bucket: string;
@@ -405,6 +412,7 @@ export class S3ArtifactStore implements ArtifactStore {
           Body: bytes,
           ContentLength: bytes.byteLength,
           ContentType: contentType ?? contentTypeOf(key),
+          Tagging: key.endsWith(CHECKPOINT_SUFFIX) ? CHECKPOINT_TAGGING : undefined,
         }),
       );
     } catch (error) {

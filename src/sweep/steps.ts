@@ -40,7 +40,9 @@ export function newSweepId(name: string, now = new Date()): string {
   return `${name}-${stamp}-${randomBytes(2).toString('hex')}`;
 }
 
-export async function plan(stores: Stores, input: PlanInput, now = () => new Date()): Promise<PlanOutput> {
+/** `maxConcurrencyCap`: the deployment's ceiling on parallel tasks, whatever a spec asks for. */
+export async function plan(stores: Stores, input: PlanInput, options: { maxConcurrencyCap?: number; now?: () => Date } = {}): Promise<PlanOutput> {
+  const now = options.now ?? (() => new Date());
   const spec: SweepSpec = validateSpec(input.spec);
   const tasks = expandSpec(spec, { maxTasks: input.maxTasks });
   const sweepId = input.sweepId ?? newSweepId(spec.name, now());
@@ -75,7 +77,8 @@ export async function plan(stores: Stores, input: PlanInput, now = () => new Dat
   if (!created) {
     await stores.metrics.updateSweep(sweepId, ['RUNNING', 'SUCCEEDED', 'PARTIAL', 'FAILED'], { status: 'RUNNING', error: undefined });
   }
-  return { sweepId, manifestKey: keys.manifest, taskCount: tasks.length, maxConcurrency: spec.execution.maxConcurrency };
+  const maxConcurrency = Math.min(spec.execution.maxConcurrency, options.maxConcurrencyCap ?? Infinity);
+  return { sweepId, manifestKey: keys.manifest, taskCount: tasks.length, maxConcurrency };
 }
 
 export interface TrainInput extends ManifestItem {}

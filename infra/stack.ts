@@ -1,0 +1,500 @@
+/**
+ * The floodsweep stack: artifact bucket, metrics table, the Lambda handlers of the workflow's steps,
+ * the sweep state machine (loaded from the workflow file the local runner also executes),
+ * reproducibility schedules and alerts. Every grant is scoped to the bucket prefixes, the table and the functions the
+ * workflow uses; the few wildcards that remain are acknowledged for cdk-nag next to their grant.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  ArnFormat,
+  CfnOutput,
+  Duration,
+  RemovalPolicy,
+  Stack,
+  TimeZone,
+  Token,
+  Validations,
+  type CfnElement,
+  type StackProps,
+} from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as eventTargets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import type { Construct } from 'constructs';
+import {
+  FUNCTION_ENTRIES,
+  HANDLER,
+  LAMBDA_NODE_MAJOR,
+  nodejsBundling,
+  runtimeFileEnvironment,
+  type FunctionId,
+} from './bundling.js';
+import { BASELINE_PREFIX, CHECKPOINT_TAG, type FunctionSizing, type ResolvedSchedule, type StackSettings } from './config.js';
+import { METRICS_TABLE } from './table.js';
+
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** The workflow definition shared with the local runner (owned by the workflow, not by the stack). */
+export const WORKFLOW_FILE = path.join(PROJECT_ROOT, 'infra', 'workflow.asl.json');
+/** The training image's Dockerfile, relative to the project root (the build context). */
+export const TRAIN_DOCKERFILE = 'Dockerfile';
+
+/** Environment variables the handlers read (src/store/aws.ts TABLE_ENV and BUCKET_ENV, backend.ts, functions/). */
+export const ENV = {
+  table: 'FLOODSWEEP_TABLE',
+  bucket: 'FLOODSWEEP_BUCKET',
+  backend: 'FLOODSWEEP_BACKEND',
+  epochsPerCall: 'FLOODSWEEP_EPOCHS_PER_CALL',
+  maxConcurrency: 'FLOODSWEEP_MAX_CONCURRENCY',
+} as const;
+
+/** The ARN substitutions of the workflow file, and the function behind each. */
+export const WORKFLOW_FUNCTIONS: Record<string, FunctionId> = {
+  PlanFunctionArn: 'plan',
+  TrainFunctionArn: 'train',
+  RecordFailureFunctionArn: 'recordFailure',
+  AggregateFunctionArn: 'aggregate',
+  CompareFunctionArn: 'compare',
+};
+
+/**
+ * Object keys by what they hold (the layout of src/store/ports.ts sweepKeys), as IAM resource
+ * patterns under the bucket. Each function gets exactly the ones it reads or writes.
+ */
+export const KEY_PATTERNS = {
+  spec: 'sweeps/*/spec.json',
+  manifest: 'sweeps/*/manifest.json',
+  /** Checkpoints and task results. */
+  tasks: 'sweeps/*/tasks/*',
+  summary: 'sweeps/*/summary.json',
+  report: 'sweeps/*/report.html',
+  plots: 'sweeps/*/plots/*',
+  /** A reproducibility run's comparison with its baseline. */
+  repro: 'sweeps/*/repro.json',
+  anySweepKey: 'sweeps/*',
+  /** Baseline files of reproducibility runs (config.ts BASELINE_PREFIX). */
+  baselines: `${BASELINE_PREFIX}*`,
+} as const;
+export type KeyPattern = keyof typeof KEY_PATTERNS;
+
+/** What each function does with the stores; the stack turns this into its role's policy. */
+export const ACCESS: Record<FunctionId, { dynamodb: string[]; s3Read: KeyPattern[]; s3Write: KeyPattern[]; listBucket: boolean }> = {
+  // Writes the spec and the manifest, creates the task and sweep records.
+  plan: {
+    dynamodb: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    s3Read: [],
+    s3Write: ['spec', 'manifest'],
+    listBucket: false,
+  },
+  // Resumes from a checkpoint if there is one (ListBucket: a missing key reads as 404, not 403),
+  // writes epoch rows in batches, the next checkpoint and the task result.
+  train: {
+    dynamodb: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem'],
+    s3Read: ['tasks'],
+    s3Write: ['tasks'],
+    listBucket: true,
+  },
+  // Marks one task FAILED.
+  recordFailure: { dynamodb: ['dynamodb:UpdateItem'], s3Read: [], s3Write: [], listBucket: false },
+  // Reads the spec, the task records and their epoch rows; writes plots, summary and report.
+  aggregate: {
+    dynamodb: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+    s3Read: ['anySweepKey'],
+    s3Write: ['summary', 'report', 'plots'],
+    listBucket: true,
+  },
+  // Snapshots the run and its baseline (an earlier sweep, or a file under baselines/), records the
+  // verdict, writes repro.json and adds a drift section to the report.
+  compare: {
+    dynamodb: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem'],
+    s3Read: ['anySweepKey', 'baselines'],
+    s3Write: ['repro', 'report'],
+    listBucket: true,
+  },
+};
+
+/** Construct ids of the functions (their logical ids start with these). */
+export const FUNCTION_CONSTRUCT_IDS: Record<FunctionId, string> = {
+  plan: 'PlanFunction',
+  train: 'TrainFunction',
+  recordFailure: 'RecordFailureFunction',
+  aggregate: 'AggregateFunction',
+  compare: 'CompareFunction',
+};
+
+export interface FloodsweepStackProps extends StackProps {
+  settings: StackSettings;
+  schedules: ResolvedSchedule[];
+  /** Apply the cdk-nag acknowledgements (default). Off only in the test that checks each matches a finding. */
+  acknowledgeNagFindings?: boolean;
+}
+
+/** A cdk-nag finding the stack acknowledges: it cannot be fixed, and the reason says why. */
+export interface NagAcknowledgement {
+  path: string;
+  id: string;
+  reason: string;
+}
+
+export class FloodsweepStack extends Stack {
+  readonly bucket: s3.Bucket;
+  readonly table: dynamodb.Table;
+  readonly functions: Record<FunctionId, lambda.Function>;
+  readonly stateMachine: sfn.StateMachine;
+  readonly alertTopic: sns.Topic;
+  readonly alertKey: kms.Key;
+  /** Every acknowledgement, whether applied or not. */
+  readonly nagAcknowledgements: NagAcknowledgement[] = [];
+  private readonly applyAcknowledgements: boolean;
+
+  constructor(scope: Construct, id: string, props: FloodsweepStackProps) {
+    super(scope, id, props);
+    this.applyAcknowledgements = props.acknowledgeNagFindings ?? true;
+    // Access-log delivery through a bucket policy (not the LogDeliveryWrite ACL, which needs
+    // ObjectWriter ownership). Set here so tests and `cdk synth` build the same stack.
+    this.node.setContext('@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy', true);
+    const { settings } = props;
+
+    /* ---------------------------------------------------------------- storage */
+    const accessLogs = new s3.Bucket(this, 'AccessLogsBucket', {
+      // Server access log delivery supports SSE-S3 only.
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      lifecycleRules: [{ id: 'ExpireAccessLogs', expiration: Duration.days(settings.accessLogExpirationDays) }],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    // No access logs of its own (cdk-nag's S1 accepts a bucket that receives access logs).
+
+    this.bucket = new s3.Bucket(this, 'ArtifactBucket', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      serverAccessLogsBucket: accessLogs,
+      serverAccessLogsPrefix: 'artifact-bucket/',
+      lifecycleRules: [
+        {
+          // Checkpoints only matter while a task trains; results, plots and reports stay.
+          id: 'ExpireCheckpoints',
+          prefix: 'sweeps/',
+          tagFilters: { [CHECKPOINT_TAG.key]: CHECKPOINT_TAG.value },
+          expiration: Duration.days(settings.checkpointExpirationDays),
+        },
+        { id: 'AbortIncompleteUploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+      ],
+      // Sweep results outlive the stack, like the table.
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    this.table = new dynamodb.Table(this, 'MetricsTable', {
+      partitionKey: { name: METRICS_TABLE.partitionKey.name, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: METRICS_TABLE.sortKey.name, type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.table.addGlobalSecondaryIndex({
+      indexName: METRICS_TABLE.byCreatedIndex.indexName,
+      partitionKey: { name: METRICS_TABLE.byCreatedIndex.partitionKey.name, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: METRICS_TABLE.byCreatedIndex.sortKey.name, type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.ALL,
+    });
+
+    /* -------------------------------------------------------------- functions */
+    const storeEnvironment = { [ENV.table]: this.table.tableName, [ENV.bucket]: this.bucket.bucketName };
+    const epochsEnvironment: Record<string, string> =
+      settings.epochsPerCall === undefined ? {} : { [ENV.epochsPerCall]: String(settings.epochsPerCall) };
+    this.functions = {
+      plan: this.zipFunction('plan', settings.plan, settings, {
+        ...storeEnvironment,
+        [ENV.maxConcurrency]: String(settings.maxConcurrency),
+      }),
+      train:
+        settings.trainRuntime === 'container'
+          ? this.containerTrainFunction(settings, { ...storeEnvironment, ...epochsEnvironment, [ENV.backend]: 'tfjs-node' })
+          : this.zipFunction('train', settings.train, settings, {
+              ...storeEnvironment,
+              ...epochsEnvironment,
+              [ENV.backend]: 'wasm',
+              ...runtimeFileEnvironment('train'),
+            }),
+      recordFailure: this.zipFunction('recordFailure', settings.recordFailure, settings, storeEnvironment),
+      aggregate: this.zipFunction('aggregate', settings.aggregate, settings, {
+        ...storeEnvironment,
+        ...runtimeFileEnvironment('aggregate'),
+      }),
+      compare: this.zipFunction('compare', settings.compare, settings, storeEnvironment),
+    };
+
+    /* --------------------------------------------------------------- alerts */
+    // Failed executions (EventBridge rule below) and reproducibility drift (the workflow's NotifyDrift).
+    this.alertKey = new kms.Key(this, 'AlertKey', {
+      description: 'Encrypts the floodsweep alert topic',
+      enableKeyRotation: true,
+      pendingWindow: Duration.days(7),
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.alertTopic = new sns.Topic(this, 'AlertTopic', {
+      displayName: 'floodsweep alerts',
+      masterKey: this.alertKey,
+      enforceSSL: true,
+    });
+    if (settings.alertEmail) this.alertTopic.addSubscription(new subscriptions.EmailSubscription(settings.alertEmail));
+    // EventBridge publishes to the encrypted topic: it needs the key (the SnsTopic target grants only sns:Publish).
+    this.alertKey.grant(
+      new iam.ServicePrincipal('events.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': this.account } } }),
+      'kms:Decrypt',
+      'kms:GenerateDataKey',
+    );
+
+    /* ---------------------------------------------------------- state machine */
+    const stateMachineLogs = new logs.LogGroup(this, 'StateMachineLogs', {
+      // The /aws/vendedlogs/ prefix keeps CloudWatch Logs' resource policy small.
+      logGroupName: `/aws/vendedlogs/states/${this.stackName}-sweeps`,
+      retention: settings.logRetentionDays as logs.RetentionDays,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const definitionSubstitutions: Record<string, string> = {
+      ArtifactBucket: this.bucket.bucketName,
+      AlertTopicArn: this.alertTopic.topicArn,
+    };
+    for (const [name, fn] of Object.entries(WORKFLOW_FUNCTIONS)) definitionSubstitutions[name] = this.functions[fn].functionArn;
+    this.stateMachine = new sfn.StateMachine(this, 'SweepStateMachine', {
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      definitionBody: sfn.DefinitionBody.fromFile(WORKFLOW_FILE),
+      definitionSubstitutions,
+      logs: { destination: stateMachineLogs, level: sfn.LogLevel.ALL, includeExecutionData: true },
+      tracingEnabled: true,
+    });
+    this.grantWorkflow(this.stateMachine);
+
+    /* ------------------------------------------------------- failure alerts */
+    const detail = (field: string) => events.EventField.fromPath(`$.detail.${field}`);
+    new events.Rule(this, 'ExecutionFailedRule', {
+      description: 'A floodsweep execution failed, timed out or was aborted',
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: { stateMachineArn: [this.stateMachine.stateMachineArn], status: ['FAILED', 'TIMED_OUT', 'ABORTED'] },
+      },
+      targets: [
+        new eventTargets.SnsTopic(this.alertTopic, {
+          message: events.RuleTargetInput.fromText(
+            `floodsweep execution ${detail('name')} ended ${detail('status')} (${detail('executionArn')}). ` +
+              `Error: ${detail('error')} ${detail('cause')}`,
+          ),
+        }),
+      ],
+    });
+
+    /* ------------------------------------------------------------ schedules */
+    if (props.schedules.length > 0) this.addSchedules(props.schedules);
+
+    /* -------------------------------------------------------------- outputs */
+    new CfnOutput(this, 'BucketName', { value: this.bucket.bucketName, description: 'Artifact bucket (specs, manifests, checkpoints, plots, reports)' });
+    new CfnOutput(this, 'TableName', { value: this.table.tableName, description: 'Metrics table (sweeps, tasks, epoch rows)' });
+    new CfnOutput(this, 'StateMachineArn', { value: this.stateMachine.stateMachineArn, description: 'Start a sweep: {"spec": {...}}' });
+    new CfnOutput(this, 'AlertTopicArn', { value: this.alertTopic.topicArn, description: 'Failed executions and reproducibility drift' });
+    new CfnOutput(this, 'TrainRuntime', { value: settings.trainRuntime, description: 'container (tfjs-node) or zip (wasm)' });
+  }
+
+  /** A role for one function: its own log group, and the store access ACCESS lists for it. */
+  private functionRole(fn: FunctionId, id: string, logGroup: logs.LogGroup): iam.Role {
+    const role = new iam.Role(this, `${id}Role`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `floodsweep ${fn} handler`,
+    });
+    logGroup.grantWrite(role);
+    const access = ACCESS[fn];
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: access.dynamodb, resources: [this.table.tableArn] }));
+    const objectArns = (patterns: KeyPattern[]) => patterns.map((pattern) => this.bucket.arnForObjects(KEY_PATTERNS[pattern]));
+    if (access.s3Read.length > 0) {
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: objectArns(access.s3Read) }));
+    }
+    if (access.s3Write.length > 0) {
+      // PutObjectTagging: checkpoints carry CHECKPOINT_TAG for the expiration rule.
+      const actions = fn === 'train' ? ['s3:PutObject', 's3:PutObjectTagging'] : ['s3:PutObject'];
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources: objectArns(access.s3Write) }));
+    }
+    if (access.listBucket) {
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn] }));
+    }
+    const patterns = [...new Set([...access.s3Read, ...access.s3Write])];
+    for (const pattern of patterns) {
+      this.acknowledge(
+        role,
+        `AwsSolutions-IAM5[Resource::<${this.logicalIdOf(this.bucket)}.Arn>/${KEY_PATTERNS[pattern]}]`,
+        `Object keys hold sweep and task ids known only at run time; the grant is limited to the ${pattern} keys, ${KEY_PATTERNS[pattern]}.`,
+      );
+    }
+    return role;
+  }
+
+  private functionLogGroup(id: string, retentionDays: number): logs.LogGroup {
+    return new logs.LogGroup(this, `${id}Logs`, {
+      retention: retentionDays as logs.RetentionDays,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+  }
+
+  /** A handler bundled by the local esbuild (infra/bundling.ts). */
+  private zipFunction(fn: FunctionId, sizing: FunctionSizing, settings: StackSettings, environment: Record<string, string>): NodejsFunction {
+    const id = FUNCTION_CONSTRUCT_IDS[fn];
+    const logGroup = this.functionLogGroup(id, settings.logRetentionDays);
+    return new NodejsFunction(this, id, {
+      description: `floodsweep ${fn} (${FUNCTION_ENTRIES[fn]})`,
+      entry: path.join(PROJECT_ROOT, FUNCTION_ENTRIES[fn]),
+      handler: HANDLER,
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.X86_64,
+      memorySize: sizing.memoryMb,
+      timeout: Duration.seconds(sizing.timeoutSeconds),
+      environment,
+      bundling: nodejsBundling(fn),
+      role: this.functionRole(fn, id, logGroup),
+      logGroup,
+    });
+  }
+
+  /** The train handler on tfjs-node (multi-threaded native TensorFlow), built from the project's Dockerfile at deploy time. */
+  private containerTrainFunction(settings: StackSettings, environment: Record<string, string>): lambda.DockerImageFunction {
+    const id = FUNCTION_CONSTRUCT_IDS.train;
+    const logGroup = this.functionLogGroup(id, settings.logRetentionDays);
+    return new lambda.DockerImageFunction(this, id, {
+      description: 'floodsweep train (functions/train.ts on tfjs-node, container image)',
+      code: lambda.DockerImageCode.fromImageAsset(PROJECT_ROOT, {
+        file: TRAIN_DOCKERFILE,
+        platform: Platform.LINUX_AMD64,
+        buildArgs: { NODE_MAJOR: String(LAMBDA_NODE_MAJOR) },
+      }),
+      architecture: lambda.Architecture.X86_64,
+      memorySize: settings.train.memoryMb,
+      timeout: Duration.seconds(settings.train.timeoutSeconds),
+      environment,
+      role: this.functionRole('train', id, logGroup),
+      logGroup,
+    });
+  }
+
+  /** The state machine role: invoke the step functions, read manifests, publish alerts, run the Distributed Map's child executions. */
+  private grantWorkflow(stateMachine: sfn.StateMachine): void {
+    // The ASL names the unqualified function ARNs, so no `:*` (version/alias) grant is needed.
+    stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['lambda:InvokeFunction'],
+        resources: Object.values(this.functions).map((fn) => fn.functionArn),
+      }),
+    );
+    // The Distributed Map's ItemReader reads the manifest the plan step wrote.
+    stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [this.bucket.arnForObjects(KEY_PATTERNS.manifest)] }),
+    );
+    // NotifyDrift publishes to the (KMS-encrypted) alert topic.
+    stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [this.alertTopic.topicArn] }));
+    stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [this.alertKey.keyArn] }),
+    );
+    // A Distributed Map starts its child executions through the state machine's own role. In a
+    // policy of its own: the state machine's role cannot reference the state machine (a cycle).
+    const executions = (suffix: string) =>
+      this.formatArn({
+        service: 'states',
+        resource: 'execution',
+        resourceName: `${stateMachine.stateMachineName}${suffix}`,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      });
+    const distributedMap = new iam.Policy(this, 'DistributedMapPolicy', {
+      statements: [
+        new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [stateMachine.stateMachineArn] }),
+        // Child executions are named <state machine>/<map run>:<id>; the parent <state machine>:<id>.
+        new iam.PolicyStatement({
+          actions: ['states:DescribeExecution', 'states:StopExecution'],
+          resources: [executions('/*'), executions(':*')],
+        }),
+        new iam.PolicyStatement({ actions: ['states:RedriveExecution'], resources: [executions('/*')] }),
+      ],
+    });
+    stateMachine.role.attachInlinePolicy(distributedMap);
+
+    const stateMachineId = this.logicalIdOf(stateMachine);
+    const partitionRegionAccount = `arn:<AWS::Partition>:states:${this.nagName(this.region, 'AWS::Region')}:${this.nagName(this.account, 'AWS::AccountId')}`;
+    this.acknowledge(
+      distributedMap,
+      `AwsSolutions-IAM5[Resource::${partitionRegionAccount}:execution:<${stateMachineId}.Name>/*]`,
+      'The Distributed Map child executions of this state machine get run-time ids; AWS documents this scope for a Distributed Map.',
+    );
+    this.acknowledge(
+      distributedMap,
+      `AwsSolutions-IAM5[Resource::${partitionRegionAccount}:execution:<${stateMachineId}.Name>:*]`,
+      'Executions of this state machine only; their names are generated at run time.',
+    );
+    const role = stateMachine.role;
+    this.acknowledge(
+      role,
+      `AwsSolutions-IAM5[Resource::<${this.logicalIdOf(this.bucket)}.Arn>/${KEY_PATTERNS.manifest}]`,
+      'The ItemReader reads the manifest of the sweep being run; the sweep id is known only at run time.',
+    );
+    this.acknowledge(
+      role,
+      'AwsSolutions-IAM5[Resource::*]',
+      'CloudWatch Logs delivery (logs:CreateLogDelivery and related) and X-Ray (xray:PutTraceSegments and related) support no resource-level permissions; CDK adds these for logging level ALL and tracing.',
+    );
+  }
+
+  private addSchedules(schedules: ResolvedSchedule[]): void {
+    const role = new iam.Role(this, 'ReproScheduleRole', {
+      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
+      }),
+      description: 'EventBridge Scheduler: starts reproducibility runs of the floodsweep state machine',
+    });
+    for (const schedule of schedules) {
+      new scheduler.Schedule(this, `ReproSchedule-${schedule.name}`, {
+        scheduleName: `${this.stackName}-${schedule.name}`.slice(0, 64),
+        description: schedule.description ?? `floodsweep reproducibility run ${schedule.name}`,
+        schedule: scheduler.ScheduleExpression.expression(schedule.expression, TimeZone.of(schedule.timeZone)),
+        enabled: schedule.enabled,
+        target: new schedulerTargets.StepFunctionsStartExecution(this.stateMachine, {
+          role,
+          input: scheduler.ScheduleTargetInput.fromObject(schedule.input),
+          retryAttempts: 3,
+          maxEventAge: Duration.hours(1),
+        }),
+      });
+    }
+  }
+
+  private logicalIdOf(construct: Construct): string {
+    const element = (construct.node.defaultChild ?? construct) as CfnElement;
+    return this.resolve(element.logicalId) as string;
+  }
+
+  /** A value as cdk-nag prints it in a finding: concrete, or `<AWS::Region>` for a pseudo parameter. */
+  private nagName(value: string, pseudo: string): string {
+    return Token.isUnresolved(value) ? `<${pseudo}>` : value;
+  }
+
+  private acknowledge(construct: Construct, id: string, reason: string): void {
+    this.nagAcknowledgements.push({ path: construct.node.path, id, reason });
+    if (this.applyAcknowledgements) Validations.of(construct).acknowledge({ id, reason });
+  }
+}
