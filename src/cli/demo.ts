@@ -4,7 +4,7 @@ import { openStores, type StoreConfig } from '../store/open.js';
 import type { LevelSummary, SweepSummary } from '../sweep/aggregate.js';
 import { validateSpec } from '../sweep/spec.js';
 import { demoFigures, writeFigure } from '../report/plots.js';
-import { addBackendOption, backendRequest, parseInteger, parseSeeds } from './options.js';
+import { addBackendOption, backendRequest, parsePositiveInteger, parseSeeds } from './options.js';
 import { readSpecFile, runSweep } from './sweep.js';
 
 /** The original demo's two settings (run_demo_synth.py), as sweep specs. */
@@ -23,10 +23,10 @@ export function registerDemo(program: Command): void {
     .option('--setting <name>', 'sgd (lr 0.01, momentum 0.9, levels 0, 0.26, 0.27, 0.28) or adam (lr 0.001, levels 0, 0.24, 0.25, 0.26)', parseSetting, 'sgd')
     .option('--seeds <list>', 'seeds, e.g. 0,1,2 or 0-4', parseSeeds, [0])
     .option('--quick', `a ${QUICK_TEST_SIZE}-sample test set instead of 20000, for a fast look`)
-    .option('--epochs <n>', 'epochs (default 200)', parseInteger)
-    .option('--eval-every <n>', 'evaluate every n epochs (default 5; 1 draws the curves at every epoch, like the original)', parseInteger)
+    .option('--epochs <n>', 'epochs (default 200)', parsePositiveInteger)
+    .option('--eval-every <n>', 'evaluate every n epochs (default 5; 1 draws the curves at every epoch, like the original)', parsePositiveInteger)
     .option('--out <dir>', 'where the plots and the sweep results go', './floodsweep-demo')
-    .option('--workers <n>', 'worker threads (default: number of cores)', parseInteger)
+    .option('--workers <n>', 'worker threads (default: number of cores)', parsePositiveInteger)
     .option('--json', 'print the sweep summary as JSON');
   addBackendOption(command);
   command.action(async (options: DemoOptions) => runDemo(options));

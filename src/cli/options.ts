@@ -15,6 +15,12 @@ export function parseInteger(value: string): number {
   return n;
 }
 
+export function parsePositiveInteger(value: string): number {
+  const n = parseInteger(value);
+  if (n < 1) throw new InvalidArgumentError('expected a whole number >= 1.');
+  return n;
+}
+
 /** "0,1,2" or "0-4" (inclusive) -> [0, 1, 2] / [0, 1, 2, 3, 4]. */
 export function parseSeeds(value: string): number[] {
   const range = /^(\d+)-(\d+)$/.exec(value.trim());

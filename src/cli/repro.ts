@@ -4,11 +4,12 @@ import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { describeIssues } from '../flooding/config.js';
+import { stringifyKeepingNonFinite } from '../flooding/json.js';
 import { openStores } from '../store/open.js';
 import { BaselineError, compareAndRecord, describeComparison, parseBaseline, snapshotSweep, type SweepSnapshot, toleranceSchema } from '../sweep/repro.js';
 import { validateSpec } from '../sweep/spec.js';
 import { UsageError } from './errors.js';
-import { addBackendOption, backendRequest, parseInteger } from './options.js';
+import { addBackendOption, backendRequest, parsePositiveInteger } from './options.js';
 import { addStoreOptions, executeSweep, readSpecFile, storeConfig, type StoreOptions } from './sweep.js';
 
 /** A pinned sweep, the baseline it must reproduce, and how close "reproduced" is. */
@@ -52,7 +53,7 @@ export function registerRepro(program: Command): void {
   const run = repro
     .command('run <repro-spec>')
     .description('run the pinned sweep and compare it with its baseline; exit 0 when reproduced, 1 when drifted or incomplete')
-    .option('--workers <n>', 'worker threads (default: number of cores)', parseInteger)
+    .option('--workers <n>', 'worker threads (default: number of cores)', parsePositiveInteger)
     .option('--json', 'print the verdict as JSON');
   addStoreOptions(run, '--out <dir>');
   addBackendOption(run);
@@ -67,7 +68,7 @@ export function registerRepro(program: Command): void {
     if ('file' in reproSpec.baseline) {
       const snapshot = readBaselineFile(near(reproSpec.baseline.file));
       const key = `repro/${reproSpec.name}/baseline.json`;
-      await stores.artifacts.put(key, JSON.stringify(snapshot), 'application/json');
+      await stores.artifacts.put(key, stringifyKeepingNonFinite(snapshot), 'application/json');
       baseline = { key };
     } else {
       if (!(await stores.metrics.getSweep(reproSpec.baseline.sweepId))) throw new UsageError(`baseline.sweepId: sweep "${reproSpec.baseline.sweepId}" not found`);
@@ -112,7 +113,7 @@ export function registerRepro(program: Command): void {
       const snapshot = await snapshotSweep(stores, sweepId);
       const unfinished = snapshot.tasks.filter((t) => !t.final).length;
       if (unfinished > 0) throw new UsageError(`sweep "${sweepId}" has ${unfinished} unfinished or failed tasks; a baseline needs a complete sweep`);
-      await writeFile(options.out, `${JSON.stringify(snapshot, null, 1)}\n`);
+      await writeFile(options.out, `${stringifyKeepingNonFinite(snapshot, 1)}\n`);
       process.stdout.write(`baseline of ${sweepId} (${snapshot.tasks.length} tasks, backend ${snapshot.backends.join(', ')}) written to ${resolve(options.out)}\n`);
     });
 

@@ -10,7 +10,7 @@ import { runWorkflowLocally } from '../local/runner.js';
 import { DEFAULT_STACK, resolveCloudTarget, runSweepInCloud } from './cloud.js';
 import type { CompareOutput, ReproBlock } from '../sweep/repro.js';
 import { UsageError } from './errors.js';
-import { addBackendOption, backendRequest, parseInteger } from './options.js';
+import { addBackendOption, backendRequest, parsePositiveInteger } from './options.js';
 import { Eta, formatDuration, ProgressLine } from './progress.js';
 
 const DEFAULT_RESULTS_DIR = './floodsweep-results';
@@ -73,7 +73,7 @@ export function registerSweep(program: Command): void {
   sweep
     .command('validate <spec>')
     .description('check a sweep spec and print how many tasks it expands to')
-    .option('--max-tasks <n>', `refuse sweeps above n tasks (default ${DEFAULT_MAX_TASKS})`, parseInteger)
+    .option('--max-tasks <n>', `refuse sweeps above n tasks (default ${DEFAULT_MAX_TASKS})`, parsePositiveInteger)
     .action((specPath: string, options: { maxTasks?: number }) => {
       const spec = readSpecFile(specPath);
       const tasks = expandSpec(spec, { maxTasks: options.maxTasks });
@@ -87,9 +87,9 @@ export function registerSweep(program: Command): void {
     .command('run [spec]')
     .description('run a sweep through the workflow, locally in process (or against DynamoDB + S3 with --store aws)')
     .option('--resume <sweepId>', 'finish an interrupted sweep: only the missing work runs, from checkpoints')
-    .option('--workers <n>', 'worker threads (default: number of cores)', parseInteger)
-    .option('--max-tasks <n>', `refuse sweeps above n tasks (default ${DEFAULT_MAX_TASKS})`, parseInteger)
-    .option('--epochs-per-call <n>', 'epochs per Train call, i.e. how often tasks checkpoint (default 50)', parseInteger, 50)
+    .option('--workers <n>', 'worker threads (default: number of cores)', parsePositiveInteger)
+    .option('--max-tasks <n>', `refuse sweeps above n tasks (default ${DEFAULT_MAX_TASKS})`, parsePositiveInteger)
+    .option('--epochs-per-call <n>', 'epochs per Train call, i.e. how often tasks checkpoint (default 50)', parsePositiveInteger, 50)
     .option('--json', 'print the summary as JSON');
   addStoreOptions(run, '--out <dir>');
   addBackendOption(run);
@@ -235,7 +235,8 @@ export async function runSweep(
   const interrupt = () => {
     execution.abort();
     progress.finish();
-    process.stderr.write(`interrupted; finish it with: floodsweep sweep run --resume ${sweepId ?? '<sweepId>'}\n`);
+    const where = stores.kind === 'local' ? `--out ${stores.rootDir}` : `--store aws --table ${stores.table} --bucket ${stores.bucket}`;
+    process.stderr.write(`interrupted; finish it with: floodsweep sweep run --resume ${sweepId ?? '<sweepId>'} ${where}\n`);
     process.exit(130);
   };
   process.once('SIGINT', interrupt);

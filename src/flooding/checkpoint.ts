@@ -1,3 +1,4 @@
+import { parseKeepingNonFinite, stringifyKeepingNonFinite } from './json.js';
 import type { EpochMetrics } from './metrics.js';
 import type { RngState } from './rng.js';
 
@@ -28,14 +29,11 @@ export class CheckpointError extends Error {}
 export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array {
   const { modelTensors, optimizerTensors, ...rest } = checkpoint;
   const tensors = [...modelTensors, ...optimizerTensors];
-  const header = JSON.stringify(
-    {
-      ...rest,
-      modelTensorSizes: modelTensors.map((t) => t.length),
-      optimizerTensorSizes: optimizerTensors.map((t) => t.length),
-    },
-    keepNonFinite,
-  );
+  const header = stringifyKeepingNonFinite({
+    ...rest,
+    modelTensorSizes: modelTensors.map((t) => t.length),
+    optimizerTensorSizes: optimizerTensors.map((t) => t.length),
+  });
   const headerBytes = Buffer.from(header, 'utf8');
   const dataLength = tensors.reduce((n, t) => n + t.length * 4, 0);
   const magic = Buffer.from(MAGIC, 'ascii');
@@ -51,16 +49,6 @@ export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array {
   return out;
 }
 
-// A diverged run has NaN or infinite metrics; plain JSON would turn them into null.
-const NON_FINITE = '$nonFinite';
-function keepNonFinite(_key: string, value: unknown): unknown {
-  return typeof value === 'number' && !Number.isFinite(value) ? { [NON_FINITE]: String(value) } : value;
-}
-function restoreNonFinite(_key: string, value: unknown): unknown {
-  if (value && typeof value === 'object' && NON_FINITE in value) return Number((value as Record<string, string>)[NON_FINITE]);
-  return value;
-}
-
 export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const magicLength = MAGIC.length;
@@ -72,7 +60,7 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
   if (buf.length < headerStart + headerLength) throw new CheckpointError('checkpoint is truncated (header incomplete)');
   let header: Omit<Checkpoint, 'modelTensors' | 'optimizerTensors'> & { modelTensorSizes: number[]; optimizerTensorSizes: number[] };
   try {
-    header = JSON.parse(buf.toString('utf8', headerStart, headerStart + headerLength), restoreNonFinite);
+    header = parseKeepingNonFinite(buf.toString('utf8', headerStart, headerStart + headerLength)) as typeof header;
   } catch {
     throw new CheckpointError('checkpoint is corrupt (header is not valid JSON)');
   }

@@ -70,8 +70,8 @@ export class WorkerPool {
   }
 
   /** Queues one workflow Train step of a sweep task, against the given stores. */
-  trainStep(stores: StoreConfig, input: TrainInput, maxEpochs?: number): { jobId: number; result: Promise<TrainOutput> } {
-    return this.submit<TrainOutput>({ kind: 'trainStep', stores, input, maxEpochs });
+  trainStep(stores: StoreConfig, input: TrainInput, budget: { maxEpochs?: number; deadline?: number } = {}): { jobId: number; result: Promise<TrainOutput> } {
+    return this.submit<TrainOutput>({ kind: 'trainStep', stores, input, ...budget });
   }
 
   private submit<T>(job: WorkerJob): { jobId: number; result: Promise<T> } {

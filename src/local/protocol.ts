@@ -12,7 +12,7 @@ export interface WorkerSetup {
 /** Work a worker thread does: a whole task in memory, or one workflow Train step against stores. */
 export type WorkerJob =
   | { kind: 'task'; config: TaskConfig }
-  | { kind: 'trainStep'; stores: StoreConfig; input: TrainInput; maxEpochs?: number };
+  | { kind: 'trainStep'; stores: StoreConfig; input: TrainInput; maxEpochs?: number; /** Epoch ms by which the step must return. */ deadline?: number };
 
 export type ToWorker = { type: 'job'; jobId: number; job: WorkerJob };
 

@@ -48,6 +48,13 @@ export function toLocalDefinition(definition: Record<string, unknown>): Record<s
   return definition;
 }
 
+function trainStateTimeoutSeconds(definition: Record<string, unknown>): number {
+  const states = definition.States as Record<string, { ItemProcessor?: { States: Record<string, { TimeoutSeconds?: number }> } }>;
+  const train = Object.values(states).find((state) => state.ItemProcessor)?.ItemProcessor?.States.Train;
+  if (!train?.TimeoutSeconds) throw new Error('workflow definition: the Train state needs a TimeoutSeconds');
+  return train.TimeoutSeconds;
+}
+
 export interface LocalRunOptions {
   stores: StoreConfig;
   backend: BackendRequest;
@@ -92,12 +99,14 @@ export function runWorkflowLocally(input: PlanInput & { repro?: ReproBlock }, op
       AlertTopicArn: 'arn:aws:sns:us-east-1:000000000000:floodsweep-alerts',
     }),
   );
+  const trainTimeoutMs = trainStateTimeoutSeconds(definition) * 1000;
   const machine = new StateMachine(definition as never, { validationOptions: { checkArn: true, checkPaths: true } });
   const execution = machine.run(input as never, {
     overrides: {
       taskResourceLocalHandlers: {
         Plan: async (event) => {
-          const planned = await plan(stores, event as unknown as PlanInput);
+          // Never more Train calls than workers: a queued call's wait would count against its timeout.
+          const planned = await plan(stores, event as unknown as PlanInput, { maxConcurrencyCap: pool.size });
           options.onPlanned?.(planned, await pool.backend());
           const manifest = await stores.artifacts.get(planned.manifestKey);
           const items = JSON.parse(manifest!.toString('utf8')) as ManifestItem[];
@@ -105,7 +114,9 @@ export function runWorkflowLocally(input: PlanInput & { repro?: ReproBlock }, op
         },
         Train: async (event) => {
           const item = event as unknown as ManifestItem;
-          const { jobId, result } = pool.trainStep(options.stores, item, options.epochsPerCall);
+          // Like a Lambda, a call stops and checkpoints before the state's timeout.
+          const deadline = Date.now() + trainTimeoutMs;
+          const { jobId, result } = pool.trainStep(options.stores, item, { maxEpochs: options.epochsPerCall, deadline });
           taskOfJob.set(jobId, item.taskId);
           const output = await result.finally(() => taskOfJob.delete(jobId));
           if (output.done) options.onTaskEnd?.(item.taskId, 'succeeded');

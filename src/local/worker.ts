@@ -27,8 +27,10 @@ async function perform(jobId: number, job: WorkerJob): Promise<unknown> {
   if (job.kind === 'task') {
     return runTask(job.config, { onEpoch: (epoch) => send({ type: 'epoch', jobId, epoch, total: job.config.training.epochs }) });
   }
+  const { deadline } = job;
   return trainStep(storesFor(job.stores), job.input, {
     maxEpochs: job.maxEpochs,
+    remainingMs: deadline === undefined ? undefined : () => deadline - Date.now(),
     onEpoch: (epoch, total) => send({ type: 'epoch', jobId, epoch, total }),
   });
 }

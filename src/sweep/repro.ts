@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { canonicalJson, ConfigError, describeIssues, type TaskConfig } from '../flooding/config.js';
+import { canonicalJson, ConfigError, describeIssues } from '../flooding/config.js';
+import { parseKeepingNonFinite, stringifyKeepingNonFinite } from '../flooding/json.js';
 import { SPLITS, type SplitMetrics } from '../flooding/metrics.js';
 import type { Stores } from '../store/open.js';
 import { type ReproVerdict, sweepKeys, type TaskRecord } from '../store/ports.js';
@@ -14,7 +15,9 @@ import { escapeHtml } from '../report/html.js';
 
 export const BASELINE_FORMAT = 'floodsweep-baseline/1';
 
-const splitMetricsSchema = z.strictObject({ loss: z.number(), acc: z.number(), cleanLoss: z.number(), cleanAcc: z.number() });
+/** Any number, NaN and ±Infinity included: a diverged baseline run is still a baseline. */
+const metric = z.custom<number>((v) => typeof v === 'number', 'expected a number');
+const splitMetricsSchema = z.strictObject({ loss: metric, acc: metric, cleanLoss: metric, cleanAcc: metric });
 const taskSnapshotSchema = z.strictObject({
   /** Position in the sweep's expansion ("group/level/seed" indices): how runs of one pinned spec line up. */
   position: z.string(),
@@ -43,9 +46,10 @@ export class BaselineError extends ConfigError {}
 export function parseBaseline(text: string, source: string): SweepSnapshot {
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = parseKeepingNonFinite(text);
   } catch (error) {
-    throw new BaselineError([`${source}: not valid JSON (${(error as Error).message})`]);
+    // V8 quotes the offending text, newlines and all: keep the problem on one line.
+    throw new BaselineError([`${source}: not valid JSON (${(error as Error).message.replace(/\s+/g, ' ')})`]);
   }
   const parsed = snapshotSchema.safeParse(json);
   if (!parsed.success) throw new BaselineError(describeIssues(parsed.error).map((problem) => `${source}: ${problem}`));
@@ -58,19 +62,18 @@ export async function snapshotSweep(stores: Stores, sweepId: string): Promise<Sw
   const keys = sweepKeys(sweepId);
   const specBytes = await stores.artifacts.get(keys.spec);
   if (!specBytes) throw new Error(`${stores.artifacts.locate(keys.spec)} is missing`);
-  const planned = expandSpec(validateSpec(JSON.parse(specBytes.toString('utf8'))), { maxTasks: Number.MAX_SAFE_INTEGER });
+  const spec = validateSpec(JSON.parse(specBytes.toString('utf8')));
+  const planned = expandSpec(spec, { maxTasks: Number.MAX_SAFE_INTEGER });
   const records = new Map((await stores.metrics.listTasks(sweepId)).map((t): [string, TaskRecord] => [t.taskId, t]));
   const summaryBytes = await stores.artifacts.get(keys.summary);
   const summary = summaryBytes ? (JSON.parse(summaryBytes.toString('utf8')) as SweepSummary) : undefined;
-  const groupIndex = new Map<string, number>();
-  const levelIndex = new Map<string, number>();
-  const tasks: TaskSnapshot[] = planned.map((task) => {
-    if (!groupIndex.has(task.group)) groupIndex.set(task.group, groupIndex.size);
+  // The expansion orders tasks by group, then flood level, then seed.
+  const seeds = spec.seeds.length;
+  const levels = spec.floodLevels.length;
+  const tasks: TaskSnapshot[] = planned.map((task, i) => {
     const record = records.get(task.taskId);
-    const levelKey = `${task.group}/${task.config.floodLevel}`;
-    if (!levelIndex.has(levelKey)) levelIndex.set(levelKey, [...levelIndex.keys()].filter((k) => k.startsWith(`${task.group}/`)).length);
     return {
-      position: `${groupIndex.get(task.group)}/${levelIndex.get(levelKey)}/${task.config.seed}`,
+      position: `${Math.floor(i / (seeds * levels))}/${Math.floor(i / seeds) % levels}/${i % seeds}`,
       taskId: task.taskId,
       floodLevel: task.config.floodLevel,
       seed: task.config.seed,
@@ -101,7 +104,7 @@ export const toleranceSchema = z.strictObject({
   sameBackend: z.strictObject({ acc: z.number().min(0).default(0), loss: z.number().min(0).default(0) }).prefault({}),
   crossBackend: z.strictObject({ acc: z.number().min(0).default(0.03), loss: z.number().min(0).default(0.1) }).prefault({}),
   /** Per-metric overrides, e.g. {"test.cleanAcc": 0.01}; they apply on any backend. */
-  metrics: z.record(z.enum(METRICS as [string, ...string[]]), z.number().min(0)).default({}),
+  metrics: z.partialRecord(z.enum(METRICS as [string, ...string[]]), z.number().min(0)).default({}),
   /** Whether a change of the chosen flood level counts as drift. */
   chosenLevel: z.enum(['must-match', 'ignore']).default('must-match'),
 });
@@ -282,7 +285,7 @@ export async function compareAndRecord(
   const comparison = compareSnapshots(await snapshotSweep(stores, sweepId), input.baseline, input.tolerances);
   const lines = describeComparison(comparison);
   const keys = sweepKeys(sweepId);
-  await stores.artifacts.put(keys.repro, `${JSON.stringify(comparison, null, 2)}\n`, 'application/json');
+  await stores.artifacts.put(keys.repro, `${stringifyKeepingNonFinite(comparison, 2)}\n`, 'application/json');
   const report = await stores.artifacts.get(keys.report);
   if (report) await stores.artifacts.put(keys.report, withDriftSection(report.toString('utf8'), comparison, lines), 'text/html');
   await stores.metrics.putRepro({
