@@ -247,7 +247,7 @@ const steps = {
     return { sweepId, written: await floodsweep(['repro', 'baseline', sweepId, '--out', out, '--results', store]), out };
   }),
   /** The project's own pinned sweep and committed baseline, as .ci/run checks it. */
-  pinned: once(() => floodsweep(['repro', 'run', join(EXAMPLES, 'repro-pinned-small.json'), '--out', file('pinned'), '--workers', '1'])),
+  pinned: once(() => floodsweep(['repro', 'run', join(EXAMPLES, 'repro', 'pinned-small.json'), '--out', file('pinned'), '--workers', '1'])),
 };
 
 /** Malformed baseline files given to `repro run`: each has its own (never created) --out dir. */
@@ -641,7 +641,7 @@ describe('the workflow runs Compare in process (runWorkflowLocally)', () => {
 });
 
 describe('the committed project baseline', () => {
-  test('6. repro run examples/repro-pinned-small.json (what .ci/run checks): REPRODUCED, exit 0', async () => {
+  test('6. repro run examples/repro/pinned-small.json (what .ci/run checks): REPRODUCED, exit 0', async () => {
     const run = await steps.pinned();
     assert.equal(run.code, 0, show(run));
     assert.match(run.stdout, /^REPRODUCED: 4 tasks reproduced, 0 drifted, 0 missing \(sweep pinned-small-\S+ vs baseline pinned-small-20261128-010616-1cf4; /m);

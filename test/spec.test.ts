@@ -355,7 +355,7 @@ describe('examples', () => {
         .filter((file) => file.endsWith('.json'))
         .map((file) => [file, expandSpec(example(file)).length]),
     );
-    assert.deepEqual(counts, { 'demo-adam.json': 4, 'demo-sgd.json': 4, 'paper-synthetic.json': 120, 'tiny.json': 4 });
+    assert.deepEqual(counts, { 'demo-adam.json': 4, 'demo-sgd.json': 4, 'paper-synthetic.json': 120, 'pinned-small.json': 4, 'tiny.json': 4 });
   });
 
   test("the demo examples are the original demo's two settings", () => {

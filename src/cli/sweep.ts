@@ -85,11 +85,11 @@ export function registerSweep(program: Command): void {
 
   const run = sweep
     .command('run [spec]')
-    .description('run a sweep through the workflow, locally in process (or against DynamoDB + S3 with --store aws)')
+    .description('run a sweep through the workflow: locally in process (results in files, or DynamoDB + S3 with --store aws), or on the deployed stack with --cloud')
     .option('--resume <sweepId>', 'finish an interrupted sweep: only the missing work runs, from checkpoints')
     .option('--workers <n>', 'worker threads (default: number of cores)', parsePositiveInteger)
     .option('--max-tasks <n>', `refuse sweeps above n tasks (default ${DEFAULT_MAX_TASKS})`, parsePositiveInteger)
-    .option('--epochs-per-call <n>', 'epochs per Train call, i.e. how often tasks checkpoint (default 50)', parsePositiveInteger, 50)
+    .option('--epochs-per-call <n>', 'epochs per Train call, i.e. how often tasks checkpoint', parsePositiveInteger, 50)
     .option('--json', 'print the summary as JSON');
   addStoreOptions(run, '--out <dir>');
   addBackendOption(run);
