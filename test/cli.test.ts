@@ -1,27 +1,15 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-
-const CLI = new URL('../bin/floodsweep.js', import.meta.url).pathname;
-
-function floodsweep(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
-  const result = spawnSync(process.execPath, [CLI, ...args], {
-    cwd: options.cwd,
-    env: { ...process.env, ...options.env },
-    encoding: 'utf8',
-    timeout: 300_000,
-  });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
+import { floodsweep } from './cli-helpers.js';
 
 const TINY = ['--n-train', '32', '--n-val', '32', '--n-test', '64', '--depth', '1', '--width', '8', '--epochs', '3', '--eval-every', '1', '--batch-size', '16'];
 
 describe('floodsweep train', () => {
-  test('--json prints one object with backend, resolved config, final metrics and every epoch', () => {
-    const { code, stdout } = floodsweep(['train', ...TINY, '--flood-level', '0.3', '--seed', '7', '--json']);
+  test('--json prints one object with backend, resolved config, final metrics and every epoch', async () => {
+    const { code, stdout } = await floodsweep(['train', ...TINY, '--flood-level', '0.3', '--seed', '7', '--json']);
     assert.equal(code, 0);
     const lines = stdout.trim().split('\n');
     assert.equal(lines.length, 1, 'stdout holds only the JSON object');
@@ -37,9 +25,9 @@ describe('floodsweep train', () => {
     }
   });
 
-  test('the same command twice gives the same numbers', () => {
-    const run = () => JSON.parse(floodsweep(['train', ...TINY, '--json']).stdout).final;
-    assert.deepEqual(run(), run());
+  test('the same command twice gives the same numbers', async () => {
+    const run = async () => JSON.parse((await floodsweep(['train', ...TINY, '--json'])).stdout).final;
+    assert.deepEqual(await run(), await run());
   });
 
   const badInputs: Array<[string, string[], RegExp]> = [
@@ -53,8 +41,8 @@ describe('floodsweep train', () => {
     ['tfjs-node forced where it is not installed', ['--backend', 'tfjs-node'], /^floodsweep: --backend: tfjs-node was requested/],
   ];
   for (const [what, args, message] of badInputs) {
-    test(`${what}: one line naming the flag, exit code 2, no stack trace`, () => {
-      const { code, stdout, stderr } = floodsweep(['train', ...args]);
+    test(`${what}: one line naming the flag, exit code 2, no stack trace`, async () => {
+      const { code, stdout, stderr } = await floodsweep(['train', ...args]);
       assert.equal(code, 2);
       assert.equal(stdout, '');
       assert.match(stderr.split('\n')[0], message);
@@ -62,37 +50,37 @@ describe('floodsweep train', () => {
     });
   }
 
-  test('a CSV whose label column does not exist names the column and lists the columns', () => {
+  test('a CSV whose label column does not exist names the column and lists the columns', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'floodsweep-cli-'));
     const file = join(dir, 'data.csv');
     writeFileSync(file, 'a,b,label\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n9,1,0\n');
-    const { code, stderr } = floodsweep(['train', '--dataset', 'csv', '--data', file, '--label-column', 'y']);
+    const { code, stderr } = await floodsweep(['train', '--dataset', 'csv', '--data', file, '--label-column', 'y']);
     assert.equal(code, 2);
     assert.match(stderr, /--label-column: .*"y".*a, b, label/);
   });
 });
 
 describe('floodsweep demo', () => {
-  test('bad input writes nothing and exits 2', () => {
+  test('bad input writes nothing and exits 2', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'floodsweep-demo-'));
     for (const args of [['--setting', 'rmsprop'], ['--seeds', '1,1'], ['--backend', 'tpu']]) {
-      const { code, stderr } = floodsweep(['demo', ...args], { cwd });
+      const { code, stderr } = await floodsweep(['demo', ...args], { cwd });
       assert.equal(code, 2, `demo ${args.join(' ')}`);
       assert.equal(stderr.trim().split('\n').filter((l) => !l.startsWith('(add --help')).length, 1, stderr);
     }
     assert.deepEqual(readdirSync(cwd), [], 'nothing written');
   });
 
-  test('--help documents the settings', () => {
-    const { code, stdout } = floodsweep(['demo', '--help']);
+  test('--help documents the settings', async () => {
+    const { code, stdout } = await floodsweep(['demo', '--help']);
     assert.equal(code, 0);
     assert.match(stdout, /--setting/);
     assert.match(stdout, /--quick/);
   });
 
-  test('prints both accuracies and writes the two plots', () => {
+  test('prints both accuracies and writes the two plots', async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'floodsweep-demo-')), 'out');
-    const { code, stdout, stderr } = floodsweep(['demo', '--quick', '--epochs', '4', '--eval-every', '2', '--out', out, '--workers', '2']);
+    const { code, stdout, stderr } = await floodsweep(['demo', '--quick', '--epochs', '4', '--eval-every', '2', '--out', out, '--workers', '2']);
     assert.equal(code, 0, stderr);
     assert.match(stdout, /^Test Acc\. \d\.\d{3}, Train Acc\. \d\.\d{3}: without flooding$/m);
     assert.match(stdout, /^Test Acc\. \d\.\d{3}, Train Acc\. \d\.\d{3}: with flooding (0\.2[678]|0 \(no flood level beat b = 0 on validation\))$/m);

@@ -6,11 +6,11 @@
  * `before` hook: independent steps run concurrently, and each test awaits the steps it checks.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type CliResult, floodsweep, show } from './cli-helpers.js';
 import { after, before, describe, test } from 'node:test';
 import type { SplitMetrics } from '../src/flooding/metrics.js';
 import { runWorkflowLocally, type LocalRunResult } from '../src/local/runner.js';
@@ -30,7 +30,6 @@ import {
 } from '../src/sweep/repro.js';
 import { plan } from '../src/sweep/steps.js';
 
-const CLI = fileURLToPath(new URL('../bin/floodsweep.js', import.meta.url));
 const EXAMPLES = fileURLToPath(new URL('../examples/', import.meta.url));
 
 const scratch = mkdtempSync(join(tmpdir(), 'floodsweep-repro-test-'));
@@ -39,36 +38,9 @@ after(() => rmSync(scratch, { recursive: true, force: true }));
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-interface CliResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
 
-/** This process's environment without floodsweep settings. */
-function childEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('FLOODSWEEP_')));
-}
 
-/** Runs `floodsweep ...` as a child process (killed after timeoutMs). */
-function floodsweep(args: string[], timeoutMs = 240_000): Promise<CliResult> {
-  const child = spawn(process.execPath, [CLI, ...args], { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  return new Promise<CliResult>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
 
-const show = (r: CliResult) => `exit ${r.code}${r.signal ? ` (${r.signal})` : ''}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
 
 /** A step that runs once, however many tests await it. */
 function once<T>(step: () => Promise<T>): () => Promise<T> {

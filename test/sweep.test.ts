@@ -7,12 +7,12 @@
  * the tests inside a group run in order. The last group runs alone: it compresses this process's clock.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { type CliResult, floodsweep, show, startCli } from './cli-helpers.js';
 import { after, before, describe, test } from 'node:test';
 import { handler as aggregateHandler } from '../functions/aggregate.js';
 import { handler as planHandler } from '../functions/plan.js';
@@ -28,7 +28,6 @@ import { sweepKeys, type TaskRecord } from '../src/store/ports.js';
 import type { SweepSummary } from '../src/sweep/aggregate.js';
 import { type ManifestItem, plan } from '../src/sweep/steps.js';
 
-const CLI = fileURLToPath(new URL('../bin/floodsweep.js', import.meta.url));
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/sweep/${name}`, import.meta.url));
 const readFixture = (name: string): Record<string, unknown> => JSON.parse(readFileSync(fixture(name), 'utf8'));
 const EXAMPLES = fileURLToPath(new URL('../examples/', import.meta.url));
@@ -39,39 +38,10 @@ let dirCounter = 0;
 /** A fresh path under the scratch directory (not created). */
 const freshDir = (what: string) => join(scratch, `${what}-${++dirCounter}`);
 
-interface CliResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
 
-/** The environment of the CLI children: this process's, without floodsweep settings (the handler tests set some). */
-function childEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('FLOODSWEEP_')));
-}
 
-/** Starts `floodsweep ...` as a child process; it is killed if it runs longer than timeoutMs. */
-function startCli(args: string[], timeoutMs = 240_000): { child: ChildProcess; result: Promise<CliResult> } {
-  const child = spawn(process.execPath, [CLI, ...args], { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const result = new Promise<CliResult>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-  return { child, result };
-}
 
-const floodsweep = (args: string[], timeoutMs?: number) => startCli(args, timeoutMs).result;
 
-const show = (r: CliResult) => `exit ${r.code}${r.signal ? ` (${r.signal})` : ''}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
 
 /** The one sweep in a results directory. */
 function onlySweepId(dir: string): string {
