@@ -1,0 +1,319 @@
+/**
+ * `npm run bench`: speed of the demo MLP per tfjs backend, side by side with the same loop in
+ * PyTorch (bench/reference_torch.py) when it is installed, and the speed-up of 1 vs N worker
+ * threads. Options: --json (machine-readable results on stdout), --with-cpu (also the slow pure-JS
+ * backend). Progress goes to stderr. docs/benchmarks.md describes the figures.
+ */
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import type { BackendName } from '../src/flooding/backend.js';
+import {
+  CPU_PLAN,
+  demoWorkload,
+  evalSamplesPerEpoch,
+  forwardFlopsPerSample,
+  FULL_PLAN,
+  type Plan,
+  trainFlopsPerSample,
+  type Workload,
+} from './plan.js';
+import { measureScaling, type Scaling, SCALING_PLAN } from './scaling.js';
+import { type Figures, measureTfjs, type TfjsFigures } from './tfjs.js';
+import { findTorchPython, measureTorch, REFERENCE_BLAS_HINT, TORCH_MISSING_HINT, type TorchFigures } from './torch.js';
+
+/** The issue's targets. */
+const MAX_EPOCH_SLOWDOWN_VS_TORCH = 2;
+const MIN_WORKER_SPEED_UP = 1.8;
+/** A measurement that got less of its cores than this ran on a busy machine (other processes took turns). */
+const MIN_CORE_SHARE = 0.9;
+
+type Verdict = 'met' | 'NOT met' | 'inconclusive';
+
+interface Rates {
+  trainStepsPerSecond: number;
+  trainGflops: number;
+  evalSamplesPerSecond: number;
+  evalGflops: number;
+  epochTrainOnlySeconds: number;
+  epochWithEvalSeconds?: number;
+  epochTrainOnlyCpuSeconds: number;
+  epochWithEvalCpuSeconds?: number;
+}
+
+interface TorchReference {
+  python: string;
+  oneThread: TorchFigures;
+  allThreads?: TorchFigures;
+}
+
+type Slowdown = ReturnType<typeof slowdownOf>;
+
+interface Measurements {
+  startedAt: Date;
+  workload: Workload;
+  cores: number;
+  loadAverage: { start: number; end: number };
+  tfjs: TfjsFigures[];
+  wasm: TfjsFigures;
+  torch?: TorchReference;
+  scaling?: Scaling;
+  notes: string[];
+  seconds: number;
+}
+
+async function main(): Promise<void> {
+  let options: { json: boolean; withCpu: boolean };
+  try {
+    const { values } = parseArgs({ options: { json: { type: 'boolean', default: false }, 'with-cpu': { type: 'boolean', default: false } } });
+    options = { json: values.json, withCpu: values['with-cpu'] };
+  } catch (error) {
+    console.error(`bench: ${(error as Error).message}; allowed: --json, --with-cpu`);
+    process.exit(2);
+  }
+  const measured = await measure(options.withCpu);
+  if (!measured) return;
+  const results = summarizeResults(measured);
+  console.log(options.json ? JSON.stringify(results, null, 2) : report(measured, results).join('\n'));
+}
+
+async function measure(withCpu: boolean): Promise<Measurements | undefined> {
+  const startedAt = new Date();
+  const began = performance.now();
+  const progress = (line: string) => console.error(`[${((performance.now() - began) / 1000).toFixed(0).padStart(3)} s] ${line}`);
+  const workload = demoWorkload();
+  const cores = availableParallelism();
+  const loadAtStart = loadavg()[0];
+  const notes: string[] = [];
+
+  const backends: Array<{ name: BackendName; plan: Plan }> = [{ name: 'wasm', plan: FULL_PLAN }];
+  if (withCpu) backends.push({ name: 'cpu', plan: CPU_PLAN });
+  else notes.push('cpu: not measured (30-50x slower than wasm); add --with-cpu');
+  backends.push({ name: 'tfjs-node', plan: FULL_PLAN });
+
+  const tfjs: TfjsFigures[] = [];
+  let torch: TorchReference | undefined;
+  for (const { name, plan } of backends) {
+    const measured = await measureTfjs(name, workload, plan, progress);
+    if ('unavailable' in measured) {
+      if (name === 'wasm') {
+        // Every comparison and the worker pools are about wasm.
+        console.error(`bench: ${measured.unavailable}`);
+        process.exitCode = 1;
+        return undefined;
+      }
+      // The message's first clause says what failed; the rest is advice for the CLI's --backend option.
+      notes.push(`${name}: not measured: ${measured.unavailable.split(';')[0]}`);
+      continue;
+    }
+    tfjs.push(measured);
+    // PyTorch runs right after wasm, so that the ratios come from the same minutes of machine load.
+    if (name === 'wasm') torch = measureReference(workload, cores, progress, notes);
+  }
+
+  let scaling: Scaling | undefined;
+  if (cores > 1) scaling = await measureScaling(cores, SCALING_PLAN, workload.floodLevel, progress);
+  else notes.push('worker scaling: not measured, this machine has one core');
+
+  const wasm = tfjs.find((figures) => figures.backend === 'wasm')!;
+  const singleThreadShares = [coresUsed(wasm), ...(torch ? [coresUsed(torch.oneThread)] : [])];
+  if (singleThreadShares.some((share) => share < MIN_CORE_SHARE)) {
+    notes.push(`the machine was busy (a single thread got < ${MIN_CORE_SHARE} of a core): wall-clock figures include waiting for a core`);
+  }
+  return {
+    startedAt,
+    workload,
+    cores,
+    loadAverage: { start: loadAtStart, end: loadavg()[0] },
+    tfjs,
+    wasm,
+    torch,
+    scaling,
+    notes,
+    seconds: (performance.now() - began) / 1000,
+  };
+}
+
+function measureReference(workload: Workload, cores: number, progress: (line: string) => void, notes: string[]): TorchReference | undefined {
+  const python = findTorchPython();
+  if (!python) {
+    console.error(TORCH_MISSING_HINT);
+    notes.push(TORCH_MISSING_HINT);
+    return undefined;
+  }
+  try {
+    progress('PyTorch, 1 thread');
+    const oneThread = measureTorch(python, 1, workload, FULL_PLAN);
+    if (oneThread.blas === 'reference') notes.push(REFERENCE_BLAS_HINT);
+    if (cores === 1) return { python, oneThread };
+    progress(`PyTorch, ${cores} threads`);
+    return { python, oneThread, allThreads: measureTorch(python, cores, workload, FULL_PLAN) };
+  } catch (error) {
+    notes.push(`PyTorch: ${(error as Error).message}`);
+    return undefined;
+  }
+}
+
+/** Everything `--json` prints. */
+function summarizeResults(m: Measurements) {
+  const withRates = <F extends Figures>(figures: F) => ({ ...figures, rates: ratesOf(figures, m.workload) });
+  const slowdown = m.torch && slowdownOf(ratesOf(m.wasm, m.workload), ratesOf(m.torch.oneThread, m.workload));
+  return {
+    date: m.startedAt.toISOString(),
+    machine: { cpu: cpus()[0]?.model.trim() ?? 'unknown CPU', cores: m.cores, node: process.version, loadAverage: m.loadAverage },
+    workload: m.workload,
+    flops: { forwardPerSample: forwardFlopsPerSample(m.workload), trainPerSample: trainFlopsPerSample(m.workload) },
+    plans: { full: FULL_PLAN, cpu: CPU_PLAN },
+    backends: m.tfjs.map(withRates),
+    torch: m.torch
+      ? { python: m.torch.python, oneThread: withRates(m.torch.oneThread), allThreads: m.torch.allThreads && withRates(m.torch.allThreads) }
+      : { missing: TORCH_MISSING_HINT },
+    wasmSlowerThanTorchOneThread: slowdown,
+    wasmTransposeFirstSpeedUp: m.wasm.trainStepWithoutTransposeFirst!.median / m.wasm.trainStep.median,
+    scaling: m.scaling,
+    targets: {
+      epochWithin2xOfTorch: slowdown && {
+        trainOnly: epochTarget(slowdown.epochTrainOnly, slowdown.epochTrainOnlyCpu),
+        withEval: epochTarget(slowdown.epochWithEval!, slowdown.epochWithEvalCpu!),
+      },
+      workerSpeedUp: m.scaling && workerTarget(m.scaling),
+    },
+    notes: m.notes,
+    totalSeconds: m.seconds,
+  };
+}
+
+function report(m: Measurements, results: ReturnType<typeof summarizeResults>): string[] {
+  const { workload, cores, torch, scaling, wasm } = m;
+  const lines = [
+    `floodsweep benchmark, ${results.date}`,
+    `${results.machine.cpu}, ${cores} cores, Node ${process.version}, load average ${m.loadAverage.start.toFixed(2)} -> ${m.loadAverage.end.toFixed(2)}`,
+    `demo MLP ${workload.inputDim}-${workload.width}x${workload.depth}-${workload.numClasses} with batch norm, SGD momentum, flooding; ` +
+      `${(forwardFlopsPerSample(workload) / 1e6).toFixed(2)} MFLOP forward per sample, training counted as 3x`,
+  ];
+  if (torch) lines.push(`PyTorch ${torch.oneThread.torch} (${torch.python}, BLAS: ${torch.oneThread.blas})`);
+
+  const columns: Array<{ label: string; figures: Figures }> = m.tfjs.map((figures) => ({ label: figures.backend, figures }));
+  if (torch) columns.push({ label: 'torch 1 thread', figures: torch.oneThread });
+  if (torch?.allThreads) columns.push({ label: `torch ${torch.allThreads.threads} threads`, figures: torch.allThreads });
+  lines.push('', ...figuresTable(columns, results.wasmSlowerThanTorchOneThread, workload), '');
+
+  lines.push(
+    `wasm transpose-first matmul: ${(1 / wasm.trainStep.median).toFixed(1)} train steps/s on, ` +
+      `${(1 / wasm.trainStepWithoutTransposeFirst!.median).toFixed(1)} off: ${results.wasmTransposeFirstSpeedUp.toFixed(2)}x`,
+  );
+  if (scaling) {
+    const pools = scaling.pools.map(({ workers, batch }) => `${workers} worker(s) ${batch.median.toFixed(2)} s using ${batch.coreShare.toFixed(2)} cores`);
+    lines.push(
+      `worker threads (wasm), ${scaling.plan.tasks} tasks x ${scaling.plan.epochs} epochs (nTest ${scaling.plan.nTest}): ` +
+        `${pools.join(', ')}: speed-up ${scaling.speedUp.toFixed(2)}x`,
+    );
+  }
+
+  lines.push('', 'targets:');
+  const { epochWithin2xOfTorch, workerSpeedUp } = results.targets;
+  if (epochWithin2xOfTorch) {
+    const judged = ({ cpuRatio, wallRatio, verdict }: ReturnType<typeof epochTarget>) =>
+      `${wallRatio.toFixed(2)}x wall clock, ${cpuRatio.toFixed(2)}x CPU time: ${verdict}`;
+    lines.push(
+      `  wasm epoch within ${MAX_EPOCH_SLOWDOWN_VS_TORCH}x of PyTorch on one core:`,
+      `    train only:   ${judged(epochWithin2xOfTorch.trainOnly)}`,
+      `    train + eval: ${judged(epochWithin2xOfTorch.withEval)}`,
+    );
+  } else {
+    lines.push(`  wasm epoch within ${MAX_EPOCH_SLOWDOWN_VS_TORCH}x of PyTorch on one core: not measured (no PyTorch)`);
+  }
+  if (scaling && workerSpeedUp) {
+    const [one, many] = scaling.pools;
+    lines.push(
+      `  >= ${MIN_WORKER_SPEED_UP}x from ${cores} workers: ${workerSpeedUp.speedUp.toFixed(2)}x ${workerSpeedUp.verdict} ` +
+        `(the pool got ${workerSpeedUp.coresObtained.toFixed(2)} of ${cores} cores; CPU seconds per batch: ` +
+        `${one.batch.cpuMedian.toFixed(1)} on 1 worker, ${many.batch.cpuMedian.toFixed(1)} on ${cores})`,
+    );
+  } else {
+    lines.push(`  >= ${MIN_WORKER_SPEED_UP}x from ${cores} workers: not measured`);
+  }
+  lines.push('', ...m.notes.map((note) => `note: ${note}`));
+  lines.push('', `(${m.seconds.toFixed(0)} s; medians of repeats after warm-up; --json for every figure)`);
+  return lines;
+}
+
+function ratesOf(figures: Figures, workload: Workload): Rates {
+  const trainStep = figures.trainStep.median;
+  const evaluation = figures.evaluation.median;
+  return {
+    trainStepsPerSecond: 1 / trainStep,
+    trainGflops: (workload.batchSize * trainFlopsPerSample(workload)) / trainStep / 1e9,
+    evalSamplesPerSecond: figures.evalSamples / evaluation,
+    evalGflops: (figures.evalSamples * forwardFlopsPerSample(workload)) / evaluation / 1e9,
+    epochTrainOnlySeconds: figures.epochTrainOnly.median,
+    epochWithEvalSeconds: figures.epochWithEval?.median,
+    epochTrainOnlyCpuSeconds: figures.epochTrainOnly.cpuMedian,
+    epochWithEvalCpuSeconds: figures.epochWithEval?.cpuMedian,
+  };
+}
+
+/** How many times slower wasm is than the reference, per figure (above 1: wasm is slower). */
+function slowdownOf(wasm: Rates, reference: Rates) {
+  const timeRatio = (a?: number, b?: number) => (a === undefined || b === undefined ? undefined : a / b);
+  return {
+    trainStep: reference.trainStepsPerSecond / wasm.trainStepsPerSecond,
+    evaluation: reference.evalSamplesPerSecond / wasm.evalSamplesPerSecond,
+    epochTrainOnly: wasm.epochTrainOnlySeconds / reference.epochTrainOnlySeconds,
+    epochWithEval: timeRatio(wasm.epochWithEvalSeconds, reference.epochWithEvalSeconds),
+    epochTrainOnlyCpu: wasm.epochTrainOnlyCpuSeconds / reference.epochTrainOnlyCpuSeconds,
+    epochWithEvalCpu: timeRatio(wasm.epochWithEvalCpuSeconds, reference.epochWithEvalCpuSeconds),
+  };
+}
+
+function figuresTable(columns: Array<{ label: string; figures: Figures }>, slowdown: Slowdown | undefined, workload: Workload): string[] {
+  const optional = (value: number | undefined, digits: number) => (value === undefined ? '-' : value.toFixed(digits));
+  // Three significant digits: the cpu backend's rates are a hundred times smaller than wasm's.
+  const rate = (value: number) => (value >= 100 ? value.toFixed(0) : value.toPrecision(3));
+  const rows: Array<[string, (rates: Rates, figures: Figures) => string, number | undefined]> = [
+    [`train steps/s (batch ${workload.batchSize})`, (r) => rate(r.trainStepsPerSecond), slowdown?.trainStep],
+    ['  train GFLOP/s', (r) => rate(r.trainGflops), undefined],
+    ['eval samples/s (inference)', (r) => rate(r.evalSamplesPerSecond), slowdown?.evaluation],
+    ['  eval GFLOP/s', (r) => rate(r.evalGflops), undefined],
+    ['  samples per measurement', (_, f) => f.evalSamples.toLocaleString('en-US'), undefined],
+    ['demo epoch, train only (s)', (r) => r.epochTrainOnlySeconds.toFixed(4), slowdown?.epochTrainOnly],
+    [`demo epoch + eval of ${evalSamplesPerEpoch(workload).toLocaleString('en-US')} (s)`, (r) => optional(r.epochWithEvalSeconds, 3), slowdown?.epochWithEval],
+    ['demo epoch, train only (CPU s)', (r) => r.epochTrainOnlyCpuSeconds.toFixed(4), slowdown?.epochTrainOnlyCpu],
+    ['demo epoch + eval (CPU s)', (r) => optional(r.epochWithEvalCpuSeconds, 3), slowdown?.epochWithEvalCpu],
+    ['cores used while timed', (_, f) => coresUsed(f).toFixed(2), undefined],
+  ];
+  const header = ['', ...columns.map((c) => c.label), ...(slowdown ? ['wasm slower by'] : [])];
+  const body = rows.map(([label, cell, ratio]) => [
+    label,
+    ...columns.map((c) => cell(ratesOf(c.figures, workload), c.figures)),
+    ...(slowdown ? [ratio === undefined ? '' : `${ratio.toFixed(2)}x`] : []),
+  ]);
+  const widths = header.map((_, i) => Math.max(...[header, ...body].map((row) => row[i].length)));
+  return [header, ...body].map((row) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ').trimEnd());
+}
+
+/** Mean CPU seconds per wall second over a column's timings: below 1 for one thread means others shared its core. */
+function coresUsed(figures: Figures): number {
+  const timings = [figures.trainStep, figures.evaluation, figures.epochTrainOnly, figures.epochWithEval].filter((t) => t !== undefined);
+  return timings.reduce((sum, t) => sum + t.coreShare, 0) / timings.length;
+}
+
+/**
+ * On a shared machine a wall-clock time also counts waiting for a core, and CPU time also counts the
+ * process's helper threads (V8's garbage collector and compilers): when the two ratios disagree
+ * about the target, the run cannot tell.
+ */
+function epochTarget(wallRatio: number, cpuRatio: number): { wallRatio: number; cpuRatio: number; verdict: Verdict } {
+  const [wallMet, cpuMet] = [wallRatio <= MAX_EPOCH_SLOWDOWN_VS_TORCH, cpuRatio <= MAX_EPOCH_SLOWDOWN_VS_TORCH];
+  return { wallRatio, cpuRatio, verdict: wallMet !== cpuMet ? 'inconclusive' : wallMet ? 'met' : 'NOT met' };
+}
+
+/** A speed-up below target says nothing about the code when the pool could not get its cores. */
+function workerTarget(scaling: Scaling): { speedUp: number; coresObtained: number; verdict: Verdict } {
+  const pool = scaling.pools[1];
+  const coresObtained = pool.batch.coreShare;
+  let verdict: Verdict = scaling.speedUp >= MIN_WORKER_SPEED_UP ? 'met' : 'NOT met';
+  if (verdict === 'NOT met' && coresObtained < MIN_CORE_SHARE * pool.workers) verdict = 'inconclusive';
+  return { speedUp: scaling.speedUp, coresObtained, verdict };
+}
+
+await main();

@@ -1,0 +1,55 @@
+import type { Repeats } from './plan.js';
+
+/** Seconds of repeated runs of one operation. */
+export interface Timing {
+  /** Wall-clock seconds. */
+  median: number;
+  min: number;
+  max: number;
+  repeats: number;
+  /**
+   * Median CPU seconds of the whole process per run. On a shared machine this is closer to what an
+   * idle machine would give than wall-clock time (waiting for a core is not counted).
+   */
+  cpuMedian: number;
+  /** CPU seconds per wall second over the repeats: about 1 for one busy thread, less when others share the cores. */
+  coreShare: number;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+export function summarize(wallSeconds: number[], cpuSeconds: number[]): Timing {
+  const sum = (values: number[]) => values.reduce((total, s) => total + s, 0);
+  return {
+    median: median(wallSeconds),
+    min: Math.min(...wallSeconds),
+    max: Math.max(...wallSeconds),
+    repeats: wallSeconds.length,
+    cpuMedian: median(cpuSeconds),
+    coreShare: sum(cpuSeconds) / sum(wallSeconds),
+  };
+}
+
+/** Process CPU time (all threads) in seconds. */
+export function cpuSeconds(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+}
+
+/** Runs `operation` (which must finish its work before returning) warm-up times, then times each repeat. */
+export function timeRepeats(operation: () => void, { warmup, repeats }: Repeats): Timing {
+  for (let i = 0; i < warmup; i++) operation();
+  const wall: number[] = [];
+  const cpu: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const [startedWall, startedCpu] = [performance.now(), cpuSeconds()];
+    operation();
+    wall.push((performance.now() - startedWall) / 1000);
+    cpu.push(cpuSeconds() - startedCpu);
+  }
+  return summarize(wall, cpu);
+}
