@@ -12,8 +12,8 @@ ARG NODE_MAJOR=24
 FROM public.ecr.aws/lambda/nodejs:${NODE_MAJOR} AS build
 WORKDIR /build
 COPY package.json package-lock.json ./
-# What the bundler needs, without install scripts: tfjs-node is installed for the runtime below.
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+# What the bundler needs (tsx and esbuild are dev tools), without install scripts: tfjs-node is installed for the runtime below.
+RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
 COPY functions ./functions

@@ -6,7 +6,7 @@
  */
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import type { BackendName } from '../src/flooding/backend.js';
+import type { BackendName } from '../src/flooding/names.js';
 import {
   CPU_PLAN,
   demoWorkload,

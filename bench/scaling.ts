@@ -1,5 +1,5 @@
 import { type TaskConfig, resolveTaskConfig } from '../src/flooding/config.js';
-import { WorkerPool } from '../src/local/pool.js';
+import { WorkerPool } from '../src/workflow/pool.js';
 import { cpuSeconds, summarize, type Timing } from './timing.js';
 
 /** A fixed batch of small demo tasks, trained by pools of 1 and N worker threads. */

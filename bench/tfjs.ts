@@ -1,4 +1,5 @@
-import { type BackendName, initBackend, setTransposeFirstMatMul, tf } from '../src/flooding/backend.js';
+import type { BackendName } from '../src/flooding/names.js';
+import { initBackend, setTransposeFirstMatMul, tf } from '../src/flooding/backend.js';
 import { resolveTaskConfig } from '../src/flooding/config.js';
 import { Model } from '../src/flooding/model.js';
 import { TrainingRun } from '../src/flooding/trainer.js';

@@ -1,6 +1,9 @@
 #!/usr/bin/env node
-// The CLI runs its TypeScript sources through tsx, so there is no build step between an edit and a run.
-import { register } from 'tsx/esm/api';
-
-register();
-await import('../src/cli/main.ts');
+// Runs the compiled CLI; `npm ci` builds it (the `prepare` script), `npm run build` after an edit.
+try {
+  await import('../dist/cli/main.js');
+} catch (error) {
+  if (error?.code !== 'ERR_MODULE_NOT_FOUND' || !String(error.message).includes('dist/cli/main.js')) throw error;
+  process.stderr.write('floodsweep: not built yet; run `npm run build` (npm ci does it) in the floodsweep folder\n');
+  process.exit(1);
+}

@@ -1,4 +1,4 @@
-import { type AggregateInput, aggregate } from '../src/sweep/steps.js';
+import { aggregate } from '../src/workflow/aggregate.js';
 import { storesFromEnvironment } from './lambda.js';
 
-export const handler = async (event: AggregateInput) => aggregate(storesFromEnvironment(), event);
+export const handler = async (event: unknown) => aggregate(storesFromEnvironment(), event);

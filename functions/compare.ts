@@ -1,4 +1,4 @@
-import { compare, type CompareInput } from '../src/sweep/repro.js';
+import { compare } from '../src/workflow/compare.js';
 import { storesFromEnvironment } from './lambda.js';
 
-export const handler = async (event: CompareInput) => compare(storesFromEnvironment(), event);
+export const handler = async (event: unknown) => compare(storesFromEnvironment(), event);

@@ -1,7 +1,4 @@
-import { plan, type PlanInput } from '../src/sweep/steps.js';
-import { storesFromEnvironment } from './lambda.js';
+import { plan } from '../src/workflow/plan.js';
+import { lambdaEnvironment, storesFromEnvironment } from './lambda.js';
 
-const cap = Number(process.env.FLOODSWEEP_MAX_CONCURRENCY);
-
-export const handler = async (event: PlanInput) =>
-  plan(storesFromEnvironment(), event, { maxConcurrencyCap: Number.isFinite(cap) && cap > 0 ? cap : undefined });
+export const handler = async (event: unknown) => plan(storesFromEnvironment(), event, { maxConcurrencyCap: lambdaEnvironment().maxConcurrency });

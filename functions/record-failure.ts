@@ -1,4 +1,4 @@
-import { type FailureInput, recordFailure } from '../src/sweep/steps.js';
+import { recordFailure } from '../src/workflow/record-failure.js';
 import { storesFromEnvironment } from './lambda.js';
 
-export const handler = async (event: FailureInput) => recordFailure(storesFromEnvironment(), event);
+export const handler = async (event: unknown) => recordFailure(storesFromEnvironment(), event);

@@ -14,6 +14,7 @@ import { copyFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { LogLevel, OutputFormat, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { BuildOptions } from 'esbuild';
+import { ENV_NAMES } from '../src/env-names.js';
 
 /** The Lambda Node.js major version (runtime `nodejs24.x`, image `public.ecr.aws/lambda/nodejs:24`). */
 export const LAMBDA_NODE_MAJOR = 24;
@@ -99,6 +100,11 @@ export interface RuntimeFile {
 const WASM_FILES = ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm'];
 const FONT_FILES = ['DejaVuSans.ttf', 'DejaVuSans-Bold.ttf'];
 
+const PLOT_FONTS: readonly RuntimeFile[] = FONT_FILES.map((file) => ({
+  from: `node_modules/dejavu-fonts-ttf/ttf/${file}`,
+  to: path.posix.join(FONT_SUBDIR, file),
+}));
+
 /** Files each bundle reads at runtime by path (so esbuild cannot see them), copied beside it. */
 export const RUNTIME_FILES: Record<FunctionId, readonly RuntimeFile[]> = {
   plan: [],
@@ -107,21 +113,19 @@ export const RUNTIME_FILES: Record<FunctionId, readonly RuntimeFile[]> = {
     to: path.posix.join(WASM_SUBDIR, file),
   })),
   recordFailure: [],
-  aggregate: FONT_FILES.map((file) => ({
-    from: `node_modules/dejavu-fonts-ttf/ttf/${file}`,
-    to: path.posix.join(FONT_SUBDIR, file),
-  })),
-  compare: [],
+  aggregate: PLOT_FONTS,
+  // Compare renders the report again, figures included, with the verdict.
+  compare: PLOT_FONTS,
 };
 
 /** The environment a bundle needs to find its runtime files, given the directory it runs from. */
 export function runtimeFileEnvironment(fn: FunctionId, bundleDir = LAMBDA_TASK_ROOT): Record<string, string> {
   const env: Record<string, string> = {};
   if (RUNTIME_FILES[fn].some((file) => file.to.endsWith('.wasm'))) {
-    env.FLOODSWEEP_WASM_DIR = path.posix.join(bundleDir, WASM_SUBDIR);
+    env[ENV_NAMES.wasmDir] = path.posix.join(bundleDir, WASM_SUBDIR);
   }
   if (RUNTIME_FILES[fn].some((file) => file.to.endsWith('.ttf'))) {
-    env.FLOODSWEEP_FONT_DIR = path.posix.join(bundleDir, FONT_SUBDIR);
+    env[ENV_NAMES.fontDir] = path.posix.join(bundleDir, FONT_SUBDIR);
   }
   return env;
 }

@@ -43,22 +43,15 @@ import {
   type FunctionId,
 } from './bundling.js';
 import { BASELINE_PREFIX, CHECKPOINT_TAG, type FunctionSizing, type ResolvedSchedule, type StackSettings } from './config.js';
+import { ENV_NAMES } from '../src/env-names.js';
 import { METRICS_TABLE } from './table.js';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** The workflow definition shared with the local runner (owned by the workflow, not by the stack). */
-export const WORKFLOW_FILE = path.join(PROJECT_ROOT, 'infra', 'workflow.asl.json');
+export const WORKFLOW_FILE = path.join(PROJECT_ROOT, 'src', 'workflow', 'definition.asl.json');
 /** The training image's Dockerfile, relative to the project root (the build context). */
 export const TRAIN_DOCKERFILE = 'Dockerfile';
 
-/** Environment variables the handlers read (src/store/aws.ts TABLE_ENV and BUCKET_ENV, backend.ts, functions/). */
-export const ENV = {
-  table: 'FLOODSWEEP_TABLE',
-  bucket: 'FLOODSWEEP_BUCKET',
-  backend: 'FLOODSWEEP_BACKEND',
-  epochsPerCall: 'FLOODSWEEP_EPOCHS_PER_CALL',
-  maxConcurrency: 'FLOODSWEEP_MAX_CONCURRENCY',
-} as const;
 
 /** The ARN substitutions of the workflow file, and the function behind each. */
 export const WORKFLOW_FUNCTIONS: Record<string, FunctionId> = {
@@ -116,11 +109,11 @@ export const ACCESS: Record<FunctionId, { dynamodb: string[]; s3Read: KeyPattern
     listBucket: true,
   },
   // Snapshots the run and its baseline (an earlier sweep, or a file under baselines/), records the
-  // verdict, writes repro.json and adds a drift section to the report.
+  // verdict, writes repro.json and renders the report again (with its figures) with the verdict.
   compare: {
     dynamodb: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem'],
     s3Read: ['anySweepKey', 'baselines'],
-    s3Write: ['repro', 'report'],
+    s3Write: ['repro', 'report', 'plots'],
     listBucket: true,
   },
 };
@@ -218,21 +211,21 @@ export class FloodsweepStack extends Stack {
     });
 
     /* -------------------------------------------------------------- functions */
-    const storeEnvironment = { [ENV.table]: this.table.tableName, [ENV.bucket]: this.bucket.bucketName };
+    const storeEnvironment = { [ENV_NAMES.table]: this.table.tableName, [ENV_NAMES.bucket]: this.bucket.bucketName };
     const epochsEnvironment: Record<string, string> =
-      settings.epochsPerCall === undefined ? {} : { [ENV.epochsPerCall]: String(settings.epochsPerCall) };
+      settings.epochsPerCall === undefined ? {} : { [ENV_NAMES.epochsPerCall]: String(settings.epochsPerCall) };
     this.functions = {
       plan: this.zipFunction('plan', settings.plan, settings, {
         ...storeEnvironment,
-        [ENV.maxConcurrency]: String(settings.maxConcurrency),
+        [ENV_NAMES.maxConcurrency]: String(settings.maxConcurrency),
       }),
       train:
         settings.trainRuntime === 'container'
-          ? this.containerTrainFunction(settings, { ...storeEnvironment, ...epochsEnvironment, [ENV.backend]: 'tfjs-node' })
+          ? this.containerTrainFunction(settings, { ...storeEnvironment, ...epochsEnvironment, [ENV_NAMES.backend]: 'tfjs-node' })
           : this.zipFunction('train', settings.train, settings, {
               ...storeEnvironment,
               ...epochsEnvironment,
-              [ENV.backend]: 'wasm',
+              [ENV_NAMES.backend]: 'wasm',
               ...runtimeFileEnvironment('train'),
             }),
       recordFailure: this.zipFunction('recordFailure', settings.recordFailure, settings, storeEnvironment),

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { resolveTaskConfig, type TaskConfigInput } from '../src/flooding/config.js';
 import type { EpochMetrics, SplitMetrics } from '../src/flooding/metrics.js';
-import type { TaskRecord } from '../src/store/ports.js';
+import type { TaskRecord } from '../src/sweep/records.js';
 import { type Selection, summarizeSweep, type SweepSummary } from '../src/sweep/aggregate.js';
 import { mean, pairedDifference, sampleSd, studentTCdf, studentTQuantile } from '../src/sweep/statistics.js';
 import { taskRecord } from './store-contract.js';

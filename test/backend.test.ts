@@ -6,7 +6,6 @@ import { promisify } from 'node:util';
 import {
   activeBackend,
   BackendError,
-  backendFromEnv,
   initBackend,
   setTransposeFirstMatMul,
   tf,
@@ -224,25 +223,6 @@ describe('backend selection', () => {
       return true;
     });
     assert.equal(tf.getBackend(), 'wasm');
-  });
-
-  test('backendFromEnv: FLOODSWEEP_BACKEND selects the backend, an unknown value throws naming the variable', () => {
-    assert.equal(backendFromEnv({}), 'auto');
-    assert.equal(backendFromEnv({ FLOODSWEEP_BACKEND: '' }), 'auto');
-    assert.equal(backendFromEnv({ FLOODSWEEP_BACKEND: 'wasm' }), 'wasm');
-    assert.equal(backendFromEnv({ FLOODSWEEP_BACKEND: ' cpu ' }), 'cpu');
-    assert.equal(backendFromEnv({ FLOODSWEEP_BACKEND: 'tfjs-node' }), 'tfjs-node');
-    assert.equal(backendFromEnv({ FLOODSWEEP_BACKEND: 'auto' }), 'auto');
-    assert.throws(
-      () => backendFromEnv({ FLOODSWEEP_BACKEND: 'bogus' }),
-      (error: unknown) => {
-        assert.ok(error instanceof BackendError);
-        assert.match(error.message, /FLOODSWEEP_BACKEND/);
-        assert.match(error.message, /bogus/);
-        assert.match(error.message, /wasm/, 'names the allowed values');
-        return true;
-      },
-    );
   });
 
   test('a task result records the backend it ran on', () => {

@@ -35,7 +35,7 @@ describe('floodsweep train', () => {
     ['a negative flood level', ['--flood-level', '-0.1'], /^floodsweep: --flood-level: must be >= 0$/],
     ['a negative learning rate', ['--lr', '-1'], /^floodsweep: --lr: must be > 0$/],
     ['label noise of 0.5', ['--label-noise', '0.5'], /^floodsweep: --label-noise: must be < 0.5$/],
-    ['a non-numeric learning rate', ['--lr', 'fast'], /--lr <rate>.*'fast' is invalid/],
+    ['a non-numeric learning rate', ['--lr', 'fast'], /^floodsweep: --lr: "fast": expected a number \(see .*floodsweep(\.js)? train --help\)$/],
     ['a missing CSV file', ['--dataset', 'csv', '--data', '/nonexistent.csv', '--label-column', 'y'], /^floodsweep: --data: cannot read "\/nonexistent.csv"/],
     ['an unknown backend', ['--backend', 'gpu'], /^floodsweep: --backend: unknown backend "gpu"; allowed: auto, tfjs-node, wasm, cpu$/],
     ['tfjs-node forced where it is not installed', ['--backend', 'tfjs-node'], /^floodsweep: --backend: tfjs-node was requested/],

@@ -30,9 +30,10 @@ import {
 } from '../infra/bundling.js';
 import { IMAGE_RUNTIME_PACKAGES, runtimePackageJson } from '../infra/build-image.js';
 import { CHECKPOINT_TAG, ConfigError, DEFAULTS, loadSchedules, settingsFromContext } from '../infra/config.js';
-import { ACCESS, ENV, FloodsweepStack, KEY_PATTERNS, PROJECT_ROOT, WORKFLOW_FILE, WORKFLOW_FUNCTIONS } from '../infra/stack.js';
+import { ACCESS, FloodsweepStack, KEY_PATTERNS, PROJECT_ROOT, WORKFLOW_FILE, WORKFLOW_FUNCTIONS } from '../infra/stack.js';
 import { METRICS_TABLE as INFRA_METRICS_TABLE } from '../infra/table.js';
-import { BUCKET_ENV, createTableInput, METRICS_TABLE, TABLE_ENV } from '../src/store/aws.js';
+import { createTableInput, METRICS_TABLE } from '../src/store/aws.js';
+import { ENV_NAMES } from '../src/env-names.js';
 import { sweepKeys } from '../src/store/ports.js';
 
 process.env.CDK_DISABLE_CLI_TELEMETRY = 'true';
@@ -130,8 +131,6 @@ describe('CDK app: configuration', () => {
 
   it('keeps its own copy of the table schema, equal to the store adapter', () => {
     assert.deepEqual(INFRA_METRICS_TABLE, METRICS_TABLE);
-    assert.equal(ENV.table, TABLE_ENV);
-    assert.equal(ENV.bucket, BUCKET_ENV);
   });
 
   it('rejects bad context values with the key and what is allowed', () => {
@@ -299,14 +298,14 @@ for (const [variant, s] of Object.entries(variants)) {
         const props = resource(json, ids[fn]).Properties;
         assert.deepEqual([props.MemorySize, props.Timeout], sizing[fn], fn);
         assert.deepEqual(props.Architectures, ['x86_64']);
-        assert.deepEqual(props.Environment.Variables[ENV.table], { Ref: tableId });
-        assert.deepEqual(props.Environment.Variables[ENV.bucket], { Ref: bucketId });
+        assert.deepEqual(props.Environment.Variables[ENV_NAMES.table], { Ref: tableId });
+        assert.deepEqual(props.Environment.Variables[ENV_NAMES.bucket], { Ref: bucketId });
         assert.ok(props.LoggingConfig.LogGroup.Ref, `${fn} logs to its own log group`);
         if (fn === 'train' && variant === 'container') continue;
         assert.equal(props.Runtime, 'nodejs24.x', fn);
         assert.equal(props.Handler, 'index.handler', fn);
       }
-      assert.equal(resource(json, ids.plan).Properties.Environment.Variables[ENV.maxConcurrency], String(DEFAULTS.maxConcurrency));
+      assert.equal(resource(json, ids.plan).Properties.Environment.Variables[ENV_NAMES.maxConcurrency], String(DEFAULTS.maxConcurrency));
       assert.equal(resource(json, ids.aggregate).Properties.Environment.Variables.FLOODSWEEP_FONT_DIR, '/var/task/fonts');
       assert.equal(DEFAULTS.trainTimeout, 900, 'a training call may use the whole 15 minutes');
     });
@@ -318,7 +317,7 @@ for (const [variant, s] of Object.entries(variants)) {
         assert.equal(train.Properties.PackageType, 'Image');
         assert.equal(train.Properties.Runtime, undefined);
         assert.match(JSON.stringify(train.Properties.Code.ImageUri), /container-assets/);
-        assert.equal(env[ENV.backend], 'tfjs-node');
+        assert.equal(env[ENV_NAMES.backend], 'tfjs-node');
         const assets = JSON.parse(readFileSync(path.join(s.assembly.directory, `${s.stack.stackName}.assets.json`), 'utf8')) as Json;
         const images = Object.values(assets.dockerImages as Json) as Json[];
         assert.equal(images.length, 1);
@@ -326,7 +325,7 @@ for (const [variant, s] of Object.entries(variants)) {
         assert.equal(images[0].source.dockerFile, 'Dockerfile');
       } else {
         assert.equal(train.Properties.PackageType, undefined);
-        assert.equal(env[ENV.backend], 'wasm');
+        assert.equal(env[ENV_NAMES.backend], 'wasm');
         assert.equal(env.FLOODSWEEP_WASM_DIR, '/var/task');
       }
     });
@@ -428,7 +427,7 @@ for (const [variant, s] of Object.entries(variants)) {
         train: ['checkpoint', 'result'],
         recordFailure: [],
         aggregate: ['summary', 'report', 'plot'],
-        compare: ['repro', 'report'],
+        compare: ['repro', 'report', 'plot'],
       };
       const expectedReads: Record<FunctionId, Array<keyof typeof samples>> = {
         plan: [],
@@ -533,9 +532,9 @@ describe('CDK app: context and checks', () => {
     const ids = functionIds(s);
     const train = resource(s.json, ids.train).Properties;
     assert.deepEqual([train.MemorySize, train.Timeout], [4096, 600]);
-    assert.equal(train.Environment.Variables[ENV.epochsPerCall], '3');
+    assert.equal(train.Environment.Variables[ENV_NAMES.epochsPerCall], '3');
     assert.equal(resource(s.json, ids.aggregate).Properties.MemorySize, 3008);
-    assert.equal(resource(s.json, ids.plan).Properties.Environment.Variables[ENV.maxConcurrency], '25');
+    assert.equal(resource(s.json, ids.plan).Properties.Environment.Variables[ENV_NAMES.maxConcurrency], '25');
     s.template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
   });
 

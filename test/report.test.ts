@@ -6,7 +6,7 @@ import { resolveTaskConfig } from '../src/flooding/config.js';
 import type { EpochMetrics } from '../src/flooding/metrics.js';
 import { renderReport } from '../src/report/html.js';
 import { sweepFigures } from '../src/report/sweep-figures.js';
-import type { TaskRecord } from '../src/store/ports.js';
+import type { TaskRecord } from '../src/sweep/records.js';
 import { summarizeSweep } from '../src/sweep/aggregate.js';
 import { taskRecord } from './store-contract.js';
 

@@ -13,22 +13,22 @@ import { fileURLToPath } from 'node:url';
 import { type CliResult, floodsweep, show } from './cli-helpers.js';
 import { after, before, describe, test } from 'node:test';
 import type { SplitMetrics } from '../src/flooding/metrics.js';
-import { runWorkflowLocally, type LocalRunResult } from '../src/local/runner.js';
+import { runWorkflowLocally, type WorkflowResult } from '../src/workflow/local-executor.js';
+import { compareAndRecord, loadSnapshot } from '../src/workflow/compare.js';
+import { plan } from '../src/workflow/plan.js';
 import { openStores, type StoreConfig } from '../src/store/open.js';
-import { sweepKeys, type TaskRecord } from '../src/store/ports.js';
+import type { TaskRecord } from '../src/sweep/records.js';
+import { sweepKeys } from '../src/store/ports.js';
 import {
   BASELINE_FORMAT,
   BaselineError,
   type Comparison,
-  compareAndRecord,
   compareSnapshots,
   describeComparison,
   METRICS,
   parseBaseline,
-  snapshotSweep,
   type SweepSnapshot,
 } from '../src/sweep/repro.js';
-import { plan } from '../src/sweep/steps.js';
 
 const EXAMPLES = fileURLToPath(new URL('../examples/', import.meta.url));
 
@@ -142,7 +142,7 @@ const file = (name: string) => join(scratch, name);
 const REPRO_NAME = 'tiny-pinned';
 
 interface Run {
-  result: LocalRunResult;
+  result: WorkflowResult;
   alerts: Array<{ subject: string; message: string }>;
 }
 
@@ -157,7 +157,7 @@ const artifact = (sweepId: string, key: 'repro' | 'report') => join(store, sweep
 /** `repro run <name>.repro.json` into the shared results dir, with the comparison it recorded. */
 async function reproRun(name: string): Promise<CliResult & { sweepId: string; comparison: Comparison }> {
   await steps.baselineFile();
-  const run = await floodsweep(['repro', 'run', file(`${name}.repro.json`), '--out', store, '--workers', '1']);
+  const run = await floodsweep(['repro', 'run', file(`${name}.repro.json`), '--results', store, '--workers', '1']);
   const sweepId = comparedSweepId(run.stdout + show(run));
   return { ...run, sweepId, comparison: readJson<Comparison>(artifact(sweepId, 'repro')) };
 }
@@ -219,7 +219,7 @@ const steps = {
     return { sweepId, written: await floodsweep(['repro', 'baseline', sweepId, '--out', out, '--results', store]), out };
   }),
   /** The project's own pinned sweep and committed baseline, as .ci/run checks it. */
-  pinned: once(() => floodsweep(['repro', 'run', join(EXAMPLES, 'repro', 'pinned-small.json'), '--out', file('pinned'), '--workers', '1'])),
+  pinned: once(() => floodsweep(['repro', 'run', join(EXAMPLES, 'repro', 'pinned-small.json'), '--results', file('pinned'), '--workers', '1'])),
 };
 
 /** Malformed baseline files given to `repro run`: each has its own (never created) --out dir. */
@@ -231,7 +231,7 @@ const BAD_BASELINES = {
 const badRuns = Object.fromEntries(
   Object.keys(BAD_BASELINES).map((name) => [
     name,
-    once(() => floodsweep(['repro', 'run', file(`${name}.repro.json`), '--out', file(`out-${name}`), '--workers', '1'])),
+    once(() => floodsweep(['repro', 'run', file(`${name}.repro.json`), '--results', file(`out-${name}`), '--workers', '1'])),
   ]),
 ) as Record<keyof typeof BAD_BASELINES, () => Promise<CliResult>>;
 
@@ -536,7 +536,7 @@ describe('floodsweep repro (CLI) on the tiny pinned sweep', () => {
       assert.equal(written.code, 0, show(written));
       const snapshot = parseBaseline(readFileSync(out, 'utf8'), out);
       assert.ok(Number.isNaN(snapshot.tasks[0].final!.test.loss));
-      const stored = await snapshotSweep(openStores(local), sweepId);
+      const stored = await loadSnapshot(openStores(local), sweepId);
       assert.equal(compareSnapshots(stored, snapshot).verdict, 'REPRODUCED');
     },
   );

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, configHash, resolveTaskConfig } from '../src/flooding/config.js';
+import { DEFAULT_MAX_TASKS } from '../src/env.js';
+import { describeSetting } from '../src/sweep/aggregate.js';
 import {
-  DEFAULT_MAX_TASKS,
-  describeGroup,
   expandSpec,
   parseSpecText,
   SpecError,
@@ -392,10 +392,7 @@ describe('examples', () => {
   });
 });
 
-test('describeGroup gives a one-line label', () => {
-  assert.equal(describeGroup({}), 'base');
-  assert.equal(
-    describeGroup({ 'optimizer.lr': 0.01, 'optimizer.name': 'adam', dataset: { name: 'spiral', labelNoise: 0.1 } }),
-    'optimizer.lr=0.01, optimizer.name=adam, dataset={"labelNoise":0.1,"name":"spiral"}',
-  );
+test('a group is described in one line by its setting', () => {
+  assert.equal(describeSetting({}), 'base');
+  assert.equal(describeSetting({ 'optimizer.lr': 0.01, 'optimizer.name': 'adam', 'model.batchNorm': false }), 'optimizer.lr=0.01, optimizer.name=adam, model.batchNorm=false');
 });

@@ -11,13 +11,12 @@ import { BatchWriteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { CreateBucketCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import {
   awsClients,
-  BUCKET_ENV,
   createTableInput,
   DynamoMetricsStore,
   S3ArtifactStore,
-  TABLE_ENV,
 } from '../src/store/aws.js';
-import { openStores, RESULTS_DIR_ENV, storeConfigFromEnv } from '../src/store/open.js';
+import { ENV_NAMES, readEnvironment } from '../src/env.js';
+import { openStores, storeConfigFromEnv } from '../src/store/open.js';
 import { LocalArtifactStore, LocalMetricsStore } from '../src/store/local.js';
 import { StoreError, sweepKeys } from '../src/store/ports.js';
 import { epochRow, runStoreContract, sweepRecord, taskRecord, type Stores } from './store-contract.js';
@@ -315,15 +314,15 @@ describe('AWS stores against dynalite and s3rver', () => {
   });
 
   it('builds the stores from the environment', async () => {
-    assert.deepEqual(storeConfigFromEnv({ [RESULTS_DIR_ENV]: '/tmp/r' }), { kind: 'local', rootDir: '/tmp/r' }, 'without table and bucket: local files');
+    assert.deepEqual(storeConfigFromEnv(readEnvironment({ [ENV_NAMES.resultsDir]: '/tmp/r' })), { kind: 'local', rootDir: '/tmp/r' }, 'without table and bucket: local files');
     await withAwsStores(async ({ tableName, bucket }) => {
-      const { metrics, artifacts } = openStores(storeConfigFromEnv({
-        [TABLE_ENV]: tableName,
-        [BUCKET_ENV]: bucket,
+      const { metrics, artifacts } = openStores(storeConfigFromEnv(readEnvironment({
+        [ENV_NAMES.table]: tableName,
+        [ENV_NAMES.bucket]: bucket,
         AWS_REGION: region,
         AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodbEndpointUrl,
         AWS_ENDPOINT_URL_S3: endpoints.s3EndpointUrl,
-      }));
+      })));
       assert.equal(await metrics.createSweep(sweepRecord('s1')), true);
       assert.equal((await metrics.listSweeps())[0]?.sweepId, 's1');
       const body = Buffer.from(Array.from({ length: 1000 }, (_, i) => i % 256));

@@ -21,12 +21,14 @@ import { handler as trainHandler } from '../functions/train.js';
 import { initBackend } from '../src/flooding/backend.js';
 import type { EpochMetrics } from '../src/flooding/metrics.js';
 import { TrainingRun } from '../src/flooding/trainer.js';
-import { runWorkflowLocally } from '../src/local/runner.js';
+import { runWorkflowLocally } from '../src/workflow/local-executor.js';
 import { LocalMetricsStore } from '../src/store/local.js';
 import { openStores } from '../src/store/open.js';
-import { sweepKeys, type TaskRecord } from '../src/store/ports.js';
+import type { TaskRecord } from '../src/sweep/records.js';
+import { sweepKeys } from '../src/store/ports.js';
 import type { SweepSummary } from '../src/sweep/aggregate.js';
-import { type ManifestItem, plan } from '../src/sweep/steps.js';
+import type { ManifestItem } from '../src/workflow/payloads.js';
+import { plan } from '../src/workflow/plan.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/sweep/${name}`, import.meta.url));
 const readFixture = (name: string): Record<string, unknown> => JSON.parse(readFileSync(fixture(name), 'utf8'));
@@ -128,7 +130,7 @@ describe('floodsweep sweep', { concurrency: true }, () => {
       const local = runWorkflowLocally({ spec: readFixture('tiny.json') }, { stores: { kind: 'local', rootDir: chunkedDir }, backend: 'auto', workers: 1, epochsPerCall: 2 });
       chunked = local.result.then(({ aggregate }) => aggregate);
       chunked.catch(() => undefined);
-      run = await floodsweep(['sweep', 'run', spec, '--out', dir, '--workers', '2', '--epochs-per-call', '100']);
+      run = await floodsweep(['sweep', 'run', spec, '--results', dir, '--workers', '2', '--epochs-per-call', '100']);
       assert.equal(run.code, 0, show(run));
       sweepId = onlySweepId(dir);
       // The reading commands only read: run them side by side.
@@ -261,7 +263,7 @@ describe('floodsweep sweep', { concurrency: true }, () => {
     const spec = fixture('interrupt.json');
     const dir = freshDir('interrupted');
     const referenceDir = freshDir('uninterrupted');
-    const args = ['--out', dir, '--workers', '1', '--epochs-per-call', '2'];
+    const args = ['--results', dir, '--workers', '1', '--epochs-per-call', '2'];
     let reference: Promise<{ sweepId: string; status: string }>;
     let interrupted: CliResult;
     let sweepId: string;
@@ -286,7 +288,7 @@ describe('floodsweep sweep', { concurrency: true }, () => {
     test('SIGINT stops the run with a non-zero exit and prints how to resume with the sweep id', async () => {
       assert.equal(typeof interrupted.code, 'number', `exited by itself, not killed by the signal: ${show(interrupted)}`);
       assert.notEqual(interrupted.code, 0, show(interrupted));
-      assert.match(interrupted.stderr, new RegExp(`floodsweep sweep run --resume ${sweepId}\\b`), show(interrupted));
+      assert.match(interrupted.stderr, new RegExp(`floodsweep(\\.js)? sweep run --resume ${sweepId}\\b`), show(interrupted));
       const tasks = await readTasks(dir, sweepId);
       assert.ok(
         tasks.some(({ task }) => task.status !== 'SUCCEEDED'),
@@ -302,7 +304,7 @@ describe('floodsweep sweep', { concurrency: true }, () => {
       },
     );
 
-    test('--resume <id> --out <same dir> finishes the sweep: exit 0, no duplicate rows, the numbers of an uninterrupted run', async () => {
+    test('--resume <id> --results <same dir> finishes the sweep: exit 0, no duplicate rows, the numbers of an uninterrupted run', async () => {
       const resumed = await floodsweep(['sweep', 'run', '--resume', sweepId, ...args]);
       assert.equal(resumed.code, 0, show(resumed));
       assert.match(resumed.stdout, new RegExp(`^sweep ${sweepId}: SUCCEEDED · 2/2 tasks succeeded`, 'm'));
@@ -343,7 +345,7 @@ describe('floodsweep sweep', { concurrency: true }, () => {
       const out = freshDir('bad-spec-out');
       const results = await Promise.all([
         floodsweep(['sweep', 'validate', fixture('bad.json')]),
-        floodsweep(['sweep', 'run', fixture('bad.json'), '--out', out]),
+        floodsweep(['sweep', 'run', fixture('bad.json'), '--results', out]),
       ]);
       for (const result of results) {
         assert.equal(result.code, 2, show(result));
@@ -354,13 +356,13 @@ describe('floodsweep sweep', { concurrency: true }, () => {
         assert.deepEqual([...fields].sort(), [...PROBLEM_FIELDS].sort(), show(result));
         assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
       }
-      assert.ok(!existsSync(out), 'the --out directory was not created');
+      assert.ok(!existsSync(out), 'the --results directory was not created');
     });
 
     test('a spec file that does not exist: exit 2, one line naming it, nothing written', async () => {
       const missing = join(scratch, 'no-such-spec.json');
       const out = freshDir('missing-spec-out');
-      const result = await floodsweep(['sweep', 'run', missing, '--out', out]);
+      const result = await floodsweep(['sweep', 'run', missing, '--results', out]);
       assert.equal(result.code, 2, show(result));
       assert.equal(result.stderr.trim().split('\n').length, 1, show(result));
       assert.ok(result.stderr.includes(missing), show(result));
@@ -389,7 +391,7 @@ describe('floodsweep sweep', { concurrency: true }, () => {
       'sweep run --epochs-per-call 0 is refused as bad input, writing nothing',
       async () => {
         const out = freshDir('zero-epochs-out');
-        const { child, result } = startCli(['sweep', 'run', fixture('tiny.json'), '--out', out, '--workers', '1', '--epochs-per-call', '0']);
+        const { child, result } = startCli(['sweep', 'run', fixture('tiny.json'), '--results', out, '--workers', '1', '--epochs-per-call', '0']);
         let exited = false;
         void result.then(() => (exited = true));
         // A run that has started writing accepted the flag: stop it rather than wait for a loop that never ends.
@@ -430,7 +432,7 @@ describe('floodsweep sweep', { concurrency: true }, () => {
       test('plan writes the spec, the manifest and PENDING tasks, and returns keys only', async () => {
         planned = await planHandler({ spec: readFixture('handlers.json') });
         assert.equal(planned.taskCount, 2);
-        assert.deepEqual(Object.keys(planned).sort(), ['manifestKey', 'maxConcurrency', 'sweepId', 'taskCount']);
+        assert.deepEqual(Object.keys(planned).sort(), ['epochCount', 'manifestKey', 'maxConcurrency', 'sweepId', 'taskCount']);
         items = JSON.parse(readFileSync(join(dir, planned.manifestKey), 'utf8'));
         assert.equal(items.length, 2);
         for (const item of items) {
@@ -555,7 +557,7 @@ describe('floodsweep sweep', { concurrency: true }, () => {
       });
 
       test('sweep run --resume on it exits 1 and lists the failed task with its message', async () => {
-        const result = await floodsweep(['sweep', 'run', '--resume', sweepId, '--out', dir, '--workers', '1']);
+        const result = await floodsweep(['sweep', 'run', '--resume', sweepId, '--results', dir, '--workers', '1']);
         assert.equal(result.code, 1, show(result));
         assert.match(result.stdout, new RegExp(`^sweep ${sweepId}: PARTIAL · 2/3 tasks succeeded`, 'm'));
         assert.match(result.stdout, new RegExp(`^failed tasks:\\n {2}${victim.taskId} b=0\\.2 seed 0 FAILED: .*checkpoint\\.bin`, 'm'));

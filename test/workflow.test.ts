@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { describe, test } from 'node:test';
 import { StateMachine } from 'aws-local-stepfunctions';
-import { FUNCTION_SUBSTITUTIONS, loadWorkflowDefinition, toLocalDefinition, WORKFLOW_DEFINITION_FILE } from '../src/local/runner.js';
+import { FUNCTION_SUBSTITUTIONS, loadWorkflowDefinition, toLocalDefinition, WORKFLOW_DEFINITION_FILE } from '../src/workflow/definition.js';
 
 interface AslValidation {
   isValid: boolean;
@@ -38,7 +38,7 @@ const placeholders = [...fileText.matchAll(/\$\{([^}]*)\}/g)].map((match) => mat
 type State = Record<string, any>;
 type Definition = { StartAt: string; States: Record<string, State> };
 
-const cloud = () => loadWorkflowDefinition(REALISTIC) as unknown as Definition;
+const cloud = (): Definition => loadWorkflowDefinition(REALISTIC);
 
 function checkValid(definition: unknown): AslValidation {
   // The validator annotates the states it checks (QueryLanguage): give it a copy.
@@ -51,7 +51,7 @@ function mapState(definition: Definition): [string, State] {
   return maps[0];
 }
 
-describe('infra/workflow.asl.json', () => {
+describe('src/workflow/definition.asl.json', () => {
   test('is valid ASL once the substitutions are filled in with realistic ARNs', () => {
     const result = checkValid(cloud());
     assert.deepEqual(result.errors.map((e) => `${e['Error code']}: ${e.Message}`), []);

@@ -1,11 +1,10 @@
 import { join, resolve } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
-import { openStores, type StoreConfig } from '../store/open.js';
+import { DEFAULT_DEMO_DIR } from '../env.js';
+import type { Stores } from '../store/open.js';
 import type { LevelSummary, SweepSummary } from '../sweep/aggregate.js';
-import { validateSpec } from '../sweep/spec.js';
-import { demoFigures, writeFigure } from '../report/plots.js';
 import { addBackendOption, backendRequest, parsePositiveInteger, parseSeeds } from './options.js';
-import { readSpecFile, runSweep } from './sweep.js';
+import { runWithProgress } from './sweep.js';
 
 /** The original demo's two settings (run_demo_synth.py), as sweep specs. */
 const DEMO_SPECS = {
@@ -25,9 +24,10 @@ export function registerDemo(program: Command): void {
     .option('--quick', `a ${QUICK_TEST_SIZE}-sample test set instead of 20000, for a fast look`)
     .option('--epochs <n>', 'epochs (default 200)', parsePositiveInteger)
     .option('--eval-every <n>', 'evaluate every n epochs (default 5; 1 draws the curves at every epoch, like the original)', parsePositiveInteger)
-    .option('--out <dir>', 'where the plots and the sweep results go', './floodsweep-demo')
+    .option('--out <dir>', 'where the plots and the sweep results go', DEFAULT_DEMO_DIR)
     .option('--workers <n>', 'worker threads (default: number of cores)', parsePositiveInteger)
-    .option('--json', 'print the sweep summary as JSON');
+    .option('--json', 'print the sweep summary as JSON')
+    .addHelpText('after', '\nExamples:\n  $ floodsweep demo --quick\n  $ floodsweep demo --setting adam --seeds 0-4');
   addBackendOption(command);
   command.action(async (options: DemoOptions) => runDemo(options));
 }
@@ -50,24 +50,30 @@ function parseSetting(value: string): SettingName {
 }
 
 async function runDemo(options: DemoOptions): Promise<void> {
-  const demo = readSpecFile(DEMO_SPECS[options.setting]);
+  const backend = backendRequest(options.backend);
+  const { loadSpecFile } = await import('../input-files.js');
+  const { validateSpec } = await import('../sweep/spec.js');
+  const { runSweep } = await import('../run.js');
+  const { openStores } = await import('../store/open.js');
+  const { demoFigures, writeFigure } = await import('../report/plots.js');
+  const demo = loadSpecFile(DEMO_SPECS[options.setting]);
   const spec = validateSpec({
     ...demo,
     seeds: options.seeds,
     dataset: { ...demo.dataset, ...(options.quick ? { nTest: QUICK_TEST_SIZE } : {}) },
     training: { ...demo.training, epochs: options.epochs ?? demo.training?.epochs, evalEvery: options.evalEvery ?? demo.training?.evalEvery },
   });
-  const backend = backendRequest(options.backend);
   const outDir = resolve(options.out);
-  const stores: StoreConfig = { kind: 'local', rootDir: join(outDir, 'results') };
-
-  const { summary, reportLocation } = await runSweep({ spec }, stores, { backend, workers: options.workers, epochsPerCall: spec.training?.epochs });
+  const results = join(outDir, 'results');
+  const { summary, reportLocation } = await runWithProgress({ results }, 'writing', { backend, workers: options.workers, epochsPerCall: spec.training?.epochs }, (runOptions) =>
+    runSweep(spec, runOptions),
+  );
   const group = summary.groups[0];
   const levelOf = (b: number) => group.levels.find((l) => l.floodLevel === b)!;
   const baseline = levelOf(0);
   const chosen = levelOf(group.chosenLevel ?? 0);
 
-  const { metrics } = openStores(stores);
+  const { metrics } = openStores({ kind: 'local', rootDir: results });
   const firstSeedRun = (level: LevelSummary) => level.runs.find((r) => r.seed === options.seeds[0]) ?? level.runs[0];
   const curves = async (level: LevelSummary) => metrics.getEpochs(summary.sweepId, firstSeedRun(level).taskId);
   // b = 0 against itself draws nothing useful: compare with the best flooded level instead.
@@ -100,18 +106,11 @@ async function runDemo(options: DemoOptions): Promise<void> {
 }
 
 /** Mean ± sd over seeds of the final training accuracy (noisy labels), by flood level. */
-async function trainAccuracies(summary: SweepSummary, metrics: ReturnType<typeof openStores>['metrics']) {
-  const tasks = await metrics.listTasks(summary.sweepId);
+async function trainAccuracies(summary: SweepSummary, metrics: Stores['metrics']) {
+  const { estimate } = await import('../sweep/statistics.js');
   const byLevel = new Map<number, number[]>();
-  for (const task of tasks) {
-    if (!task.final) continue;
-    byLevel.set(task.config.floodLevel, [...(byLevel.get(task.config.floodLevel) ?? []), task.final.train.acc]);
+  for (const task of await metrics.listTasks(summary.sweepId)) {
+    if (task.final) byLevel.set(task.config.floodLevel, [...(byLevel.get(task.config.floodLevel) ?? []), task.final.train.acc]);
   }
-  const stats = new Map<number, { mean: number; sd: number }>();
-  for (const [level, values] of byLevel) {
-    const mean = values.reduce((a, b) => a + b, 0) / values.length;
-    const sd = values.length > 1 ? Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / (values.length - 1)) : 0;
-    stats.set(level, { mean, sd });
-  }
-  return stats;
+  return new Map([...byLevel].map(([level, values]) => [level, estimate(values)!]));
 }

@@ -1,7 +1,8 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { BACKENDS, type BackendRequest } from '../flooding/backend.js';
-import { ConfigError, DATASET_NAMES, resolveTaskConfig, type TaskConfig, type TaskConfigInput } from '../flooding/config.js';
-import { UsageError } from './errors.js';
+import { readEnvironment } from '../env.js';
+import { UsageError } from '../errors.js';
+import type { TaskConfig, TaskConfigInput } from '../flooding/config.js';
+import { BACKENDS, type BackendRequest, DATASET_NAMES, isBackendRequest } from '../flooding/names.js';
 
 export function parseNumber(value: string): number {
   const n = Number(value);
@@ -36,11 +37,11 @@ export function addBackendOption(command: Command): Command {
   return command.option('--backend <name>', `tfjs backend: auto, ${BACKENDS.join(', ')} (env FLOODSWEEP_BACKEND)`);
 }
 
-export function backendRequest(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): BackendRequest {
-  const value = flag ?? env.FLOODSWEEP_BACKEND ?? 'auto';
-  const source = flag !== undefined ? '--backend' : 'FLOODSWEEP_BACKEND';
-  if (value === 'auto' || (BACKENDS as readonly string[]).includes(value)) return value as BackendRequest;
-  throw new UsageError(`${source}: unknown backend "${value}"; allowed: auto, ${BACKENDS.join(', ')}`);
+/** The backend a command runs on: the flag, else FLOODSWEEP_BACKEND, else auto. */
+export function backendRequest(flag: string | undefined): BackendRequest {
+  if (flag === undefined) return readEnvironment().backend;
+  if (isBackendRequest(flag)) return flag;
+  throw new UsageError(`--backend: unknown backend ${JSON.stringify(flag)}; allowed: auto, ${BACKENDS.join(', ')}`);
 }
 
 /** Flags of one training task, each named after the config field it sets. */
@@ -80,7 +81,8 @@ export function addTaskOptions(command: Command): Command {
 }
 
 /** Builds and validates the task config from parsed flags; problems name the flag. */
-export function taskConfigFromOptions(options: Record<string, unknown>): TaskConfig {
+export async function taskConfigFromOptions(options: Record<string, unknown>): Promise<TaskConfig> {
+  const { ConfigError, resolveTaskConfig } = await import('../flooding/config.js');
   const input: Record<string, Record<string, unknown> | unknown> = {};
   for (const { flag, field } of TASK_FLAGS) {
     const value = options[optionKey(flag)];
@@ -104,7 +106,7 @@ export function taskConfigFromOptions(options: Record<string, unknown>): TaskCon
     return resolveTaskConfig(input as TaskConfigInput);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    throw new ConfigError(error.problems.map(renameFieldToFlag));
+    throw new ConfigError(error.problems.map(renameFieldToFlag), { cause: error });
   }
 }
 

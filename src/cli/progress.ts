@@ -1,3 +1,5 @@
+import type { SweepProgress } from '../run.js';
+
 /**
  * One status line on stderr: rewritten in place on a terminal, printed at most every
  * `intervalMs` otherwise (so that CI logs stay readable).
@@ -12,6 +14,11 @@ export class ProgressLine {
     private readonly intervalMs = 10_000,
   ) {
     this.tty = Boolean(stream.isTTY);
+  }
+
+  /** Columns of the terminal, so callers can fit their text. */
+  get width(): number {
+    return this.tty ? (this.stream.columns ?? 120) - 1 : Infinity;
   }
 
   update(text: string): void {
@@ -56,4 +63,19 @@ export function formatDuration(ms: number): string {
   const minutes = Math.floor(seconds / 60);
   if (minutes < 60) return `${minutes}m${String(seconds % 60).padStart(2, '0')}s`;
   return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
+}
+
+/**
+ * `tasks 3/8 done (0 failed), 2 running: 1a2b3c 4/10, 4d5e6f 2/10 · ETA 1m05s`, cut to `width`
+ * by shortening the list of running tasks, so the counts and the ETA always show.
+ */
+export function describeProgress(progress: SweepProgress, eta: string, width = Infinity): string {
+  const { succeeded, failed, tasksTotal, running } = progress;
+  const head = `tasks ${succeeded + failed}/${tasksTotal} done (${failed} failed), ${running} running`;
+  const tail = ` · ${eta}`;
+  const active = progress.active.map((t) => `${t.taskId.slice(0, 6)} ${t.epoch}/${t.epochs}`).join(', ');
+  if (!active) return head + tail;
+  const room = width - head.length - tail.length - 2;
+  if (active.length <= room) return `${head}: ${active}${tail}`;
+  return room > 1 ? `${head}: ${active.slice(0, room - 1)}…${tail}` : head + tail;
 }

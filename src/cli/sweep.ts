@@ -1,71 +1,15 @@
-import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { openStores, type StoreConfig, type Stores } from '../store/open.js';
-import { sweepKeys } from '../store/ports.js';
+import { DEFAULT_EPOCHS_PER_CALL, DEFAULT_MAX_TASKS, DEFAULT_RESULTS_DIR } from '../env.js';
+import { UsageError } from '../errors.js';
+import type { RunSweepOptions, SweepRunResult } from '../run.js';
+import type { StoreConfig } from '../store/open.js';
 import type { SweepSummary } from '../sweep/aggregate.js';
-import { DEFAULT_MAX_TASKS, describeGroup, expandSpec, parseSpecText, type SweepSpec } from '../sweep/spec.js';
-import { runWorkflowLocally } from '../local/runner.js';
-import { DEFAULT_STACK, resolveCloudTarget, runSweepInCloud } from './cloud.js';
-import type { CompareOutput, ReproBlock } from '../sweep/repro.js';
-import { UsageError } from './errors.js';
 import { addBackendOption, backendRequest, parsePositiveInteger } from './options.js';
-import { Eta, formatDuration, ProgressLine } from './progress.js';
-
-const DEFAULT_RESULTS_DIR = './floodsweep-results';
-
-export interface StoreOptions {
-  cloud?: boolean;
-  stack?: string;
-  store?: string;
-  table?: string;
-  bucket?: string;
-  endpointUrl?: string;
-  region?: string;
-}
-
-export function addStoreOptions(command: Command, dirFlag: string): Command {
-  return command
-    .option(dirFlag, `local results directory (default ${DEFAULT_RESULTS_DIR})`)
-    .option('--cloud', 'use the deployed stack (its DynamoDB table, S3 bucket and state machine)')
-    .option('--stack <name>', `the deployed stack's name, with --cloud (default ${DEFAULT_STACK})`)
-    .option('--store <kind>', 'local (files, the default) or aws (DynamoDB + S3)', 'local')
-    .option('--table <name>', 'DynamoDB table (with --store aws)')
-    .option('--bucket <name>', 'S3 bucket (with --store aws)')
-    .option('--endpoint-url <url>', 'AWS endpoint override, e.g. a local DynamoDB/S3 emulator (with --store aws)')
-    .option('--region <region>', 'AWS region (with --store aws; default from the AWS environment)');
-}
-
-/** Where the results are: a local directory, a table and bucket named by flags, or the deployed stack's. */
-export async function storeConfig(options: StoreOptions, dir: string | undefined): Promise<StoreConfig> {
-  if (options.cloud) return (await resolveCloudTarget(options.stack, options.region)).stores;
-  if (options.store === 'aws') {
-    if (!options.table) throw new UsageError('--table: required with --store aws');
-    if (!options.bucket) throw new UsageError('--bucket: required with --store aws');
-    return { kind: 'aws', table: options.table, bucket: options.bucket, endpointUrl: options.endpointUrl, region: options.region };
-  }
-  if (options.store !== 'local') throw new UsageError(`--store: unknown store "${options.store}"; allowed: local, aws`);
-  return { kind: 'local', rootDir: resolve(dir ?? process.env.FLOODSWEEP_RESULTS_DIR ?? DEFAULT_RESULTS_DIR) };
-}
-
-export function readSpecFile(path: string): SweepSpec {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new UsageError(`spec: cannot read "${path}": ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-  }
-  return parseSpecText(text, path);
-}
-
-async function storedSpec(stores: Stores, sweepId: string): Promise<SweepSpec> {
-  const sweep = await stores.metrics.getSweep(sweepId);
-  if (!sweep) throw new UsageError(`sweep "${sweepId}" not found in ${stores.artifacts.locate('')}`);
-  const bytes = await stores.artifacts.get(sweep.specKey);
-  if (!bytes) throw new Error(`${stores.artifacts.locate(sweep.specKey)} is missing`);
-  return parseSpecText(bytes.toString('utf8'), sweep.specKey);
-}
+import { invocation } from './invocation.js';
+import { describeProgress, Eta, formatDuration, ProgressLine } from './progress.js';
+import { addStoreOptions, cloudTarget, type StoreOptions, storeConfig, storeFlags } from './stores.js';
 
 export function registerSweep(program: Command): void {
   const sweep = program.command('sweep').description('plan, run and inspect sweeps over flood levels x seeds x settings');
@@ -74,12 +18,15 @@ export function registerSweep(program: Command): void {
     .command('validate <spec>')
     .description('check a sweep spec and print how many tasks it expands to')
     .option('--max-tasks <n>', `refuse sweeps above n tasks (default ${DEFAULT_MAX_TASKS})`, parsePositiveInteger)
-    .action((specPath: string, options: { maxTasks?: number }) => {
-      const spec = readSpecFile(specPath);
+    .addHelpText('after', '\nExample:\n  $ floodsweep sweep validate examples/tiny.json')
+    .action(async (specPath: string, options: { maxTasks?: number }) => {
+      const { loadSpecFile } = await import('../input-files.js');
+      const { expandSpec } = await import('../sweep/spec.js');
+      const spec = loadSpecFile(specPath);
       const tasks = expandSpec(spec, { maxTasks: options.maxTasks });
       const groups = new Set(tasks.map((t) => t.group)).size;
       process.stdout.write(
-        `${specPath}: valid; ${tasks.length} tasks = ${groups} setting${groups === 1 ? '' : 's'} x ${spec.floodLevels.length} flood levels x ${spec.seeds.length} seeds\n`,
+        `${JSON.stringify(specPath)}: valid; ${tasks.length} tasks = ${groups} setting${groups === 1 ? '' : 's'} x ${spec.floodLevels.length} flood levels x ${spec.seeds.length} seeds\n`,
       );
     });
 
@@ -89,41 +36,43 @@ export function registerSweep(program: Command): void {
     .option('--resume <sweepId>', 'finish an interrupted sweep: only the missing work runs, from checkpoints')
     .option('--workers <n>', 'worker threads (default: number of cores)', parsePositiveInteger)
     .option('--max-tasks <n>', `refuse sweeps above n tasks (default ${DEFAULT_MAX_TASKS})`, parsePositiveInteger)
-    .option('--epochs-per-call <n>', 'epochs per Train call, i.e. how often tasks checkpoint', parsePositiveInteger, 50)
-    .option('--json', 'print the summary as JSON');
-  addStoreOptions(run, '--out <dir>');
+    .option('--epochs-per-call <n>', 'epochs per Train call, i.e. how often tasks checkpoint', parsePositiveInteger, DEFAULT_EPOCHS_PER_CALL)
+    .option('--out <dir>', `with --cloud: where summary, plots and report are copied (default ${DEFAULT_RESULTS_DIR})`)
+    .option('--json', 'print the summary as JSON')
+    .addHelpText('after', '\nExamples:\n  $ floodsweep sweep run examples/tiny.json\n  $ floodsweep sweep run --resume <sweepId> --results ./floodsweep-results');
+  addStoreOptions(run);
   addBackendOption(run);
-  run.action(async (specPath: string | undefined, options: StoreOptions & Record<string, unknown>) => {
-    const resume = options.resume as string | undefined;
-    if (!specPath && !resume) throw new UsageError('spec: give a sweep spec file, or --resume <sweepId>');
-    const localSpec = specPath ? readSpecFile(specPath) : undefined;
-    const backend = backendRequest(options.backend as string | undefined);
-    const config = await storeConfig(options, options.out as string | undefined);
-    const spec = localSpec ?? (await storedSpec(openStores(config), resume!));
-    expandSpec(spec, { maxTasks: options.maxTasks as number | undefined });
-    const summary = await executeSweep({ spec, sweepId: resume, maxTasks: options.maxTasks as number | undefined }, options, {
-      backend,
-      workers: options.workers as number | undefined,
-      epochsPerCall: options.epochsPerCall as number,
+  run.action(async (specPath: string | undefined, options: SweepRunFlags) => {
+    if (!specPath && !options.resume) throw new UsageError('spec: give a sweep spec file, or --resume <sweepId>');
+    if (specPath && options.resume) throw new UsageError('--resume: takes the spec the sweep was started with; give either a spec file or --resume');
+    const backend = backendRequest(options.backend);
+    const { loadSpecFile } = await import('../input-files.js');
+    const spec = specPath ? loadSpecFile(specPath) : undefined;
+    const { resumeSweep, runSweep } = await import('../run.js');
+    const result = await runWithProgress(options, 'writing', { backend, workers: options.workers, epochsPerCall: options.epochsPerCall, maxTasks: options.maxTasks }, (runOptions) =>
+      spec ? runSweep(spec, runOptions) : resumeSweep(options.resume!, runOptions),
+    );
+    if (options.json) process.stdout.write(`${JSON.stringify(result.summary)}\n`);
+    else process.stdout.write(formatSummary(result.summary, result.reportLocation));
+    process.exitCode = result.summary.status === 'SUCCEEDED' ? 0 : 1;
+  });
+
+  addStoreOptions(sweep.command('list').description('list sweeps, newest first'))
+    .addHelpText('after', '\nExample:\n  $ floodsweep sweep list --results ./floodsweep-results')
+    .action(async (options: StoreOptions) => {
+      const stores = await openFor(options);
+      const sweeps = await stores.metrics.listSweeps();
+      if (sweeps.length === 0) process.stdout.write('no sweeps yet\n');
+      for (const s of sweeps) process.stdout.write(`${s.sweepId}  ${s.status.padEnd(9)} ${String(s.taskCount).padStart(5)} tasks  ${s.createdAt}\n`);
     });
-    if (options.json) process.stdout.write(`${JSON.stringify(summary.summary)}\n`);
-    else process.stdout.write(formatSummary(summary.summary, summary.reportLocation));
-    process.exitCode = summary.summary.status === 'SUCCEEDED' ? 0 : 1;
-  });
 
-  addStoreOptions(sweep.command('list').description('list sweeps, newest first'), '--results <dir>').action(async (options: StoreOptions & { results?: string }) => {
-    const stores = openStores(await storeConfig(options, options.results));
-    const sweeps = await stores.metrics.listSweeps();
-    if (sweeps.length === 0) process.stdout.write('no sweeps yet\n');
-    for (const s of sweeps) process.stdout.write(`${s.sweepId}  ${s.status.padEnd(9)} ${String(s.taskCount).padStart(5)} tasks  ${s.createdAt}\n`);
-  });
-
-  addStoreOptions(sweep.command('status <sweepId>').description("a sweep's status and the progress of its tasks"), '--results <dir>')
+  addStoreOptions(sweep.command('status <sweepId>').description("a sweep's status and the progress of its tasks"))
     .option('--json', 'print JSON')
-    .action(async (sweepId: string, options: StoreOptions & { results?: string; json?: boolean }) => {
-      const stores = openStores(await storeConfig(options, options.results));
+    .addHelpText('after', '\nExample:\n  $ floodsweep sweep status <sweepId>')
+    .action(async (sweepId: string, options: StoreOptions & { json?: boolean }) => {
+      const stores = await openFor(options);
       const record = await stores.metrics.getSweep(sweepId);
-      if (!record) throw new UsageError(`sweep "${sweepId}" not found`);
+      if (!record) throw new UsageError(`sweep ${JSON.stringify(sweepId)} not found in ${stores.artifacts.locate('')}`);
       const tasks = await stores.metrics.listTasks(sweepId);
       if (options.json) {
         process.stdout.write(`${JSON.stringify({ sweep: record, tasks: tasks.map(({ config: _c, ...t }) => t) })}\n`);
@@ -138,113 +87,98 @@ export function registerSweep(program: Command): void {
       }
     });
 
-  addStoreOptions(sweep.command('results <sweepId>').description("a finished sweep's summary table"), '--results <dir>')
+  addStoreOptions(sweep.command('results <sweepId>').description("a finished sweep's summary table"))
     .option('--json', 'print summary.json')
     .option('--csv', 'print one CSV row per group and flood level')
-    .action(async (sweepId: string, options: StoreOptions & { results?: string; json?: boolean; csv?: boolean }) => {
-      const stores = openStores(await storeConfig(options, options.results));
-      const summary = await readSummary(stores, sweepId);
+    .addHelpText('after', '\nExample:\n  $ floodsweep sweep results <sweepId> --csv > levels.csv')
+    .action(async (sweepId: string, options: StoreOptions & { json?: boolean; csv?: boolean }) => {
+      if (options.json && options.csv) throw new UsageError('--json, --csv: choose one output format');
+      const stores = await openFor(options);
+      const { requireSummary } = await import('../run.js');
+      const { sweepKeys } = await import('../store/ports.js');
+      const summary = await requireSummary(stores, sweepId);
       if (options.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
       else if (options.csv) process.stdout.write(summaryCsv(summary));
       else process.stdout.write(formatSummary(summary, stores.artifacts.locate(sweepKeys(sweepId).report)));
     });
 
-  addStoreOptions(sweep.command('plots <sweepId>').description("copy a sweep's plots to a directory"), '--results <dir>')
+  addStoreOptions(sweep.command('plots <sweepId>').description("copy a sweep's plots to a directory"))
     .requiredOption('--out <dir>', 'where to write the plots')
-    .action(async (sweepId: string, options: StoreOptions & { results?: string; out: string }) => {
-      const stores = openStores(await storeConfig(options, options.results));
+    .addHelpText('after', '\nExample:\n  $ floodsweep sweep plots <sweepId> --out ./plots')
+    .action(async (sweepId: string, options: StoreOptions & { out: string }) => {
+      const stores = await openFor(options);
+      const { sweepKeys } = await import('../store/ports.js');
       const prefix = sweepKeys(sweepId).plot('x').slice(0, -1);
       const keys = await stores.artifacts.list(prefix);
-      if (keys.length === 0) throw new UsageError(`sweep "${sweepId}" has no plots (not found, or not aggregated yet)`);
+      if (keys.length === 0) throw new UsageError(`sweep ${JSON.stringify(sweepId)} has no plots (not found, or not aggregated yet)`);
       await mkdir(options.out, { recursive: true });
       for (const key of keys) await writeFile(join(options.out, key.slice(prefix.length)), (await stores.artifacts.get(key))!);
       process.stdout.write(`${keys.length} files written to ${resolve(options.out)}\n`);
     });
 }
 
-async function readSummary(stores: Stores, sweepId: string): Promise<SweepSummary> {
-  const bytes = await stores.artifacts.get(sweepKeys(sweepId).summary);
-  if (!bytes) throw new UsageError(`sweep "${sweepId}" has no summary (not found, or not aggregated yet)`);
-  return JSON.parse(bytes.toString('utf8')) as SweepSummary;
-}
-
-/** Runs a sweep where the flags say: in the deployed stack with --cloud, in process otherwise. */
-export async function executeSweep(
-  input: Parameters<typeof runSweep>[0],
-  options: StoreOptions & { out?: string },
-  settings: SweepRunSettings,
-): ReturnType<typeof runSweep> {
-  if (options.cloud) {
-    const target = await resolveCloudTarget(options.stack, options.region);
-    return runSweepInCloud(input, target, options.out ?? DEFAULT_RESULTS_DIR);
-  }
-  return runSweep(input, await storeConfig(options, options.out), settings);
-}
-
-export interface SweepRunSettings {
-  backend: ReturnType<typeof backendRequest>;
+interface SweepRunFlags extends StoreOptions {
+  resume?: string;
   workers?: number;
-  epochsPerCall?: number;
+  maxTasks?: number;
+  epochsPerCall: number;
+  out?: string;
+  json?: boolean;
+  backend?: string;
 }
 
-/** Runs a sweep locally with a progress line; Ctrl-C stops it and says how to resume. */
-export async function runSweep(
-  input: { spec: SweepSpec; sweepId?: string; maxTasks?: number; repro?: ReproBlock },
-  stores: StoreConfig,
-  settings: SweepRunSettings,
-): Promise<{ summary: SweepSummary; reportLocation: string; compare?: CompareOutput }> {
+/** The stores a reading command looks at. */
+export async function openFor(options: StoreOptions) {
+  const { openStores } = await import('../store/open.js');
+  return openStores(await storeConfig(options, 'reading'));
+}
+
+/**
+ * Runs a sweep (or a reproducibility run) where the flags say, with a progress line on stderr.
+ * Ctrl-C stops a local run and says how to resume it; for a cloud run it stops only the following.
+ */
+export async function runWithProgress<T extends SweepRunResult>(
+  flags: StoreOptions & { out?: string },
+  use: 'writing',
+  settings: Pick<RunSweepOptions, 'backend' | 'workers' | 'epochsPerCall' | 'maxTasks'>,
+  start: (options: RunSweepOptions) => Promise<T>,
+): Promise<T> {
+  const cloud = flags.cloud ? { target: await cloudTarget(flags), downloadDir: flags.out ?? DEFAULT_RESULTS_DIR } : undefined;
+  const stores: StoreConfig | undefined = cloud ? undefined : await storeConfig(flags, use);
   const progress = new ProgressLine();
   const eta = new Eta();
   const started = Date.now();
-  const running = new Map<string, { epoch: number; total: number }>();
-  const finished = { succeeded: 0, failed: 0 };
-  let taskCount = 0;
-  let totalEpochs = 0;
-  let sweepId = input.sweepId;
-  const epochsDone = new Map<string, number>();
-  const show = () => {
-    const done = [...epochsDone.values()].reduce((a, b) => a + b, 0);
-    const active = [...running].map(([id, p]) => `${id.slice(0, 6)} ${p.epoch}/${p.total}`).join(', ');
-    progress.update(
-      `tasks ${finished.succeeded + finished.failed}/${taskCount} done (${finished.failed} failed), ${running.size} running${active ? `: ${active}` : ''} · ${eta.estimate(done, totalEpochs)}`,
-    );
-  };
-  const execution = runWorkflowLocally(input, {
-    stores,
-    backend: settings.backend,
-    workers: settings.workers,
-    epochsPerCall: settings.epochsPerCall,
-    onPlanned: (plan, backend) => {
-      sweepId = plan.sweepId;
-      taskCount = plan.taskCount;
-      totalEpochs = expandSpec(input.spec, { maxTasks: input.maxTasks }).reduce((n, t) => n + t.config.training.epochs, 0);
-      process.stderr.write(`sweep ${plan.sweepId}: ${plan.taskCount} tasks on ${backend}\n`);
-    },
-    onEpoch: (taskId, epoch, total) => {
-      running.set(taskId, { epoch, total });
-      epochsDone.set(taskId, epoch);
-      show();
-    },
-    onTaskEnd: (taskId, outcome) => {
-      running.delete(taskId);
-      finished[outcome] += 1;
-      show();
-    },
-    onAlert: (subject) => process.stderr.write(`alert: ${subject} (sent to the alert topic when run in the cloud)\n`),
-  });
+  const controller = new AbortController();
+  let sweepId: string | undefined;
   const interrupt = () => {
-    execution.abort();
+    controller.abort();
     progress.finish();
-    const where = stores.kind === 'local' ? `--out ${stores.rootDir}` : `--store aws --table ${stores.table} --bucket ${stores.bucket}`;
-    process.stderr.write(`interrupted; finish it with: floodsweep sweep run --resume ${sweepId ?? '<sweepId>'} ${where}\n`);
+    const hint = cloud
+      ? `stopped following; the execution keeps running in the cloud: ${invocation()} sweep status ${sweepId ?? '<sweepId>'} --cloud`
+      : `interrupted; finish it with: ${invocation()} sweep run --resume ${sweepId ?? '<sweepId>'} ${storeFlags(stores!)}`;
+    process.stderr.write(`${hint}\n`);
     process.exit(130);
   };
   process.once('SIGINT', interrupt);
   try {
-    const { aggregate, compare } = await execution.result;
-    progress.finish(`sweep ${aggregate.sweepId}: ${aggregate.status} in ${formatDuration(Date.now() - started)}`);
-    const opened = openStores(stores);
-    return { summary: await readSummary(opened, aggregate.sweepId), reportLocation: opened.artifacts.locate(aggregate.reportKey), compare };
+    const result = await start({
+      ...settings,
+      stores,
+      cloud,
+      signal: controller.signal,
+      onEvent: (event) => {
+        if (event.type === 'started') {
+          sweepId = event.sweepId;
+          process.stderr.write(`sweep ${event.sweepId}: ${event.taskCount ? `${event.taskCount} tasks ` : ''}on ${event.where}\n`);
+        } else if (event.type === 'progress') {
+          progress.update(describeProgress(event.progress, eta.estimate(event.progress.epochsDone, event.progress.epochsTotal), progress.width));
+        } else {
+          process.stderr.write(`alert: ${event.subject} (sent to the alert topic when run in the cloud)\n`);
+        }
+      },
+    });
+    progress.finish(`sweep ${result.sweepId}: ${result.summary.status} in ${formatDuration(Date.now() - started)}`);
+    return result;
   } finally {
     process.off('SIGINT', interrupt);
   }
@@ -258,7 +192,7 @@ export function formatSummary(summary: SweepSummary, reportLocation: string): st
     `sweep ${summary.sweepId}: ${summary.status} · ${summary.succeededTasks}/${summary.taskCount} tasks succeeded · backend ${summary.backends.join(', ') || 'n/a'} · flood level chosen by ${summary.selection.metric} at the ${summary.selection.epoch} epoch`,
   ];
   for (const group of summary.groups) {
-    lines.push('', `${describeGroup(group.label)}: chosen flood level ${group.chosenLevel ?? 'n/a'}`);
+    lines.push('', `${group.setting}: chosen flood level ${group.chosenLevel ?? 'n/a'}`);
     lines.push(`  ${'b'.padEnd(8)}${'seeds'.padStart(5)}  ${'clean test acc %'.padStart(16)}  ${'noisy test acc %'.padStart(16)}  ${'clean diff to b=0 (95% CI)'.padStart(28)}`);
     for (const level of group.levels) {
       const diff = level.diffToBaseline?.testCleanAcc;
@@ -285,7 +219,7 @@ function summaryCsv(summary: SweepSummary): string {
       const diff = level.diffToBaseline?.testCleanAcc;
       return [
         group.group,
-        describeGroup(group.label),
+        group.setting,
         level.floodLevel,
         level.floodLevel === group.chosenLevel,
         level.seeds.length,

@@ -1,10 +1,6 @@
 import type { Command } from 'commander';
-import { BackendError, initBackend } from '../flooding/backend.js';
-import { DatasetError, makeDataset } from '../flooding/datasets.js';
-import type { TaskResult } from '../flooding/metrics.js';
-import { SPLITS } from '../flooding/metrics.js';
-import { runTask } from '../flooding/trainer.js';
-import { UsageError } from './errors.js';
+import { UsageError } from '../errors.js';
+import { SPLITS, type TaskResult } from '../flooding/metrics.js';
 import { addBackendOption, addTaskOptions, backendRequest, renameFieldToFlag, taskConfigFromOptions } from './options.js';
 import { Eta, ProgressLine } from './progress.js';
 
@@ -12,22 +8,27 @@ export function registerTrain(program: Command): void {
   const command = program
     .command('train')
     .description('train one task (one flood level, one seed) and print its metrics')
-    .option('--json', 'print one JSON object: backend, config, final metrics and every evaluated epoch');
+    .option('--json', 'print one JSON object: backend, config, final metrics and every evaluated epoch')
+    .addHelpText('after', '\nExample:\n  $ floodsweep train --flood-level 0.27 --epochs 50 --json');
   addTaskOptions(command);
   addBackendOption(command);
   command.action(async (options: Record<string, unknown>) => {
-    const config = taskConfigFromOptions(options);
+    const config = await taskConfigFromOptions(options);
+    const requested = backendRequest(options.backend as string | undefined);
+    const { BackendError, initBackend } = await import('../flooding/backend.js');
+    const { DatasetError, makeDataset } = await import('../flooding/datasets.js');
+    const { runTask } = await import('../flooding/trainer.js');
     let dataset;
     try {
       dataset = makeDataset(config.dataset, config.seed);
     } catch (error) {
-      throw error instanceof DatasetError ? new DatasetError(renameFieldToFlag(error.message)) : error;
+      throw error instanceof DatasetError ? new DatasetError(renameFieldToFlag(error.message), { cause: error }) : error;
     }
     let backend;
     try {
-      backend = await initBackend(backendRequest(options.backend as string | undefined));
+      backend = await initBackend(requested);
     } catch (error) {
-      throw error instanceof BackendError ? new UsageError(`--backend: ${error.message.replace(/^backend: /, '')}`) : error;
+      throw error instanceof BackendError ? new UsageError(`--backend: ${error.message.replace(/^backend: /, '')}`, { cause: error }) : error;
     }
     const progress = new ProgressLine();
     const eta = new Eta();

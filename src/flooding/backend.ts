@@ -2,18 +2,21 @@
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { createRequire } from 'node:module';
+import { BACKENDS, type BackendName, type BackendRequest } from './names.js';
+import { FloodsweepError } from './errors.js';
 
 export { tf };
-
-/** The backends floodsweep can train on, fastest first. */
-export const BACKENDS = ['tfjs-node', 'wasm', 'cpu'] as const;
-export type BackendName = (typeof BACKENDS)[number];
-export type BackendRequest = BackendName | 'auto';
 
 /** Names of the same backends inside tfjs. */
 const TFJS_NAME: Record<BackendName, string> = { 'tfjs-node': 'tensorflow', wasm: 'wasm', cpu: 'cpu' };
 
-export class BackendError extends Error {}
+export class BackendError extends FloodsweepError {
+  override name = 'BackendError';
+
+  constructor(message: string, options?: ErrorOptions) {
+    super('input', message, options);
+  }
+}
 
 export interface BackendOptions {
   /** Directory holding the tfjs-backend-wasm `.wasm` files, when they are not beside the package (bundles). */
@@ -57,14 +60,6 @@ export async function initBackend(request: BackendRequest = 'auto', options: Bac
 export function activeBackend(): BackendName {
   if (!active) throw new Error('initBackend() has not been called');
   return active;
-}
-
-/** Reads the backend request from `FLOODSWEEP_BACKEND`, defaulting to auto. */
-export function backendFromEnv(env: NodeJS.ProcessEnv = process.env): BackendRequest {
-  const value = env.FLOODSWEEP_BACKEND?.trim();
-  if (!value) return 'auto';
-  if (value === 'auto' || (BACKENDS as readonly string[]).includes(value)) return value as BackendRequest;
-  throw new BackendError(`FLOODSWEEP_BACKEND: unknown backend "${value}"; allowed: auto, ${BACKENDS.join(', ')}`);
 }
 
 let tfjsNodeLoaded: boolean | undefined;

@@ -1,4 +1,5 @@
 import { parseKeepingNonFinite, stringifyKeepingNonFinite } from './json.js';
+import { FloodsweepError } from './errors.js';
 import type { EpochMetrics } from './metrics.js';
 import type { RngState } from './rng.js';
 
@@ -24,7 +25,14 @@ export interface Checkpoint {
 
 const MAGIC = 'FLOODSWEEP-CKPT-1';
 
-export class CheckpointError extends Error {}
+/** A checkpoint that cannot be read back: damaged or truncated stored state. */
+export class CheckpointError extends FloodsweepError {
+  override name = 'CheckpointError';
+
+  constructor(message: string, options?: ErrorOptions) {
+    super('state', message, options);
+  }
+}
 
 export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array {
   const { modelTensors, optimizerTensors, ...rest } = checkpoint;

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { FloodsweepError } from './errors.js';
+import { canonicalJson } from './json.js';
 
 /**
  * The resolved configuration of one training task. Defaults are the original demo's
@@ -36,7 +38,6 @@ export const datasetSchema = z.discriminatedUnion('name', [
     labelNoise,
   }),
 ]);
-export const DATASET_NAMES = ['sinusoid2d', 'sinusoid', 'spiral', 'gaussian', 'csv'] as const;
 
 export const modelSchema = z.discriminatedUnion('kind', [
   z.strictObject({
@@ -86,9 +87,15 @@ export type TrainingConfig = z.output<typeof trainingSchema>;
 export type TaskConfig = z.output<typeof taskConfigSchema>;
 export type TaskConfigInput = z.input<typeof taskConfigSchema>;
 
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(problems.join('\n'));
+/** Invalid task config or sweep spec: one problem per line, each naming its field path. */
+export class ConfigError extends FloodsweepError {
+  override name = 'ConfigError';
+
+  constructor(
+    readonly problems: string[],
+    options?: ErrorOptions,
+  ) {
+    super('input', problems.join('\n'), options);
   }
 }
 
@@ -115,18 +122,6 @@ export function resolveTaskConfig(input: unknown): TaskConfig {
   const parsed = taskConfigSchema.safeParse(input ?? {});
   if (!parsed.success) throw new ConfigError(describeIssues(parsed.error));
   return parsed.data;
-}
-
-/** JSON with keys sorted at every level: equal configs give equal text. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }
 
 /** A short hash of the resolved config: the same config gets the same id everywhere. */

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { FloodsweepError } from './errors.js';
 import type { DatasetConfig } from './config.js';
 import { Rng } from './rng.js';
 
@@ -22,8 +23,12 @@ export interface Dataset {
 }
 
 /** A problem the user can fix (a missing file, a bad column...); the message is one line naming the field. */
-export class DatasetError extends Error {
+export class DatasetError extends FloodsweepError {
   override name = 'DatasetError';
+
+  constructor(message: string, options?: ErrorOptions) {
+    super('input', message, options);
+  }
 }
 
 type ConfigOf<Name extends DatasetConfig['name']> = Extract<DatasetConfig, { name: Name }>;

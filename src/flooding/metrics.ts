@@ -1,4 +1,4 @@
-import type { BackendName } from './backend.js';
+import type { BackendName } from './names.js';
 import type { TaskConfig } from './config.js';
 
 /** Loss and accuracy of one split, on its (possibly noisy) labels and on its clean labels. */

@@ -7,7 +7,7 @@ import { formatLevel, type SweepFigure } from './sweep-figures.js';
  * reference at all) with the sweep's status, a table per group, the failures and the figures.
  * PNGs rather than inline SVG: several vega SVGs in one document would clash on their clip-path ids.
  */
-export function renderReport(summary: SweepSummary, figures: SweepFigure[]): string {
+export function renderReport(summary: SweepSummary, figures: SweepFigure[], reproducibility?: ReproducibilitySection): string {
   const groupNumbers = new Map(summary.groups.map((group, i) => [group.group, i + 1]));
   const groupSections = summary.groups.map((group, i) =>
     groupSection(group, i + 1, summary, figures.filter((figure) => figure.group === group.group)),
@@ -26,6 +26,7 @@ ${overview(summary)}
 ${sharedSettings(summary.sharedSettings)}
 ${groupSections.join('\n')}
 ${failures(summary, groupNumbers)}
+${reproducibility ? reproducibilitySection(reproducibility) : ''}
 <footer>
 <p>Accuracies are percentages: mean ± sample standard deviation over seeds (sd is 0 with a single seed).
 Δ vs b = 0 is the flood level's accuracy minus b = 0's, seed by seed over the seeds both finished, in percentage points,
@@ -187,6 +188,19 @@ function failures(summary: SweepSummary, groupNumbers: Map<string, number>): str
 ${rows.join('\n')}
 </tbody>
 </table>
+</section>`;
+}
+
+/** A reproducibility run's verdict against its baseline, with the lines that explain it. */
+export interface ReproducibilitySection {
+  verdict: string;
+  lines: string[];
+}
+
+function reproducibilitySection({ verdict, lines }: ReproducibilitySection): string {
+  return `<section>
+<h2>Reproducibility: ${escapeHtml(verdict)}</h2>
+<pre class="message">${lines.map(escapeHtml).join('\n')}</pre>
 </section>`;
 }
 

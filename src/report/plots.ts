@@ -5,6 +5,8 @@ import path from 'node:path';
 import { renderAsync } from '@resvg/resvg-js';
 import { parse, View } from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
+import { ENV_NAMES, readEnvironment } from '../env.js';
+import { FloodsweepError } from '../errors.js';
 import type { EpochMetrics } from '../flooding/metrics.js';
 
 export interface Figure {
@@ -63,10 +65,10 @@ const REFERENCE_COLOR = '#555555';
 
 /** Fonts are passed to resvg explicitly: a Lambda has no system fonts, and without a font resvg silently drops all text. */
 export function resolveFontFiles(fontDir?: string): string[] {
-  const dir = fontDir ?? process.env.FLOODSWEEP_FONT_DIR ?? packagedFontDir();
+  const dir = fontDir ?? readEnvironment().fontDir ?? packagedFontDir();
   const regular = path.join(dir, REGULAR_FONT);
   if (!existsSync(regular)) {
-    throw new Error(`font file ${regular} not found: set fontDir or FLOODSWEEP_FONT_DIR to a directory containing ${REGULAR_FONT}`);
+    throw new FloodsweepError('internal', `font file ${regular} not found: set fontDir or ${ENV_NAMES.fontDir} to a directory containing ${REGULAR_FONT}`);
   }
   const bold = path.join(dir, BOLD_FONT);
   return existsSync(bold) ? [regular, bold] : [regular];

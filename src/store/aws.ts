@@ -18,21 +18,8 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import type { EpochMetrics } from '../flooding/metrics.js';
-import {
-  StoreError,
-  validateId,
-  validateKey,
-  validatePrefix,
-  type ArtifactStore,
-  type MetricsStore,
-  type ReproRecord,
-  type SweepPatch,
-  type SweepRecord,
-  type SweepStatus,
-  type TaskPatch,
-  type TaskRecord,
-  type TaskStatus,
-} from './ports.js';
+import type { ReproRecord, SweepRecord, SweepStatus, TaskRecord, TaskStatus } from '../sweep/records.js';
+import { StoreError, validateId, validateKey, validatePrefix, type ArtifactStore, type MetricsStore, type SweepPatch, type TaskPatch } from './ports.js';
 import {
   chronologicalKey,
   decodeEpoch,
@@ -253,7 +240,7 @@ export class DynamoMetricsStore implements MetricsStore {
     try {
       return await send();
     } catch (error) {
-      throw new StoreError(`DynamoDB ${what} failed: ${describeError(error)}`, { cause: error });
+      throw new StoreError('service', `DynamoDB ${what} failed: ${describeError(error)}`, { cause: error });
     }
   }
 
@@ -264,7 +251,7 @@ export class DynamoMetricsStore implements MetricsStore {
       return true;
     } catch (error) {
       if (isNamed(error, 'ConditionalCheckFailedException')) return false;
-      throw new StoreError(`DynamoDB ${what} failed: ${describeError(error)}`, { cause: error });
+      throw new StoreError('service', `DynamoDB ${what} failed: ${describeError(error)}`, { cause: error });
     }
   }
 
@@ -353,8 +340,7 @@ export class DynamoMetricsStore implements MetricsStore {
       const unprocessed = output.UnprocessedItems?.[this.tableName] ?? [];
       if (unprocessed.length === 0) return;
       if (attempt === BATCH_ATTEMPTS) {
-        throw new StoreError(
-          `DynamoDB BatchWriteItem ${what}: ${unprocessed.length} items still unprocessed after ${attempt} attempts`,
+        throw new StoreError('service', `DynamoDB BatchWriteItem ${what}: ${unprocessed.length} items still unprocessed after ${attempt} attempts`,
         );
       }
       pending = unprocessed as typeof requests;
@@ -463,12 +449,12 @@ export class S3ArtifactStore implements ArtifactStore {
   }
 
   locate(key: string): string {
-    return `s3://${this.bucket}/${validateKey(key)}`;
+    return key === '' ? `s3://${this.bucket}` : `s3://${this.bucket}/${validateKey(key)}`;
   }
 
   private failure(operation: string, key: string, error: unknown): StoreError {
     const message = `S3 ${operation} s3://${this.bucket}/${key} failed: ${describeError(error)}`;
-    return new StoreError(message, { cause: error });
+    return new StoreError('service', message, { cause: error });
   }
 }
 
@@ -499,7 +485,3 @@ export function awsClients(options: AwsClientOptions = {}) {
   const s3 = new S3Client({ region, credentials, ...(s3Endpoint ? emulatorSettings : {}) });
   return { dynamodb, documents, s3 };
 }
-
-/** Environment variables naming the table and the bucket (set by the CDK stack on every function). */
-export const TABLE_ENV = 'FLOODSWEEP_TABLE';
-export const BUCKET_ENV = 'FLOODSWEEP_BUCKET';

@@ -6,21 +6,8 @@ import { link, mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 
 import { dirname, join, resolve } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import type { EpochMetrics } from '../flooding/metrics.js';
-import {
-  StoreError,
-  validateId,
-  validateKey,
-  validatePrefix,
-  type ArtifactStore,
-  type MetricsStore,
-  type ReproRecord,
-  type SweepPatch,
-  type SweepRecord,
-  type SweepStatus,
-  type TaskPatch,
-  type TaskRecord,
-  type TaskStatus,
-} from './ports.js';
+import type { ReproRecord, SweepRecord, SweepStatus, TaskRecord, TaskStatus } from '../sweep/records.js';
+import { StoreError, validateId, validateKey, validatePrefix, type ArtifactStore, type MetricsStore, type SweepPatch, type TaskPatch } from './ports.js';
 import {
   decodeEpoch,
   decodeRepro,
@@ -76,7 +63,7 @@ async function writeAtomic(file: string, data: string | Uint8Array, exclusive = 
       throw error;
     }
   } catch (error) {
-    throw new StoreError(`cannot write ${file}: ${messageOf(error)}`, { cause: error });
+    throw new StoreError('service', `cannot write ${file}: ${messageOf(error)}`, { cause: error });
   } finally {
     // The temp file may never have been created; the error that matters is already thrown.
     if (!renamed) await unlink(temp).catch(() => undefined);
@@ -94,12 +81,12 @@ async function readJson(file: string): Promise<unknown> {
     text = await readFile(file, 'utf8');
   } catch (error) {
     if (errorCode(error) === 'ENOENT') return undefined;
-    throw new StoreError(`cannot read ${file}: ${messageOf(error)}`, { cause: error });
+    throw new StoreError('service', `cannot read ${file}: ${messageOf(error)}`, { cause: error });
   }
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new StoreError(`corrupt JSON in ${file}: ${messageOf(error)}`, { cause: error });
+    throw new StoreError('state', `corrupt JSON in ${file}: ${messageOf(error)}`, { cause: error });
   }
 }
 
@@ -109,7 +96,7 @@ async function entriesOf(dir: string) {
     return await readdir(dir, { withFileTypes: true });
   } catch (error) {
     if (errorCode(error) === 'ENOENT') return [];
-    throw new StoreError(`cannot list ${dir}: ${messageOf(error)}`, { cause: error });
+    throw new StoreError('service', `cannot list ${dir}: ${messageOf(error)}`, { cause: error });
   }
 }
 
@@ -154,7 +141,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 function notKeyedByEpoch(file: string): StoreError {
-  return new StoreError(`corrupt epochs file ${file}: expected an object keyed by epoch`);
+  return new StoreError('state', `corrupt epochs file ${file}: expected an object keyed by epoch`);
 }
 
 export class LocalMetricsStore implements MetricsStore {
@@ -308,7 +295,7 @@ export class LocalArtifactStore implements ArtifactStore {
   private file(key: string): string {
     validateKey(key);
     if (key === METRICS_DIR || key.startsWith(`${METRICS_DIR}/`)) {
-      throw new StoreError(`invalid artifact key '${key}': '${METRICS_DIR}/' is reserved for the local metrics store`);
+      throw new StoreError('input', `invalid artifact key '${key}': '${METRICS_DIR}/' is reserved for the local metrics store`);
     }
     return join(this.rootDir, ...key.split('/'));
   }
@@ -324,7 +311,7 @@ export class LocalArtifactStore implements ArtifactStore {
     } catch (error) {
       // A directory, or a path through a file, is no object: S3 would answer "no such key" too.
       if (['ENOENT', 'ENOTDIR', 'EISDIR'].includes(errorCode(error) ?? '')) return undefined;
-      throw new StoreError(`cannot read artifact ${file}: ${messageOf(error)}`, { cause: error });
+      throw new StoreError('service', `cannot read artifact ${file}: ${messageOf(error)}`, { cause: error });
     }
   }
 
@@ -334,14 +321,14 @@ export class LocalArtifactStore implements ArtifactStore {
       return (await stat(file)).isFile();
     } catch (error) {
       if (['ENOENT', 'ENOTDIR'].includes(errorCode(error) ?? '')) return false;
-      throw new StoreError(`cannot stat artifact ${file}: ${messageOf(error)}`, { cause: error });
+      throw new StoreError('service', `cannot stat artifact ${file}: ${messageOf(error)}`, { cause: error });
     }
   }
 
   async list(prefix: string): Promise<string[]> {
     validatePrefix(prefix);
     if (prefix.startsWith(`${METRICS_DIR}/`)) {
-      throw new StoreError(`invalid prefix '${prefix}': '${METRICS_DIR}/' is reserved for the local metrics store`);
+      throw new StoreError('input', `invalid prefix '${prefix}': '${METRICS_DIR}/' is reserved for the local metrics store`);
     }
     const keys: string[] = [];
     const walk = async (dirKey: string): Promise<void> => {
@@ -369,6 +356,6 @@ export class LocalArtifactStore implements ArtifactStore {
   }
 
   locate(key: string): string {
-    return this.file(key);
+    return key === '' ? this.rootDir : this.file(key);
   }
 }

@@ -1,20 +1,24 @@
-import { awsClients, BUCKET_ENV, DynamoMetricsStore, S3ArtifactStore, TABLE_ENV } from './aws.js';
+import { z } from 'zod';
+import { DEFAULT_RESULTS_DIR, type FloodsweepEnvironment, readEnvironment } from '../env.js';
+import { awsClients, DynamoMetricsStore, S3ArtifactStore } from './aws.js';
 import { LocalArtifactStore, LocalMetricsStore } from './local.js';
 import type { ArtifactStore, MetricsStore } from './ports.js';
 
 /** Where a sweep's records and artifacts live: plain data, so it can be handed to worker threads. */
-export type StoreConfig =
-  | { kind: 'local'; rootDir: string }
-  | {
-      kind: 'aws';
-      table: string;
-      bucket: string;
-      region?: string;
-      /** Endpoint overrides (emulators such as dynalite and s3rver); per service, or one for both. */
-      endpointUrl?: string;
-      dynamodbEndpointUrl?: string;
-      s3EndpointUrl?: string;
-    };
+export const storeConfigSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('local'), rootDir: z.string() }),
+  z.strictObject({
+    kind: z.literal('aws'),
+    table: z.string(),
+    bucket: z.string(),
+    region: z.string().optional(),
+    /** Endpoint overrides (emulators such as dynalite and s3rver); per service, or one for both. */
+    endpointUrl: z.string().optional(),
+    dynamodbEndpointUrl: z.string().optional(),
+    s3EndpointUrl: z.string().optional(),
+  }),
+]);
+export type StoreConfig = z.output<typeof storeConfigSchema>;
 
 export interface Stores {
   metrics: MetricsStore;
@@ -32,22 +36,9 @@ export function openStores(config: StoreConfig): Stores {
   };
 }
 
-export const RESULTS_DIR_ENV = 'FLOODSWEEP_RESULTS_DIR';
-
 /** The stores a Lambda handler uses: DynamoDB + S3 when the stack set table and bucket, else local files. */
-export function storeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): StoreConfig {
-  const table = env[TABLE_ENV];
-  const bucket = env[BUCKET_ENV];
-  if (table && bucket) {
-    return {
-      kind: 'aws',
-      table,
-      bucket,
-      region: env.AWS_REGION,
-      endpointUrl: env.AWS_ENDPOINT_URL,
-      dynamodbEndpointUrl: env.AWS_ENDPOINT_URL_DYNAMODB,
-      s3EndpointUrl: env.AWS_ENDPOINT_URL_S3,
-    };
-  }
-  return { kind: 'local', rootDir: env[RESULTS_DIR_ENV] ?? './floodsweep-results' };
+export function storeConfigFromEnv(environment: FloodsweepEnvironment = readEnvironment()): StoreConfig {
+  const { table, bucket, aws } = environment;
+  if (table && bucket) return { kind: 'aws', table, bucket, ...aws };
+  return { kind: 'local', rootDir: environment.resultsDir ?? DEFAULT_RESULTS_DIR };
 }

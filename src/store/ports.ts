@@ -1,53 +1,6 @@
-import type { TaskConfig } from '../flooding/config.js';
-import type { EpochMetrics, SplitMetrics } from '../flooding/metrics.js';
-
-export const SWEEP_STATUSES = ['RUNNING', 'SUCCEEDED', 'PARTIAL', 'FAILED'] as const;
-export type SweepStatus = (typeof SWEEP_STATUSES)[number];
-export const TASK_STATUSES = ['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED'] as const;
-export type TaskStatus = (typeof TASK_STATUSES)[number];
-export const REPRO_VERDICTS = ['REPRODUCED', 'DRIFTED', 'INCOMPLETE'] as const;
-export type ReproVerdict = (typeof REPRO_VERDICTS)[number];
-
-export interface SweepRecord {
-  sweepId: string;
-  name: string;
-  /** ISO 8601 as produced by `Date.prototype.toISOString()`; listings sort on it as a string. */
-  createdAt: string;
-  status: SweepStatus;
-  taskCount: number;
-  specKey: string;
-  updatedAt: string;
-  summaryKey?: string;
-  failedTasks?: number;
-  error?: string;
-}
-
-export interface TaskRecord {
-  sweepId: string;
-  taskId: string;
-  status: TaskStatus;
-  config: TaskConfig;
-  /** Id of the group of tasks sharing all axes but flood level and seed. */
-  group: string;
-  epochsDone: number;
-  epochsTotal: number;
-  backend?: string;
-  final?: { train: SplitMetrics; val: SplitMetrics; test: SplitMetrics };
-  error?: string;
-  attempts: number;
-  updatedAt: string;
-}
-
-export interface ReproRecord {
-  name: string;
-  sweepId: string;
-  baseline: string;
-  verdict: ReproVerdict;
-  /** ISO 8601 as produced by `Date.prototype.toISOString()`. */
-  createdAt: string;
-  /** Any JSON value. */
-  details: unknown;
-}
+import { FloodsweepError } from '../errors.js';
+import type { EpochMetrics } from '../flooding/metrics.js';
+import type { ReproRecord, SweepRecord, SweepStatus, TaskRecord, TaskStatus } from '../sweep/records.js';
 
 export type SweepPatch = Partial<Omit<SweepRecord, 'sweepId' | 'createdAt'>>;
 export type TaskPatch = Partial<Omit<TaskRecord, 'sweepId' | 'taskId'>>;
@@ -89,12 +42,12 @@ export interface ArtifactStore {
   exists(key: string): Promise<boolean>;
   /** Keys starting with `prefix`, sorted. */
   list(prefix: string): Promise<string[]>;
-  /** Where a user can find the key: a file path locally, s3://bucket/key in the cloud. */
+  /** Where a user can find the key: a file path locally, s3://bucket/key in the cloud; '' is the store itself. */
   locate(key: string): string;
 }
 
 /** Any failure of a store: bad input, unreadable or corrupt stored state, a failed service call. */
-export class StoreError extends Error {
+export class StoreError extends FloodsweepError {
   override name = 'StoreError';
 }
 
@@ -106,8 +59,7 @@ const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
  */
 export function validateId(what: string, id: string): string {
   if (typeof id !== 'string' || !ID.test(id)) {
-    throw new StoreError(
-      `invalid ${what} ${JSON.stringify(id)}: ` +
+    throw new StoreError('input', `invalid ${what} ${JSON.stringify(id)}: ` +
         "use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit",
     );
   }
@@ -131,13 +83,13 @@ function keyProblem(segments: string[]): string | undefined {
 /** Returns the key if it is valid for every adapter (S3 and local files), else throws StoreError. */
 export function validateKey(key: string): string {
   if (typeof key !== 'string' || key.length === 0) {
-    throw new StoreError(`invalid artifact key ${JSON.stringify(key)}: empty; ${KEY_RULES}`);
+    throw new StoreError('input', `invalid artifact key ${JSON.stringify(key)}: empty; ${KEY_RULES}`);
   }
   if (key.length > 1024) {
-    throw new StoreError(`invalid artifact key '${key.slice(0, 60)}...': longer than 1024 characters`);
+    throw new StoreError('input', `invalid artifact key '${key.slice(0, 60)}...': longer than 1024 characters`);
   }
   const problem = key.startsWith('/') ? "leading '/'" : keyProblem(key.split('/'));
-  if (problem) throw new StoreError(`invalid artifact key '${key}': ${problem}; ${KEY_RULES}`);
+  if (problem) throw new StoreError('input', `invalid artifact key '${key}': ${problem}; ${KEY_RULES}`);
   return key;
 }
 

@@ -5,24 +5,15 @@
 import { z } from 'zod';
 import { describeIssues, type TaskConfig } from '../flooding/config.js';
 import type { EpochMetrics } from '../flooding/metrics.js';
-import {
-  REPRO_VERDICTS,
-  StoreError,
-  SWEEP_STATUSES,
-  TASK_STATUSES,
-  validateId,
-  type ReproRecord,
-  type SweepRecord,
-  type TaskRecord,
-} from './ports.js';
+import { REPRO_VERDICTS, SWEEP_STATUSES, TASK_STATUSES, type ReproRecord, type SweepRecord, type TaskRecord } from '../sweep/records.js';
+import { StoreError, validateId } from './ports.js';
 
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 /** Listings sort timestamps as strings, which is only chronological for one fixed format. */
 function validateTimestamp(what: string, value: string): void {
   if (typeof value !== 'string' || !ISO_UTC.test(value) || Number.isNaN(Date.parse(value))) {
-    throw new StoreError(
-      `invalid ${what} ${JSON.stringify(value)}: expected an ISO timestamp like new Date().toISOString()`,
+    throw new StoreError('input', `invalid ${what} ${JSON.stringify(value)}: expected an ISO timestamp like new Date().toISOString()`,
     );
   }
 }
@@ -51,7 +42,7 @@ export function latestRowPerEpoch(rows: EpochMetrics[]): EpochMetrics[] {
   const byEpoch = new Map<number, EpochMetrics>();
   for (const row of rows) {
     if (!Number.isInteger(row.epoch) || row.epoch < 0 || row.epoch > MAX_EPOCH) {
-      throw new StoreError(`invalid epoch ${JSON.stringify(row.epoch)}: expected an integer 0..${MAX_EPOCH}`);
+      throw new StoreError('input', `invalid epoch ${JSON.stringify(row.epoch)}: expected an integer 0..${MAX_EPOCH}`);
     }
     byEpoch.set(row.epoch, row);
   }
@@ -60,7 +51,7 @@ export function latestRowPerEpoch(rows: EpochMetrics[]): EpochMetrics[] {
 
 export function validateLimit(limit: number | undefined): void {
   if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) {
-    throw new StoreError(`invalid limit ${JSON.stringify(limit)}: expected a non-negative integer`);
+    throw new StoreError('input', `invalid limit ${JSON.stringify(limit)}: expected a non-negative integer`);
   }
 }
 
@@ -166,13 +157,13 @@ function decoder<T>(kind: string, schema: z.ZodType<T>) {
   return (stored: unknown, where: string, expected: Partial<Record<keyof T, unknown>> = {}): T => {
     const parsed = schema.safeParse(fromStored(stored));
     if (!parsed.success) {
-      throw new StoreError(`corrupt ${kind} record in ${where}: ${describeIssues(parsed.error).join('; ')}`);
+      throw new StoreError('state', `corrupt ${kind} record in ${where}: ${describeIssues(parsed.error).join('; ')}`);
     }
     for (const [field, value] of Object.entries(expected)) {
       const actual = parsed.data[field as keyof T];
       if (actual !== value) {
         const mismatch = `${field} is ${JSON.stringify(actual)}, expected ${JSON.stringify(value)}`;
-        throw new StoreError(`corrupt ${kind} record in ${where}: ${mismatch}`);
+        throw new StoreError('state', `corrupt ${kind} record in ${where}: ${mismatch}`);
       }
     }
     return parsed.data;
@@ -201,7 +192,7 @@ export function newestFirst<T extends { createdAt: string; sweepId: string }>(re
  */
 export function stampPatch<P extends { updatedAt?: string }>(patch: P, identity: readonly string[]): P {
   for (const field of identity) {
-    if (field in patch) throw new StoreError(`a patch may not change ${field}`);
+    if (field in patch) throw new StoreError('internal', `a patch may not change ${field}`);
   }
   return { ...patch, updatedAt: patch.updatedAt ?? new Date().toISOString() };
 }

@@ -1,6 +1,6 @@
 import type { TaskConfig } from '../flooding/config.js';
 import type { EpochMetrics, SplitMetrics } from '../flooding/metrics.js';
-import type { SweepStatus, TaskRecord, TaskStatus } from '../store/ports.js';
+import type { SweepStatus, TaskRecord, TaskStatus } from './records.js';
 import type { SelectionMetric, SweepSpec } from './spec.js';
 import { type Difference, type Estimate, estimate, pairedDifference } from './statistics.js';
 
@@ -52,6 +52,8 @@ export interface GroupSummary {
   group: string;
   /** The config fields (dotted paths) whose values tell this group apart from the others; {} for a single group. */
   label: Record<string, SettingValue>;
+  /** The label in one line, e.g. `optimizer.lr=0.01, dataset.name=spiral`; `base` for a single group. */
+  setting: string;
   /** Ascending flood level. */
   levels: LevelSummary[];
   /** By the selection rule over the mean over seeds; ties go to the smaller level. Null if no task finished. */
@@ -164,6 +166,11 @@ async function selectedRun(
   return summarize(best.epoch, best);
 }
 
+export function describeSetting(label: Record<string, SettingValue>): string {
+  const parts = Object.entries(label).map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`);
+  return parts.length > 0 ? parts.join(', ') : 'base';
+}
+
 export function isLossMetric(metric: SelectionMetric): boolean {
   return metric === 'val.loss' || metric === 'val.cleanLoss';
 }
@@ -210,6 +217,7 @@ function summarizeGroup(
   return {
     group,
     label,
+    setting: describeSetting(label),
     levels,
     chosenLevel: bestLevel(levels, selection),
     bestFloodedLevel: bestLevel(levels.filter((level) => level.floodLevel !== BASELINE_LEVEL), selection),

@@ -1,12 +1,10 @@
 import { z } from 'zod';
-import { canonicalJson, ConfigError, describeIssues } from '../flooding/config.js';
-import { parseKeepingNonFinite, stringifyKeepingNonFinite } from '../flooding/json.js';
+import { ConfigError, describeIssues } from '../flooding/config.js';
+import { canonicalJson, parseKeepingNonFinite } from '../flooding/json.js';
 import { SPLITS, type SplitMetrics } from '../flooding/metrics.js';
-import type { Stores } from '../store/open.js';
-import { type ReproVerdict, sweepKeys, type TaskRecord } from '../store/ports.js';
 import type { SweepSummary } from './aggregate.js';
-import { describeGroup, expandSpec, validateSpec } from './spec.js';
-import { escapeHtml } from '../report/html.js';
+import type { ReproVerdict, TaskRecord } from './records.js';
+import { expandSpec, type SweepSpec } from './spec.js';
 
 /**
  * Reproducibility: a sweep's outcome as a snapshot (what a baseline file holds), and the comparison
@@ -40,7 +38,34 @@ export const snapshotSchema = z.strictObject({
 export type SweepSnapshot = z.output<typeof snapshotSchema>;
 type TaskSnapshot = SweepSnapshot['tasks'][number];
 
-export class BaselineError extends ConfigError {}
+export class BaselineError extends ConfigError {
+  override name = 'BaselineError';
+}
+
+/** A pinned sweep, the baseline it must reproduce, and how close "reproduced" is. */
+const reproSpecSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, ".", "_" and "-", at most 64'),
+  /** A sweep spec file (relative to the repro spec) or the spec itself. */
+  spec: z.union([z.string(), z.record(z.string(), z.unknown())]),
+  baseline: z.union([z.strictObject({ file: z.string() }), z.strictObject({ sweepId: z.string() })]),
+  tolerances: z.unknown().optional(),
+});
+export type ReproSpec = z.output<typeof reproSpecSchema>;
+
+/** Reads a repro spec file's text; every problem names the file and the field. */
+export function parseReproSpec(text: string, source: string): ReproSpec {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new BaselineError([`${source}: not valid JSON (${(error as Error).message.replace(/\s+/g, ' ')})`]);
+  }
+  const parsed = reproSpecSchema.safeParse(json);
+  if (!parsed.success) throw new BaselineError(describeIssues(parsed.error).map((problem) => `${source}: ${problem}`));
+  const tolerances = toleranceSchema.safeParse(parsed.data.tolerances ?? {});
+  if (!tolerances.success) throw new BaselineError(describeIssues(tolerances.error).map((problem) => `${source}: tolerances.${problem}`));
+  return parsed.data;
+}
 
 /** Reads a baseline file's text; every problem names the field. */
 export function parseBaseline(text: string, source: string): SweepSnapshot {
@@ -56,17 +81,19 @@ export function parseBaseline(text: string, source: string): SweepSnapshot {
   return parsed.data;
 }
 
-export async function snapshotSweep(stores: Stores, sweepId: string): Promise<SweepSnapshot> {
-  const sweep = await stores.metrics.getSweep(sweepId);
-  if (!sweep) throw new BaselineError([`sweep "${sweepId}" not found`]);
-  const keys = sweepKeys(sweepId);
-  const specBytes = await stores.artifacts.get(keys.spec);
-  if (!specBytes) throw new Error(`${stores.artifacts.locate(keys.spec)} is missing`);
-  const spec = validateSpec(JSON.parse(specBytes.toString('utf8')));
+/** What a snapshot is made of: the sweep as stored (spec, task records, summary if aggregated). */
+export interface SnapshotSource {
+  sweepId: string;
+  name: string;
+  spec: SweepSpec;
+  records: readonly TaskRecord[];
+  summary?: SweepSummary;
+}
+
+/** A sweep's outcome in the form of a baseline file, every planned task in expansion order. */
+export function snapshotOf({ sweepId, name, spec, records: recordList, summary }: SnapshotSource): SweepSnapshot {
   const planned = expandSpec(spec, { maxTasks: Number.MAX_SAFE_INTEGER });
-  const records = new Map((await stores.metrics.listTasks(sweepId)).map((t): [string, TaskRecord] => [t.taskId, t]));
-  const summaryBytes = await stores.artifacts.get(keys.summary);
-  const summary = summaryBytes ? (JSON.parse(summaryBytes.toString('utf8')) as SweepSummary) : undefined;
+  const records = new Map(recordList.map((t): [string, TaskRecord] => [t.taskId, t]));
   // The expansion orders tasks by group, then flood level, then seed.
   const seeds = spec.seeds.length;
   const levels = spec.floodLevels.length;
@@ -85,11 +112,11 @@ export async function snapshotSweep(stores: Stores, sweepId: string): Promise<Sw
   });
   return {
     format: BASELINE_FORMAT,
-    name: sweep.name,
+    name,
     sweepId,
     backends: summary?.backends ?? [...new Set(tasks.flatMap((t) => (t.backend ? [t.backend] : [])))].sort(),
     tasks,
-    chosenLevels: (summary?.groups ?? []).map((g) => ({ group: describeGroup(g.label), chosenLevel: g.chosenLevel })),
+    chosenLevels: (summary?.groups ?? []).map((g) => ({ group: g.setting, chosenLevel: g.chosenLevel })),
   };
 }
 
@@ -237,69 +264,4 @@ export function describeComparison(comparison: Comparison, limit = 20): string[]
   }
   if (notable.length > limit) lines.push(`  ... and ${notable.length - limit} more`);
   return lines;
-}
-
-export interface ReproBlock {
-  name: string;
-  /** The baseline: an earlier sweep, or a baseline file stored as an artifact. */
-  baseline: { sweepId: string } | { key: string };
-  tolerances?: unknown;
-}
-
-export interface CompareInput {
-  sweepId: string;
-  repro: ReproBlock;
-}
-
-export interface CompareOutput {
-  sweepId: string;
-  name: string;
-  verdict: ReproVerdict;
-  message: string;
-}
-
-/** The workflow's Compare step: resolves the baseline, then compares and records. */
-export async function compare(stores: Stores, input: CompareInput): Promise<CompareOutput> {
-  const { sweepId, repro } = input;
-  let baseline: SweepSnapshot;
-  if ('sweepId' in repro.baseline) {
-    baseline = await snapshotSweep(stores, repro.baseline.sweepId);
-  } else {
-    const bytes = await stores.artifacts.get(repro.baseline.key);
-    if (!bytes) throw new BaselineError([`baseline ${stores.artifacts.locate(repro.baseline.key)} is missing`]);
-    baseline = parseBaseline(bytes.toString('utf8'), repro.baseline.key);
-  }
-  const baselineName = 'sweepId' in repro.baseline ? `sweep ${repro.baseline.sweepId}` : repro.baseline.key;
-  // The full comparison stays in repro.json: state payloads are capped at 256 KiB.
-  const { comparison: _comparison, ...output } = await compareAndRecord(stores, { sweepId, name: repro.name, baseline, baselineName, tolerances: repro.tolerances });
-  return output;
-}
-
-/** Compares a sweep with a baseline, records the verdict in the history and adds a drift section to the report. */
-export async function compareAndRecord(
-  stores: Stores,
-  input: { sweepId: string; name: string; baseline: SweepSnapshot; baselineName: string; tolerances?: unknown },
-  now = () => new Date(),
-): Promise<CompareOutput & { comparison: Comparison }> {
-  const { sweepId, name } = input;
-  const comparison = compareSnapshots(await snapshotSweep(stores, sweepId), input.baseline, input.tolerances);
-  const lines = describeComparison(comparison);
-  const keys = sweepKeys(sweepId);
-  await stores.artifacts.put(keys.repro, `${stringifyKeepingNonFinite(comparison, 2)}\n`, 'application/json');
-  const report = await stores.artifacts.get(keys.report);
-  if (report) await stores.artifacts.put(keys.report, withDriftSection(report.toString('utf8'), comparison, lines), 'text/html');
-  await stores.metrics.putRepro({
-    name,
-    sweepId,
-    baseline: input.baselineName,
-    verdict: comparison.verdict,
-    createdAt: now().toISOString(),
-    details: { counts: comparison.counts, chosenLevels: comparison.chosenLevels, lines },
-  });
-  return { sweepId, name, verdict: comparison.verdict, message: lines.join('\n'), comparison };
-}
-
-function withDriftSection(html: string, comparison: Comparison, lines: string[]): string {
-  const section = `<h2>Reproducibility: ${escapeHtml(comparison.verdict)}</h2>\n<pre class="message">${lines.map(escapeHtml).join('\n')}</pre>`;
-  return html.replace('<footer>', `${section}\n<footer>`);
 }

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
+import { DEFAULT_MAX_TASKS } from '../env.js';
 import {
-  canonicalJson,
   ConfigError,
   configHash,
   describeIssues,
@@ -11,13 +11,13 @@ import {
   type TaskConfigInput,
   taskConfigSchema,
 } from '../flooding/config.js';
+import { canonicalJson } from '../flooding/json.js';
 
 /**
  * The sweep spec: a base task config, the axes it is swept over (flood levels x seeds x grid),
  * how the best flood level is selected, and how many tasks run at once.
  */
 
-export const DEFAULT_MAX_TASKS = 10_000;
 
 /** Losses are minimised, accuracies maximised. */
 export const SELECTION_METRICS = ['val.acc', 'val.cleanAcc', 'val.loss', 'val.cleanLoss'] as const;
@@ -451,10 +451,4 @@ export function expandSpec(spec: SweepSpec, options: { maxTasks?: number } = {})
   }
   if (problems.length > 0) throw new SpecError(uniqueLines(problems));
   return tasks;
-}
-
-/** A one-line label for a group, e.g. `optimizer.lr=0.01, dataset={"name":"spiral"}`; `base` without a grid. */
-export function describeGroup(groupLabel: Record<string, unknown>): string {
-  const parts = Object.entries(groupLabel).map(([key, value]) => `${key}=${typeof value === 'string' ? value : canonicalJson(value)}`);
-  return parts.length > 0 ? parts.join(', ') : 'base';
 }

@@ -2,12 +2,14 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { initBackend } from '../flooding/backend.js';
 import { runTask } from '../flooding/trainer.js';
 import { openStores, type StoreConfig, type Stores } from '../store/open.js';
-import { trainStep } from '../sweep/steps.js';
-import type { FromWorker, ToWorker, WorkerJob, WorkerSetup } from './protocol.js';
+import { kindOf } from '../errors.js';
+import { parsePayload } from './payloads.js';
+import { type FromWorker, toWorkerSchema, type WorkerJob, workerSetupSchema } from './protocol.js';
+import { trainStep } from './train.js';
 
 const port = parentPort!;
 const send = (message: FromWorker) => port.postMessage(message);
-const setup = workerData as WorkerSetup;
+const setup = parsePayload(workerSetupSchema, workerData, 'worker setup');
 
 try {
   send({ type: 'ready', backend: await initBackend(setup.backend, setup.backendOptions) });
@@ -35,12 +37,12 @@ async function perform(jobId: number, job: WorkerJob): Promise<unknown> {
   });
 }
 
-port.on('message', async (message: ToWorker) => {
-  const { jobId, job } = message;
+port.on('message', async (raw: unknown) => {
+  const { jobId, job } = parsePayload(toWorkerSchema, raw, 'worker job');
   try {
     send({ type: 'done', jobId, result: await perform(jobId, job) });
   } catch (error) {
     const e = error as Error;
-    send({ type: 'failed', jobId, name: e.name === 'Error' ? e.constructor.name : e.name, message: e.message, stack: e.stack });
+    send({ type: 'failed', jobId, name: e.name === 'Error' ? e.constructor.name : e.name, kind: kindOf(error), message: e.message, stack: e.stack });
   }
 });

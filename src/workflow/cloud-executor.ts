@@ -2,14 +2,13 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { z } from 'zod';
+import { DEFAULT_STACK } from '../env.js';
+import { FloodsweepError, UsageError } from '../errors.js';
 import { openStores, type StoreConfig, type Stores } from '../store/open.js';
 import { sweepKeys } from '../store/ports.js';
-import type { SweepSummary } from '../sweep/aggregate.js';
-import type { CompareOutput, ReproBlock } from '../sweep/repro.js';
-import type { SweepSpec } from '../sweep/spec.js';
-import { newSweepId } from '../sweep/steps.js';
-import { UsageError } from './errors.js';
-import { Eta, formatDuration, ProgressLine } from './progress.js';
+import { type CompareOutput, compareOutputSchema, type PlanInput, parsePayload } from './payloads.js';
+import { newSweepId } from './plan.js';
 
 /** The deployed stack a `--cloud` command talks to, from its CloudFormation outputs. */
 export interface CloudTarget {
@@ -18,8 +17,6 @@ export interface CloudTarget {
   stateMachineArn: string;
   stores: Extract<StoreConfig, { kind: 'aws' }>;
 }
-
-export const DEFAULT_STACK = 'Floodsweep';
 
 /** Turns the SDK's failures into one line saying what to do. */
 function explainAwsError(error: unknown, stackName: string, region: string | undefined): Error {
@@ -34,7 +31,7 @@ function explainAwsError(error: unknown, stackName: string, region: string | und
   if (/does not exist/i.test(e.message)) {
     return new UsageError(`--stack: stack "${stackName}" not found${where}; deploy it with \`npx cdk deploy\` or name yours with --stack`);
   }
-  return new Error(`AWS: ${e.message}`);
+  return new FloodsweepError('service', `AWS: ${e.message}`, { cause: error });
 }
 
 export async function resolveCloudTarget(stackName = DEFAULT_STACK, region?: string): Promise<CloudTarget> {
@@ -59,16 +56,31 @@ export async function resolveCloudTarget(stackName = DEFAULT_STACK, region?: str
   };
 }
 
+const cloudOutputSchema = z.object({ compare: compareOutputSchema.optional() });
+
+/** Task counts of a sweep running in the cloud, read from its task records. */
+export interface CloudProgress {
+  tasksTotal: number;
+  succeeded: number;
+  failed: number;
+  running: number;
+  epochsDone: number;
+  epochsTotal: number;
+}
+
+export interface CloudRunOptions {
+  onStarted?: (sweepId: string, stateMachineArn: string) => void;
+  onProgress?: (progress: CloudProgress) => void;
+  /** Stops following (the execution keeps running in the cloud). */
+  signal?: AbortSignal;
+  pollMs?: number;
+}
+
 /**
- * Starts the sweep on the deployed state machine, follows its tasks in the table with the same
- * progress line as local runs, and downloads summary, plots and report to `outDir` when it ends.
+ * Starts the sweep on the deployed state machine and follows its tasks in the table until the
+ * execution ends. Returns the Compare output of reproducibility runs.
  */
-export async function runSweepInCloud(
-  input: { spec: SweepSpec; sweepId?: string; maxTasks?: number; repro?: ReproBlock },
-  target: CloudTarget,
-  outDir: string,
-  pollMs = 5000,
-): Promise<{ summary: SweepSummary; reportLocation: string; compare?: CompareOutput }> {
+export async function runWorkflowInCloud(input: PlanInput & { spec: { name: string } }, target: CloudTarget, options: CloudRunOptions = {}): Promise<{ sweepId: string; compare?: CompareOutput }> {
   const sweepId = input.sweepId ?? newSweepId(input.spec.name);
   const sfn = new SFNClient({ region: target.region });
   const stores = openStores(target.stores);
@@ -81,37 +93,43 @@ export async function runSweepInCloud(
     } catch (error) {
       throw explainAwsError(error, target.stackName, target.region);
     }
-    process.stderr.write(`sweep ${sweepId}: started on ${target.stateMachineArn}\n`);
-    const progress = new ProgressLine();
-    const eta = new Eta();
-    const started = Date.now();
+    options.onStarted?.(sweepId, target.stateMachineArn);
     for (;;) {
       const execution = await sfn.send(new DescribeExecutionCommand({ executionArn }));
       const tasks = await stores.metrics.listTasks(sweepId);
       const count = (status: string) => tasks.filter((t) => t.status === status).length;
-      const epochs = tasks.reduce((n, t) => n + t.epochsDone, 0);
-      const total = tasks.reduce((n, t) => n + t.epochsTotal, 0);
-      progress.update(
-        `tasks ${count('SUCCEEDED') + count('FAILED')}/${tasks.length} done (${count('FAILED')} failed), ${count('RUNNING')} running · ${eta.estimate(epochs, total)}`,
-      );
+      options.onProgress?.({
+        tasksTotal: tasks.length,
+        succeeded: count('SUCCEEDED'),
+        failed: count('FAILED'),
+        running: count('RUNNING'),
+        epochsDone: tasks.reduce((n, t) => n + t.epochsDone, 0),
+        epochsTotal: tasks.reduce((n, t) => n + t.epochsTotal, 0),
+      });
       if (execution.status !== 'RUNNING') {
-        progress.finish(`sweep ${sweepId}: execution ${execution.status} in ${formatDuration(Date.now() - started)}`);
         if (execution.status !== 'SUCCEEDED') {
-          throw new Error(`execution ${execution.status}: ${execution.error ?? ''} ${execution.cause ?? ''}`.trim());
+          throw new FloodsweepError('service', `execution ${execution.status}: ${execution.error ?? ''} ${execution.cause ?? ''}`.trim());
         }
-        const output = JSON.parse(execution.output ?? '{}') as { compare?: CompareOutput };
-        const local = await downloadResults(stores, sweepId, outDir);
-        return { summary: local.summary, reportLocation: local.report, compare: output.compare };
+        const output = parsePayload(cloudOutputSchema, JSON.parse(execution.output ?? '{}'), 'execution output');
+        return { sweepId, compare: output.compare };
       }
-      await new Promise((r) => setTimeout(r, pollMs));
+      await sleep(options.pollMs ?? 5000, options.signal);
     }
   } finally {
     sfn.destroy();
   }
 }
 
-/** Copies a sweep's summary, plots and report (not its checkpoints) into `outDir`, mirroring the keys. */
-async function downloadResults(stores: Stores, sweepId: string, outDir: string): Promise<{ summary: SweepSummary; report: string }> {
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((done, fail) => {
+    if (signal?.aborted) return fail(signal.reason);
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', () => (clearTimeout(timer), fail(signal.reason)), { once: true });
+  });
+}
+
+/** Copies a sweep's spec, summary, plots and report (not its checkpoints) into `outDir`, mirroring the keys. */
+export async function downloadResults(stores: Stores, sweepId: string, outDir: string): Promise<string> {
   const keys = sweepKeys(sweepId);
   const wanted = [keys.spec, keys.summary, keys.report, keys.repro, ...(await stores.artifacts.list(keys.plot('x').slice(0, -1)))];
   for (const key of wanted) {
@@ -121,6 +139,5 @@ async function downloadResults(stores: Stores, sweepId: string, outDir: string):
     await mkdir(dirname(file), { recursive: true });
     await writeFile(file, body);
   }
-  const summary = JSON.parse((await stores.artifacts.get(keys.summary))!.toString('utf8')) as SweepSummary;
-  return { summary, report: join(resolve(outDir), keys.report) };
+  return join(resolve(outDir), keys.report);
 }

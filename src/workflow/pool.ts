@@ -1,11 +1,13 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { BackendName } from '../flooding/backend.js';
+import type { z } from 'zod';
+import { type ErrorKind, FloodsweepError } from '../errors.js';
+import type { BackendName } from '../flooding/names.js';
 import type { TaskConfig } from '../flooding/config.js';
 import type { TaskResult } from '../flooding/metrics.js';
-import type { TrainInput, TrainOutput } from '../sweep/steps.js';
 import type { StoreConfig } from '../store/open.js';
-import type { FromWorker, ToWorker, WorkerJob, WorkerSetup } from './protocol.js';
+import { parsePayload, type TrainInput, type TrainOutput, trainOutputSchema } from './payloads.js';
+import { type FromWorker, fromWorkerSchema, type ToWorker, taskResultSchema, type WorkerJob, type WorkerSetup } from './protocol.js';
 
 export interface PoolOptions extends WorkerSetup {
   /** Worker threads; defaults to the number of cores. */
@@ -14,14 +16,18 @@ export interface PoolOptions extends WorkerSetup {
   onEpoch?: (jobId: number, epoch: number, total: number) => void;
 }
 
-/** An error thrown inside a worker, keeping its name (the workflow's Catch and Retry match on it). */
-export class WorkerJobError extends Error {
+/**
+ * An error thrown inside a worker, keeping its name (the workflow's Catch and Retry match on it)
+ * and its kind (which decides the exit code).
+ */
+export class WorkerJobError extends FloodsweepError {
   constructor(
     name: string,
+    kind: ErrorKind,
     message: string,
     readonly workerStack?: string,
   ) {
-    super(message);
+    super(kind, message);
     this.name = name;
   }
 }
@@ -29,9 +35,13 @@ export class WorkerJobError extends Error {
 interface Job {
   jobId: number;
   job: WorkerJob;
+  /** Parses the worker's result (throws if it is not what the job returns). */
   resolve: (result: unknown) => void;
   reject: (error: Error) => void;
 }
+
+/** The built worker next to the built pool; from the TypeScript sources, an entry that registers tsx. */
+const WORKER_ENTRY = new URL(import.meta.url.endsWith('.ts') ? './worker-entry.mjs' : './worker.js', import.meta.url);
 
 interface Slot {
   worker: Worker;
@@ -66,19 +76,26 @@ export class WorkerPool {
 
   /** Queues a whole task (trained in memory); resolves with its result. */
   run(config: TaskConfig): { jobId: number; result: Promise<TaskResult> } {
-    return this.submit<TaskResult>({ kind: 'task', config });
+    return this.submit({ kind: 'task', config }, taskResultSchema);
   }
 
   /** Queues one workflow Train step of a sweep task, against the given stores. */
   trainStep(stores: StoreConfig, input: TrainInput, budget: { maxEpochs?: number; deadline?: number } = {}): { jobId: number; result: Promise<TrainOutput> } {
-    return this.submit<TrainOutput>({ kind: 'trainStep', stores, input, ...budget });
+    return this.submit({ kind: 'trainStep', stores, input, ...budget }, trainOutputSchema);
   }
 
-  private submit<T>(job: WorkerJob): { jobId: number; result: Promise<T> } {
+  private submit<Schema extends z.ZodType>(job: WorkerJob, resultSchema: Schema): { jobId: number; result: Promise<z.output<Schema>> } {
     if (this.closed) throw new Error('pool is closed');
     const jobId = this.nextJobId++;
-    const result = new Promise<T>((resolve, reject) => {
-      this.queue.push({ jobId, job, resolve: resolve as (r: unknown) => void, reject });
+    const result = new Promise<z.output<Schema>>((resolve, reject) => {
+      const settle = (value: unknown) => {
+        try {
+          resolve(parsePayload(resultSchema, value, `result of worker job ${job.kind}`));
+        } catch (error) {
+          reject(error as Error);
+        }
+      };
+      this.queue.push({ jobId, job, resolve: settle, reject });
     });
     this.dispatch();
     return { jobId, result };
@@ -90,12 +107,13 @@ export class WorkerPool {
   }
 
   private startWorker(setup: WorkerSetup): Slot {
-    const worker = new Worker(new URL('./worker-entry.mjs', import.meta.url), { workerData: setup });
+    const worker = new Worker(WORKER_ENTRY, { workerData: setup });
     const slot: Slot = { worker, ready: Promise.resolve('wasm') };
     slot.ready = new Promise<BackendName>((resolve, reject) => {
-      const onMessage = (message: FromWorker) => {
+      const onMessage = (raw: unknown) => {
+        const message = fromWorkerSchema.parse(raw);
         if (message.type === 'ready') resolve(message.backend);
-        else if (message.type === 'startFailed') reject(new WorkerJobError('BackendError', message.message));
+        else if (message.type === 'startFailed') reject(new WorkerJobError('BackendError', 'input', message.message));
         else return;
         worker.off('message', onMessage);
       };
@@ -106,7 +124,7 @@ export class WorkerPool {
       () => this.dispatch(),
       (error: Error) => this.failEverything(error),
     );
-    worker.on('message', (message: FromWorker) => this.onMessage(slot, message));
+    worker.on('message', (raw: unknown) => this.onMessage(slot, parsePayload(fromWorkerSchema, raw, 'worker message')));
     worker.on('error', (error) => {
       slot.job?.reject(error);
       slot.job = undefined;
@@ -123,7 +141,7 @@ export class WorkerPool {
     }
     slot.job = undefined;
     if (message.type === 'done') job.resolve(message.result);
-    else if (message.type === 'failed') job.reject(new WorkerJobError(message.name, message.message, message.stack));
+    else if (message.type === 'failed') job.reject(new WorkerJobError(message.name, message.kind, message.message, message.stack));
     this.dispatch();
   }
 

@@ -1,0 +1,194 @@
+/**
+ * Running a sweep from code: `runSweep(spec, options)` executes the sweep workflow locally in
+ * process (the default) or on the deployed stack (`cloud`), reports progress through `onEvent`,
+ * and returns the summary. Nothing here installs signal handlers or exits the process: stopping a
+ * run is `options.signal`, and what to print is the caller's.
+ */
+import { dirname, resolve } from 'node:path';
+import { DEFAULT_RESULTS_DIR } from './env.js';
+import { FloodsweepError, MissingStateError, UsageError } from './errors.js';
+import { stringifyKeepingNonFinite } from './flooding/json.js';
+import { loadSpecFile, readInputFile } from './input-files.js';
+import type { BackendRequest } from './flooding/names.js';
+import { openStores, type StoreConfig, type Stores } from './store/open.js';
+import { sweepKeys } from './store/ports.js';
+import type { SweepSummary } from './sweep/aggregate.js';
+import { parseBaseline, parseReproSpec } from './sweep/repro.js';
+import { parseSpecText, type SweepSpec, validateSpec } from './sweep/spec.js';
+import { readSummary } from './workflow/aggregate.js';
+import { type CloudTarget, downloadResults, runWorkflowInCloud } from './workflow/cloud-executor.js';
+import { runWorkflowLocally } from './workflow/local-executor.js';
+import type { CompareOutput, PlanInput, ReproBlock } from './workflow/payloads.js';
+
+export interface RunSweepOptions {
+  /** Where results go when the sweep runs locally: a results directory (the default, ./floodsweep-results) or DynamoDB + S3. */
+  stores?: StoreConfig;
+  /** Run on the deployed stack instead of in process; its table and bucket are the stores. */
+  cloud?: { target: CloudTarget; /** Where summary, plots and report are copied when it ends. */ downloadDir?: string };
+  /** Continue this sweep (same spec): only the missing work runs, from checkpoints. */
+  sweepId?: string;
+  /** Refuse sweeps above this many tasks (default 10,000). */
+  maxTasks?: number;
+  /** Local runs: the tfjs backend (default auto). */
+  backend?: BackendRequest;
+  /** Local runs: worker threads (default: the number of cores). */
+  workers?: number;
+  /** Local runs: epochs per Train call, i.e. how often tasks checkpoint. */
+  epochsPerCall?: number;
+  /** Makes the run a reproducibility run: Compare against this baseline after Aggregate. */
+  repro?: ReproBlock;
+  onEvent?: (event: SweepEvent) => void;
+  /** Aborting stops a local run (resumable from its checkpoints) or stops following a cloud run. */
+  signal?: AbortSignal;
+}
+
+/** How far a sweep is, in tasks and epochs. */
+export interface SweepProgress {
+  sweepId: string;
+  tasksTotal: number;
+  succeeded: number;
+  failed: number;
+  /** Tasks training now. */
+  running: number;
+  /** Local runs: the tasks training now, at which epoch of how many. */
+  active: Array<{ taskId: string; epoch: number; epochs: number }>;
+  epochsDone: number;
+  epochsTotal: number;
+}
+
+export type SweepEvent =
+  | { type: 'started'; sweepId: string; taskCount: number; /** The backend, or the state machine for cloud runs. */ where: string }
+  | { type: 'progress'; progress: SweepProgress }
+  /** A drifted reproducibility run's alert (an SNS message in the cloud). */
+  | { type: 'alert'; subject: string; message: string };
+
+export interface SweepRunResult {
+  sweepId: string;
+  summary: SweepSummary;
+  /** report.html: a file path, or where it was downloaded to from the cloud. */
+  reportLocation: string;
+  /** Reproducibility runs: the verdict. */
+  compare?: CompareOutput;
+}
+
+/** The local results directory a run uses when no stores are given. */
+export const defaultStores = (): StoreConfig => ({ kind: 'local', rootDir: DEFAULT_RESULTS_DIR });
+
+/** Runs a sweep spec (from `parseSpecText`, `loadSpecFile` or `validateSpec`) through the workflow. */
+export async function runSweep(spec: SweepSpec, options: RunSweepOptions = {}): Promise<SweepRunResult> {
+  const input: PlanInput = { spec, sweepId: options.sweepId, maxTasks: options.maxTasks, repro: options.repro };
+  if (options.cloud) return runInCloud(spec, input, options.cloud, options);
+  return runLocally(input, options.stores ?? defaultStores(), options);
+}
+
+/** Finishes an interrupted sweep with the spec it was started with. */
+export async function resumeSweep(sweepId: string, options: RunSweepOptions = {}): Promise<SweepRunResult> {
+  const stores = openStores(options.cloud?.target.stores ?? options.stores ?? defaultStores());
+  return runSweep(await readStoredSpec(stores, sweepId), { ...options, sweepId });
+}
+
+/**
+ * A reproducibility run: the pinned sweep of a repro spec file, then Compare against its baseline.
+ * The baseline file is stored as an artifact so that the workflow (also in the cloud) can read it.
+ */
+export async function runReproducibility(reproSpecPath: string, options: Omit<RunSweepOptions, 'repro' | 'sweepId'> = {}): Promise<SweepRunResult & { compare: CompareOutput }> {
+  const reproSpec = parseReproSpec(readInputFile(reproSpecPath, 'repro spec'), reproSpecPath);
+  const near = (path: string) => resolve(dirname(reproSpecPath), path);
+  const spec = typeof reproSpec.spec === 'string' ? loadSpecFile(near(reproSpec.spec)) : validateSpec(reproSpec.spec);
+  const stores = openStores(options.cloud?.target.stores ?? options.stores ?? defaultStores());
+  let baseline: ReproBlock['baseline'];
+  if ('file' in reproSpec.baseline) {
+    const baselineFile = near(reproSpec.baseline.file);
+    const snapshot = parseBaseline(readInputFile(baselineFile, 'baseline'), baselineFile);
+    const key = `repro/${reproSpec.name}/baseline.json`;
+    await stores.artifacts.put(key, stringifyKeepingNonFinite(snapshot), 'application/json');
+    baseline = { key };
+  } else {
+    if (!(await stores.metrics.getSweep(reproSpec.baseline.sweepId))) {
+      throw new UsageError(`baseline.sweepId: sweep "${reproSpec.baseline.sweepId}" not found`);
+    }
+    baseline = { sweepId: reproSpec.baseline.sweepId };
+  }
+  const result = await runSweep(spec, { ...options, repro: { name: reproSpec.name, baseline, tolerances: reproSpec.tolerances } });
+  if (!result.compare) throw new FloodsweepError('internal', 'the reproducibility run ended without a comparison');
+  return { ...result, compare: result.compare };
+}
+
+/** The spec a sweep was planned with; an unknown sweep id is bad input. */
+export async function readStoredSpec(stores: Stores, sweepId: string): Promise<SweepSpec> {
+  const sweep = await stores.metrics.getSweep(sweepId);
+  if (!sweep) throw new UsageError(`sweep "${sweepId}" not found in ${stores.artifacts.locate('')}`);
+  const bytes = await stores.artifacts.get(sweep.specKey);
+  if (!bytes) throw new MissingStateError(`${stores.artifacts.locate(sweep.specKey)} is missing`);
+  return parseSpecText(bytes.toString('utf8'), sweep.specKey);
+}
+
+/** A finished sweep's summary; a sweep that was never aggregated is bad input for a reading command. */
+export async function requireSummary(stores: Stores, sweepId: string): Promise<SweepSummary> {
+  const summary = await readSummary(stores, sweepId);
+  if (!summary) throw new UsageError(`sweep "${sweepId}" has no summary (not found, or not aggregated yet)`);
+  return summary;
+}
+
+async function runLocally(input: PlanInput, storeConfig: StoreConfig, options: RunSweepOptions): Promise<SweepRunResult> {
+  const emit = options.onEvent ?? (() => undefined);
+  const progress: SweepProgress = { sweepId: input.sweepId ?? '', tasksTotal: 0, succeeded: 0, failed: 0, running: 0, active: [], epochsDone: 0, epochsTotal: 0 };
+  const epochsDone = new Map<string, number>();
+  const running = new Map<string, { epoch: number; epochs: number }>();
+  const report = () => {
+    progress.active = [...running].map(([taskId, p]) => ({ taskId, ...p }));
+    progress.running = running.size;
+    progress.epochsDone = [...epochsDone.values()].reduce((a, b) => a + b, 0);
+    emit({ type: 'progress', progress: structuredClone(progress) });
+  };
+  const execution = runWorkflowLocally(input, {
+    stores: storeConfig,
+    backend: options.backend ?? 'auto',
+    workers: options.workers,
+    epochsPerCall: options.epochsPerCall,
+    onPlanned: (plan, backend) => {
+      Object.assign(progress, { sweepId: plan.sweepId, tasksTotal: plan.taskCount, epochsTotal: plan.epochCount });
+      emit({ type: 'started', sweepId: plan.sweepId, taskCount: plan.taskCount, where: backend });
+    },
+    onEpoch: (taskId, epoch, epochs) => {
+      running.set(taskId, { epoch, epochs });
+      epochsDone.set(taskId, epoch);
+      report();
+    },
+    onTaskEnd: (taskId, outcome) => {
+      running.delete(taskId);
+      progress[outcome] += 1;
+      report();
+    },
+    onAlert: (subject, message) => emit({ type: 'alert', subject, message }),
+  });
+  const abort = () => execution.abort();
+  options.signal?.addEventListener('abort', abort, { once: true });
+  try {
+    const { aggregate, compare } = await execution.result;
+    const stores = openStores(storeConfig);
+    const summary = await requireSummary(stores, aggregate.sweepId);
+    return { sweepId: aggregate.sweepId, summary, reportLocation: stores.artifacts.locate(aggregate.reportKey), compare };
+  } finally {
+    options.signal?.removeEventListener('abort', abort);
+  }
+}
+
+async function runInCloud(spec: SweepSpec, input: PlanInput, cloud: NonNullable<RunSweepOptions['cloud']>, options: RunSweepOptions): Promise<SweepRunResult> {
+  const emit = options.onEvent ?? (() => undefined);
+  let sweepId = input.sweepId ?? '';
+  const { compare, sweepId: ran } = await runWorkflowInCloud({ ...input, spec }, cloud.target, {
+    signal: options.signal,
+    onStarted: (id, stateMachineArn) => {
+      sweepId = id;
+      emit({ type: 'started', sweepId: id, taskCount: 0, where: stateMachineArn });
+    },
+    onProgress: (counts) => emit({ type: 'progress', progress: { sweepId, ...counts, active: [] } }),
+  });
+  const stores = openStores(cloud.target.stores);
+  const summary = await requireSummary(stores, ran);
+  const reportLocation = cloud.downloadDir
+    ? await downloadResults(stores, ran, cloud.downloadDir)
+    : stores.artifacts.locate(sweepKeys(ran).report);
+  return { sweepId: ran, summary, reportLocation, compare };
+}

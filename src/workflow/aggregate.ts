@@ -1,0 +1,55 @@
+import { MissingStateError } from '../errors.js';
+import { renderReport, type ReproducibilitySection } from '../report/html.js';
+import { sweepFigures } from '../report/sweep-figures.js';
+import type { Stores } from '../store/open.js';
+import { sweepKeys } from '../store/ports.js';
+import { type SweepSummary, summarizeSweep } from '../sweep/aggregate.js';
+import { validateSpec } from '../sweep/spec.js';
+import { type AggregateOutput, aggregateInputSchema, parsePayload } from './payloads.js';
+
+/**
+ * The Aggregate state: per group the chosen flood level and the statistics over seeds;
+ * summary.json, the figures and report.html; the sweep's final status.
+ */
+export async function aggregate(stores: Stores, event: unknown): Promise<AggregateOutput> {
+  const { sweepId } = parsePayload(aggregateInputSchema, event, 'Aggregate input');
+  const keys = sweepKeys(sweepId);
+  const sweep = await stores.metrics.getSweep(sweepId);
+  if (!sweep) throw new MissingStateError(`sweep ${sweepId} does not exist`);
+  const spec = validateSpec(await readStoredJson(stores, keys.spec));
+  const tasks = await stores.metrics.listTasks(sweepId);
+  const epochsOf = (taskId: string) => stores.metrics.getEpochs(sweepId, taskId);
+  const summary = await summarizeSweep({ sweepId, name: sweep.name, tasks, epochsOf, selection: spec.selection });
+  await stores.artifacts.put(keys.summary, `${JSON.stringify(summary, null, 2)}\n`, 'application/json');
+  await writeReport(stores, summary);
+  await stores.metrics.updateSweep(sweepId, ['RUNNING', 'SUCCEEDED', 'PARTIAL', 'FAILED'], {
+    status: summary.status,
+    summaryKey: keys.summary,
+    failedTasks: summary.failedTasks.length,
+  });
+  return { sweepId, status: summary.status, summaryKey: keys.summary, reportKey: keys.report };
+}
+
+/** Draws the sweep's figures (PNG and SVG) and writes them with report.html. */
+export async function writeReport(stores: Stores, summary: SweepSummary, reproducibility?: ReproducibilitySection): Promise<void> {
+  const keys = sweepKeys(summary.sweepId);
+  const figures = await sweepFigures(summary, (taskId) => stores.metrics.getEpochs(summary.sweepId, taskId));
+  for (const { name, figure } of figures) {
+    await stores.artifacts.put(keys.plot(name), figure.png, 'image/png');
+    await stores.artifacts.put(keys.plot(name.replace(/\.png$/, '.svg')), figure.svg, 'image/svg+xml');
+  }
+  await stores.artifacts.put(keys.report, renderReport(summary, figures, reproducibility), 'text/html');
+}
+
+/** A JSON artifact the workflow wrote earlier (spec, summary); its absence is missing state. */
+export async function readStoredJson(stores: Stores, key: string): Promise<unknown> {
+  const bytes = await stores.artifacts.get(key);
+  if (!bytes) throw new MissingStateError(`${stores.artifacts.locate(key)} is missing`);
+  return JSON.parse(bytes.toString('utf8'));
+}
+
+/** The summary Aggregate wrote, or undefined before the sweep was aggregated. */
+export async function readSummary(stores: Stores, sweepId: string): Promise<SweepSummary | undefined> {
+  const bytes = await stores.artifacts.get(sweepKeys(sweepId).summary);
+  return bytes ? (JSON.parse(bytes.toString('utf8')) as SweepSummary) : undefined;
+}

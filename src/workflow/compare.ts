@@ -1,0 +1,69 @@
+import { stringifyKeepingNonFinite } from '../flooding/json.js';
+import type { Stores } from '../store/open.js';
+import { sweepKeys } from '../store/ports.js';
+import { BaselineError, type Comparison, compareSnapshots, describeComparison, parseBaseline, type SweepSnapshot, snapshotOf } from '../sweep/repro.js';
+import { validateSpec } from '../sweep/spec.js';
+import { UsageError } from '../errors.js';
+import { readStoredJson, readSummary, writeReport } from './aggregate.js';
+import { type CompareOutput, compareInputSchema, parsePayload } from './payloads.js';
+
+/** The Compare state of reproducibility runs: resolves the baseline, then compares and records. */
+export async function compare(stores: Stores, event: unknown): Promise<CompareOutput> {
+  const { sweepId, repro } = parsePayload(compareInputSchema, event, 'Compare input');
+  let baseline: SweepSnapshot;
+  if ('sweepId' in repro.baseline) {
+    baseline = await loadSnapshot(stores, repro.baseline.sweepId);
+  } else {
+    const bytes = await stores.artifacts.get(repro.baseline.key);
+    if (!bytes) throw new BaselineError([`baseline ${stores.artifacts.locate(repro.baseline.key)} is missing`]);
+    baseline = parseBaseline(bytes.toString('utf8'), repro.baseline.key);
+  }
+  const baselineName = 'sweepId' in repro.baseline ? `sweep ${repro.baseline.sweepId}` : repro.baseline.key;
+  // The full comparison stays in repro.json: state payloads are capped at 256 KiB.
+  const { comparison: _comparison, ...output } = await compareAndRecord(stores, {
+    sweepId,
+    name: repro.name,
+    baseline,
+    baselineName,
+    tolerances: repro.tolerances,
+  });
+  return output;
+}
+
+/** A stored sweep as a baseline snapshot; an unknown sweep id is bad input. */
+export async function loadSnapshot(stores: Stores, sweepId: string): Promise<SweepSnapshot> {
+  const sweep = await stores.metrics.getSweep(sweepId);
+  if (!sweep) throw new UsageError(`sweep "${sweepId}" not found in ${stores.artifacts.locate('')}`);
+  const keys = sweepKeys(sweepId);
+  const spec = validateSpec(await readStoredJson(stores, keys.spec));
+  const records = await stores.metrics.listTasks(sweepId);
+  const summary = await readSummary(stores, sweepId);
+  return snapshotOf({ sweepId, name: sweep.name, spec, records, summary });
+}
+
+/**
+ * Compares a sweep with a baseline, writes repro.json, records the verdict in the history and
+ * renders the report again with its reproducibility section.
+ */
+export async function compareAndRecord(
+  stores: Stores,
+  input: { sweepId: string; name: string; baseline: SweepSnapshot; baselineName: string; tolerances?: unknown },
+  now = () => new Date(),
+): Promise<CompareOutput & { comparison: Comparison }> {
+  const { sweepId, name } = input;
+  const comparison = compareSnapshots(await loadSnapshot(stores, sweepId), input.baseline, input.tolerances);
+  const lines = describeComparison(comparison);
+  const keys = sweepKeys(sweepId);
+  await stores.artifacts.put(keys.repro, `${stringifyKeepingNonFinite(comparison, 2)}\n`, 'application/json');
+  const summary = await readSummary(stores, sweepId);
+  if (summary) await writeReport(stores, summary, { verdict: comparison.verdict, lines });
+  await stores.metrics.putRepro({
+    name,
+    sweepId,
+    baseline: input.baselineName,
+    verdict: comparison.verdict,
+    createdAt: now().toISOString(),
+    details: { counts: comparison.counts, chosenLevels: comparison.chosenLevels, lines },
+  });
+  return { sweepId, name, verdict: comparison.verdict, message: lines.join('\n'), comparison };
+}

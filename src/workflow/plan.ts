@@ -1,0 +1,62 @@
+import { randomBytes } from 'node:crypto';
+import type { Stores } from '../store/open.js';
+import { sweepKeys } from '../store/ports.js';
+import { expandSpec, type SweepSpec, validateSpec } from '../sweep/spec.js';
+import { type ManifestItem, type PlanInput, type PlanOutput, parsePayload, planInputSchema } from './payloads.js';
+
+export function newSweepId(name: string, now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return `${name}-${stamp}-${randomBytes(2).toString('hex')}`;
+}
+
+export interface PlanOptions {
+  /** The deployment's ceiling on parallel tasks, whatever a spec asks for. */
+  maxConcurrencyCap?: number;
+  now?: () => Date;
+}
+
+/**
+ * The Plan state: validates the spec, expands it into tasks, writes the spec, the manifest (ids
+ * only), a PENDING record per task (kept as they are when a sweep is resumed) and the sweep record.
+ */
+export async function plan(stores: Stores, event: unknown, options: PlanOptions = {}): Promise<PlanOutput> {
+  const input: PlanInput = parsePayload(planInputSchema, event, 'Plan input');
+  const now = options.now ?? (() => new Date());
+  const spec: SweepSpec = validateSpec(input.spec);
+  const tasks = expandSpec(spec, { maxTasks: input.maxTasks });
+  const sweepId = input.sweepId ?? newSweepId(spec.name, now());
+  const keys = sweepKeys(sweepId);
+  const manifest: ManifestItem[] = tasks.map((t) => ({ sweepId, taskId: t.taskId }));
+  await stores.artifacts.put(keys.spec, `${JSON.stringify(spec, null, 2)}\n`, 'application/json');
+  await stores.artifacts.put(keys.manifest, JSON.stringify(manifest), 'application/json');
+  for (const task of tasks) {
+    // A resumed sweep keeps what its tasks already achieved.
+    if (await stores.metrics.getTask(sweepId, task.taskId)) continue;
+    await stores.metrics.putTask({
+      sweepId,
+      taskId: task.taskId,
+      status: 'PENDING',
+      config: task.config,
+      group: task.group,
+      epochsDone: 0,
+      epochsTotal: task.config.training.epochs,
+      attempts: 0,
+      updatedAt: now().toISOString(),
+    });
+  }
+  const created = await stores.metrics.createSweep({
+    sweepId,
+    name: spec.name,
+    createdAt: now().toISOString(),
+    status: 'RUNNING',
+    taskCount: tasks.length,
+    specKey: keys.spec,
+    updatedAt: now().toISOString(),
+  });
+  if (!created) {
+    await stores.metrics.updateSweep(sweepId, ['RUNNING', 'SUCCEEDED', 'PARTIAL', 'FAILED'], { status: 'RUNNING', error: undefined });
+  }
+  const maxConcurrency = Math.min(spec.execution.maxConcurrency, options.maxConcurrencyCap ?? Infinity);
+  const epochCount = tasks.reduce((sum, task) => sum + task.config.training.epochs, 0);
+  return { sweepId, manifestKey: keys.manifest, taskCount: tasks.length, epochCount, maxConcurrency };
+}

@@ -1,0 +1,91 @@
+import { activeBackend } from '../flooding/backend.js';
+import { CheckpointError } from '../flooding/checkpoint.js';
+import type { EpochMetrics, TaskResult } from '../flooding/metrics.js';
+import { TrainingRun } from '../flooding/trainer.js';
+import type { Stores } from '../store/open.js';
+import { sweepKeys } from '../store/ports.js';
+import { MissingStateError } from '../errors.js';
+import { parsePayload, type TrainInput, trainInputSchema, type TrainOutput } from './payloads.js';
+
+export interface TrainBudget {
+  /** Stop (and checkpoint) when fewer milliseconds than this remain... */
+  remainingMs?: () => number;
+  /** ...or after this many epochs in this call. */
+  maxEpochs?: number;
+  onEpoch?: (epoch: number, total: number) => void;
+}
+
+/** Rows are written in batches of this many as training goes. */
+const ROWS_PER_WRITE = 10;
+/** Time kept in reserve for the checkpoint and the writes after the last epoch. */
+const SAFETY_MARGIN_MS = 30_000;
+
+/**
+ * Trains one task within a budget. Unfinished: checkpoints and returns done=false (the workflow
+ * calls again and training resumes from the checkpoint). Already finished: returns done=true
+ * without training again.
+ */
+export async function trainStep(stores: Stores, event: unknown, budget: TrainBudget = {}): Promise<TrainOutput> {
+  const { sweepId, taskId }: TrainInput = parsePayload(trainInputSchema, event, 'Train input');
+  const keys = sweepKeys(sweepId);
+  const task = await stores.metrics.getTask(sweepId, taskId);
+  if (!task) throw new MissingStateError(`task ${taskId} of sweep ${sweepId} does not exist`);
+  if (task.status === 'SUCCEEDED') return { sweepId, taskId, done: true, epoch: task.epochsDone };
+
+  const checkpoint = await stores.artifacts.get(keys.taskCheckpoint(taskId));
+  let run: TrainingRun;
+  try {
+    run = checkpoint ? TrainingRun.resume(task.config, checkpoint) : TrainingRun.start(task.config);
+  } catch (error) {
+    if (error instanceof CheckpointError) {
+      throw new CheckpointError(`${stores.artifacts.locate(keys.taskCheckpoint(taskId))}: ${error.message}`);
+    }
+    throw error;
+  }
+  try {
+    await stores.metrics.updateTask(sweepId, taskId, ['PENDING', 'RUNNING', 'FAILED'], {
+      status: 'RUNNING',
+      attempts: task.attempts + 1,
+      backend: activeBackend(),
+      error: undefined,
+    });
+    let unwritten: EpochMetrics[] = checkpoint ? [] : [...run.rows];
+    const flush = async () => {
+      if (unwritten.length === 0) return;
+      await stores.metrics.putEpochs(sweepId, taskId, unwritten);
+      unwritten = [];
+    };
+    const total = task.config.training.epochs;
+    let trained = 0;
+    let slowestEpochMs = 0;
+    while (!run.finished) {
+      const remaining = budget.remainingMs?.();
+      const outOfTime = remaining !== undefined && remaining < 2 * slowestEpochMs + SAFETY_MARGIN_MS;
+      if (outOfTime || (budget.maxEpochs !== undefined && trained >= budget.maxEpochs)) break;
+      const started = performance.now();
+      const row = run.trainEpoch();
+      slowestEpochMs = Math.max(slowestEpochMs, performance.now() - started);
+      trained += 1;
+      budget.onEpoch?.(run.epoch, total);
+      if (row) unwritten.push(row);
+      if (unwritten.length >= ROWS_PER_WRITE) await flush();
+    }
+    await flush();
+    if (!run.finished) {
+      await stores.artifacts.put(keys.taskCheckpoint(taskId), run.checkpoint(), 'application/octet-stream');
+      await stores.metrics.updateTask(sweepId, taskId, ['RUNNING'], { epochsDone: run.epoch });
+      return { sweepId, taskId, done: false, epoch: run.epoch };
+    }
+    const result: TaskResult = run.result();
+    await stores.artifacts.put(keys.taskResult(taskId), JSON.stringify(result), 'application/json');
+    await stores.metrics.updateTask(sweepId, taskId, ['RUNNING'], {
+      status: 'SUCCEEDED',
+      epochsDone: run.epoch,
+      final: result.final,
+    });
+    return { sweepId, taskId, done: true, epoch: run.epoch };
+  } finally {
+    run.dispose();
+  }
+}
+
