@@ -4,51 +4,10 @@ import { resolveTaskConfig, type TaskConfigInput } from '../src/flooding/config.
 import type { EpochMetrics, SplitMetrics } from '../src/flooding/metrics.js';
 import type { TaskRecord } from '../src/sweep/records.js';
 import { type Selection, summarizeSweep, type SweepSummary } from '../src/sweep/aggregate.js';
-import { mean, pairedDifference, sampleSd, studentTCdf, studentTQuantile } from '../src/sweep/statistics.js';
 import { taskRecord } from './store-contract.js';
 
 const close = (actual: number, expected: number, tolerance = 1e-12, what = '') =>
   assert.ok(Math.abs(actual - expected) <= tolerance, `${what} ${actual} is not within ${tolerance} of ${expected}`);
-
-describe('statistics', () => {
-  it('mean and sample sd on known numbers', () => {
-    assert.equal(mean([2, 4, 4, 4, 5, 5, 7, 9]), 5);
-    close(sampleSd([2, 4, 4, 4, 5, 5, 7, 9]), Math.sqrt(32 / 7));
-    close(sampleSd([0.8, 0.82, 0.84]), 0.02);
-    assert.equal(sampleSd([0.83]), 0, 'a single value has sd 0');
-    assert.throws(() => mean([]), /no values/);
-  });
-
-  it("Student's t quantiles", () => {
-    // Rounded table values, then more digits (R: qt(p, df)).
-    const table: Array<[number, number]> = [[1, 12.706], [2, 4.303], [4, 2.776], [9, 2.262], [29, 2.045], [Infinity, 1.96]];
-    for (const [df, value] of table) close(studentTQuantile(0.975, df), value, 5e-4, `t(0.975, ${df})`);
-    const precise: Array<[number, number, number]> = [
-      [0.975, 1, 12.706204736], [0.975, 2, 4.30265273], [0.975, 30, 2.042272456], [0.995, 10, 3.169272673],
-      [0.95, 5, 2.015048373], [0.975, 1000, 1.962339081], [0.975, 1e6, 1.959966357], [0.975, Infinity, 1.959963985],
-    ];
-    for (const [p, df, value] of precise) close(studentTQuantile(p, df), value, 2e-9, `t(${p}, ${df})`);
-    close(studentTQuantile(0.025, 9), -2.262157163, 2e-9, 'lower tail');
-    close(studentTCdf(studentTQuantile(0.9, 3.5), 3.5), 0.9, 1e-12, 'fractional df round trip');
-    assert.throws(() => studentTQuantile(1, 3), /p must be in \(0, 1\)/);
-  });
-
-  it('paired difference with a 95% CI, by hand', () => {
-    // Differences 0.03, 0.04, 0.02: mean 0.03, sd 0.01, half-width t(0.975, 2) * 0.01 / sqrt(3) = 0.0248414.
-    const difference = pairedDifference([0.83, 0.86, 0.86], [0.8, 0.82, 0.84]);
-    close(difference.mean, 0.03, 1e-12);
-    close(difference.sd, 0.01, 1e-12);
-    assert.equal(difference.n, 3);
-    close(difference.ci95![0], 0.0051586, 1e-7);
-    close(difference.ci95![1], 0.0548414, 1e-7);
-
-    const single = pairedDifference([0.85], [0.8]);
-    assert.equal(single.ci95, null);
-    assert.equal(single.sd, 0);
-    assert.match(single.note!, /n = 1: no confidence interval/);
-    assert.throws(() => pairedDifference([1, 2], [1]), /must line up/);
-  });
-});
 
 const EPOCHS = [0, 5, 10, 15, 20];
 
