@@ -17,6 +17,9 @@ interface SplitTensors {
   labelIndices: tf.Tensor1D;
   cleanLabelIndices: tf.Tensor1D;
   n: number;
+  /** The split's values in JavaScript, from which mini-batches are cut. */
+  values: Split;
+  numClasses: number;
 }
 
 /**
@@ -100,9 +103,7 @@ export class TrainingRun {
     // Each step's mean loss and objective stay on the device; one read-back per epoch.
     const stepScalars: tf.Scalar[] = [];
     for (let start = 0; start < train.n; start += batchSize) {
-      const indices = tf.tensor1d(order.subarray(start, Math.min(start + batchSize, train.n)), 'int32');
-      const x = tf.gather(train.x, indices) as tf.Tensor2D;
-      const y = tf.gather(train.labels, indices) as tf.Tensor2D;
+      const { x, y } = miniBatch(train, order.subarray(start, Math.min(start + batchSize, train.n)));
       const batchStats: Parameters<Model['forwardTraining']>[1] = [];
       let meanLoss: tf.Scalar | undefined;
       const { value, grads } = tf.variableGrads(() => {
@@ -120,7 +121,7 @@ export class TrainingRun {
       this.optimizer.step(vars, gradList);
       this.model.updateRunningStats(batchStats);
       stepScalars.push(meanLoss!, value);
-      tf.dispose([indices, x, y]);
+      tf.dispose([x, y]);
     }
     const values = readScalars(stepScalars);
     tf.dispose(stepScalars);
@@ -239,8 +240,23 @@ function meanCrossEntropy(logits: tf.Tensor2D, oneHot: tf.Tensor2D): tf.Scalar {
   return op(logits) as tf.Scalar;
 }
 
+/**
+ * The rows of a mini-batch and their one-hot labels, cut in JavaScript and uploaded: tf.gather on
+ * wasm reads its indices back from the device to check their bounds, twice a step.
+ */
+function miniBatch({ values, numClasses }: SplitTensors, rows: Int32Array): { x: tf.Tensor2D; y: tf.Tensor2D } {
+  const { dim } = values;
+  const x = new Float32Array(rows.length * dim);
+  const y = new Float32Array(rows.length * numClasses);
+  rows.forEach((row, i) => {
+    x.set(values.x.subarray(row * dim, (row + 1) * dim), i * dim);
+    y[i * numClasses + values.labels[row]] = 1;
+  });
+  return { x: tf.tensor2d(x, [rows.length, dim]), y: tf.tensor2d(y, [rows.length, numClasses]) };
+}
+
 function toTensors(split: Split, numClasses: number): SplitTensors {
-  return tf.tidy(() => {
+  const tensors = tf.tidy(() => {
     const labelIndices = tf.tensor1d(split.labels, 'int32');
     const cleanLabelIndices = tf.tensor1d(split.cleanLabels, 'int32');
     return {
@@ -249,9 +265,9 @@ function toTensors(split: Split, numClasses: number): SplitTensors {
       cleanLabels: tf.oneHot(cleanLabelIndices, numClasses).cast('float32') as tf.Tensor2D,
       labelIndices,
       cleanLabelIndices,
-      n: split.n,
     };
   });
+  return { ...tensors, n: split.n, values: split, numClasses };
 }
 
 /** Trains a task from start to finish; `onEpoch` hears of every trained epoch (with its row when evaluated). */
