@@ -35,6 +35,12 @@ export interface Plan {
   epochTrainOnly: Repeats;
   /** Null where an evaluation of the demo's 20,200 samples would take minutes. */
   epochWithEval: Repeats | null;
+  /** Batch sizes of the per-batch-size table: training step, kernel calls, read-backs, matmul ceiling (none on cpu). */
+  batchSizes: number[];
+  /** Each batch size's training step and its products alone (the ceiling). */
+  batchStep: Repeats;
+  /** Steps per epoch of the run whose kernel calls and read-backs are counted (one epoch, not timed). */
+  countedSteps: number;
 }
 
 /** The trainer's EVAL_CHUNK (src/flooding/trainer.ts). */
@@ -73,6 +79,12 @@ export function forwardFlopsPerSample(w: Workload): number {
   return 2 * multiplyAdds;
 }
 
+/** The dense layers' [inputs, outputs], first to last. */
+export function denseShapes(w: Workload): Array<[number, number]> {
+  const widths = [w.inputDim, ...Array<number>(w.depth).fill(w.width), w.numClasses];
+  return widths.slice(1).map((out, i) => [widths[i], out]);
+}
+
 /** Forward plus backward, the backward counted as twice the forward (dX and dW products). */
 export function trainFlopsPerSample(w: Workload): number {
   return 3 * forwardFlopsPerSample(w);
@@ -88,6 +100,9 @@ export const FULL_PLAN: Plan = {
   epochTrainOnly: { warmup: 3, repeats: 15 },
   // TrainingRun.start evaluates epoch 0, which warms the evaluation up.
   epochWithEval: { warmup: 0, repeats: 3 },
+  batchSizes: [100, 200, 1000],
+  batchStep: { warmup: 10, repeats: 10 },
+  countedSteps: 10,
 };
 
 /**
@@ -100,4 +115,7 @@ export const CPU_PLAN: Plan = {
   evalSamples: 1_000,
   epochTrainOnly: { warmup: 1, repeats: 2 },
   epochWithEval: null,
+  batchSizes: [],
+  batchStep: { warmup: 0, repeats: 0 },
+  countedSteps: 0,
 };

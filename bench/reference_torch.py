@@ -66,7 +66,8 @@ def sinusoid2d(n, label_noise=0.1):
 class Run:
     """One task: model, optimizer and data, trained like floodsweep's TrainingRun."""
 
-    def __init__(self, n_train, n_val, n_test):
+    def __init__(self, n_train, n_val, n_test, batch_size=workload["batchSize"]):
+        self.batch_size = batch_size
         self.model = make_model()
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=workload["lr"], momentum=workload["momentum"])
         self.splits = [sinusoid2d(n) for n in (n_train, n_val, n_test)]
@@ -79,8 +80,8 @@ class Run:
         order = torch.randperm(len(x))
         flood = workload["floodLevel"]
         self.model.train()
-        for start in range(0, len(x), workload["batchSize"]):
-            batch = order[start : start + workload["batchSize"]]
+        for start in range(0, len(x), self.batch_size):
+            batch = order[start : start + self.batch_size]
             self.optimizer.zero_grad(set_to_none=True)
             loss = F.cross_entropy(self.model(x[batch]), labels[batch])
             objective = (loss - flood).abs() + flood
@@ -144,6 +145,10 @@ def measure_inference():
 
 step_run = Run(workload["batchSize"], 1, 1)
 train_step = time_repeats(step_run.train_epoch, plan["step"])
+batch_sizes = [
+    {"batchSize": size, "trainStep": time_repeats(Run(size, 1, 1, size).train_epoch, plan["batchStep"])}
+    for size in plan["batchSizes"]
+]
 evaluation = measure_inference()
 demo_sizes = (workload["nTrain"], workload["nVal"], workload["nTest"])
 epoch_train_only = time_repeats(Run(*demo_sizes).train_epoch, plan["epochTrainOnly"])
@@ -161,6 +166,7 @@ print(json.dumps({
     "threads": torch.get_num_threads(),
     "blas": blas_library(),
     "trainStep": train_step,
+    "batchSizes": batch_sizes,
     "evaluation": evaluation,
     "evalSamples": plan["evalSamples"],
     "epochTrainOnly": epoch_train_only,

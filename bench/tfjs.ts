@@ -3,7 +3,7 @@ import { initBackend, setTransposeFirstMatMul, tf } from '../src/flooding/backen
 import { resolveTaskConfig } from '../src/flooding/config.js';
 import { Model } from '../src/flooding/model.js';
 import { TrainingRun } from '../src/flooding/trainer.js';
-import type { Plan, Workload } from './plan.js';
+import { denseShapes, type Plan, type Workload } from './plan.js';
 import { type Timing, timeRepeats } from './timing.js';
 
 /** What both the tfjs backends and the PyTorch reference report. */
@@ -19,8 +19,26 @@ export interface Figures {
   epochWithEval?: Timing;
 }
 
+/** One batch size of the training table. */
+export interface BatchSizeFigures {
+  batchSize: number;
+  /** One training step on a full batch. */
+  trainStep: Timing;
+  /** Backend kernel calls tfjs dispatches per step (counted over one epoch of `countedSteps` steps). */
+  kernelCallsPerStep: number;
+  /** Reads of tensor data back into JavaScript per step (same epoch). */
+  readBacksPerStep: number;
+  /**
+   * The step's products alone (forward, dX and dW of every dense layer) as plain matMuls on fresh
+   * right-hand operands, as in training, where the weights and gradients are new at every step and
+   * XNNPACK packs them again: the speed the step's matrix work can reach on this backend.
+   */
+  products: Timing;
+}
+
 export interface TfjsFigures extends Figures {
   backend: BackendName;
+  batchSizes: BatchSizeFigures[];
   /** The training step with tfjs-backend-wasm's own transposed matmul (wasm only). */
   trainStepWithoutTransposeFirst?: Timing;
 }
@@ -56,6 +74,12 @@ export async function measureTfjs(
   }
   stepRun.dispose();
 
+  const batchSizes: BatchSizeFigures[] = [];
+  for (const batchSize of plan.batchSizes) {
+    progress(`${backend}: batch ${batchSize}: training step, kernel calls, read-backs, products alone`);
+    batchSizes.push(await measureBatchSize({ ...workload, batchSize }, plan));
+  }
+
   progress(`${backend}: inference over ${plan.evalSamples} samples`);
   const evaluation = measureInference(workload, plan);
 
@@ -71,7 +95,7 @@ export async function measureTfjs(
     evaluatedRun.dispose();
   }
 
-  return { backend, trainStep, trainStepWithoutTransposeFirst, evaluation, evalSamples: plan.evalSamples, epochTrainOnly, epochWithEval };
+  return { backend, trainStep, trainStepWithoutTransposeFirst, batchSizes, evaluation, evalSamples: plan.evalSamples, epochTrainOnly, epochWithEval };
 }
 
 function startRun(workload: Workload, sizes: { nTrain: number; nVal: number; nTest: number }, evalEvery: number): TrainingRun {
@@ -83,17 +107,73 @@ function startRun(workload: Workload, sizes: { nTrain: number; nVal: number; nTe
   return TrainingRun.start(config);
 }
 
+async function measureBatchSize(workload: Workload, plan: Plan): Promise<BatchSizeFigures> {
+  const stepRun = startRun(workload, { nTrain: workload.batchSize, nVal: 1, nTest: 1 }, ENDLESS);
+  const trainStep = timeRepeats(() => stepRun.trainEpoch(), plan.batchStep);
+  stepRun.dispose();
+
+  const countedRun = startRun(workload, { nTrain: workload.batchSize * plan.countedSteps, nVal: 1, nTest: 1 }, ENDLESS);
+  const backend = tf.engine().backend;
+  const readSync = backend.readSync;
+  let readBacks = 0;
+  backend.readSync = (dataId) => (readBacks++, readSync.call(backend, dataId));
+  let kernelCalls: number;
+  try {
+    kernelCalls = (await tf.profile(() => void countedRun.trainEpoch())).kernels.length;
+  } finally {
+    backend.readSync = readSync;
+    countedRun.dispose();
+  }
+  return {
+    batchSize: workload.batchSize,
+    trainStep,
+    kernelCallsPerStep: kernelCalls / plan.countedSteps,
+    readBacksPerStep: readBacks / plan.countedSteps,
+    products: measureProducts(workload, plan),
+  };
+}
+
+function measureProducts(workload: Workload, plan: Plan): Timing {
+  const rows = workload.batchSize;
+  const random = (shape: [number, number]) => tf.randomUniform(shape, -1, 1, 'float32', shape[0] * 7919 + shape[1]) as tf.Tensor2D;
+  // [left, right] operand shapes of y = x W, dX = dY W^T (W^T materialised) and dW = X^T dY, per layer.
+  const shapes = denseShapes(workload).flatMap(([inputs, outputs]): Array<[[number, number], [number, number]]> => [
+    [[rows, inputs], [inputs, outputs]],
+    [[rows, outputs], [outputs, inputs]],
+    [[inputs, rows], [rows, outputs]],
+  ]);
+  const lefts = shapes.map(([left]) => random(left));
+  const rights = shapes.map(([, right]) => random(right));
+  let fresh: tf.Tensor2D[] = [];
+  try {
+    return timeRepeats(
+      () => {
+        for (const [i, left] of lefts.entries()) tf.matMul(left, fresh[i]).dispose();
+        tf.dispose(fresh);
+      },
+      plan.batchStep,
+      // Untimed: new right-hand tensors (new ids), so that XNNPACK packs them like training's new weights.
+      () => (fresh = rights.map((right) => right.add(0) as tf.Tensor2D)),
+    );
+  } finally {
+    tf.dispose([...lefts, ...rights, ...fresh]);
+  }
+}
+
 function measureInference(workload: Workload, plan: Plan): Timing {
   const model = Model.create(resolveTaskConfig({}).model, workload.inputDim, workload.numClasses, 0);
   const x = tf.randomUniform([plan.evalSamples, workload.inputDim], -2, 2, 'float32', 0) as tf.Tensor2D;
   try {
     return timeRepeats(() => {
+      // Folded once per evaluation, as the trainer does.
+      const inference = model.forInference();
       for (let start = 0; start < plan.evalSamples; start += workload.evalChunk) {
         const size = Math.min(workload.evalChunk, plan.evalSamples - start);
-        const logits = tf.tidy(() => model.predict(x.slice([start, 0], [size, -1])));
+        const logits = tf.tidy(() => inference.predict(x.slice([start, 0], [size, -1])));
         logits.dataSync();
         logits.dispose();
       }
+      inference.dispose();
     }, plan.evaluation);
   } finally {
     x.dispose();

@@ -40,12 +40,19 @@ export function cpuSeconds(): number {
   return (user + system) / 1e6;
 }
 
-/** Runs `operation` (which must finish its work before returning) warm-up times, then times each repeat. */
-export function timeRepeats(operation: () => void, { warmup, repeats }: Repeats): Timing {
-  for (let i = 0; i < warmup; i++) operation();
+/**
+ * Runs `operation` (which must finish its work before returning) warm-up times, then times each
+ * repeat; `prepare`, when given, runs untimed before every run.
+ */
+export function timeRepeats(operation: () => void, { warmup, repeats }: Repeats, prepare?: () => void): Timing {
+  for (let i = 0; i < warmup; i++) {
+    prepare?.();
+    operation();
+  }
   const wall: number[] = [];
   const cpu: number[] = [];
   for (let i = 0; i < repeats; i++) {
+    prepare?.();
     const [startedWall, startedCpu] = [performance.now(), cpuSeconds()];
     operation();
     wall.push((performance.now() - startedWall) / 1000);

@@ -2,8 +2,11 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Plan, Workload } from './plan.js';
 import type { Figures } from './tfjs.js';
+import type { Timing } from './timing.js';
 
 export interface TorchFigures extends Figures {
+  /** The training step at each of the plan's batch sizes. */
+  batchSizes: Array<{ batchSize: number; trainStep: Timing }>;
   torch: string;
   threads: number;
   /** The BLAS torch's dense layers ran on: "reference" is Debian's unoptimised libblas3. */

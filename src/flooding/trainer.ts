@@ -3,7 +3,7 @@ import { type Checkpoint, CheckpointError, decodeCheckpoint, encodeCheckpoint } 
 import { configHash, type TaskConfig } from './config.js';
 import { type Dataset, makeDataset, type Split } from './datasets.js';
 import type { EpochMetrics, SplitMetrics, TaskResult } from './metrics.js';
-import { Model } from './model.js';
+import { type InferenceModel, Model } from './model.js';
 import { clipByGlobalNorm, createOptimizer, type Optimizer } from './optim.js';
 import { Rng } from './rng.js';
 
@@ -17,6 +17,9 @@ interface SplitTensors {
   labelIndices: tf.Tensor1D;
   cleanLabelIndices: tf.Tensor1D;
   n: number;
+  /** The split's values in JavaScript, from which mini-batches are cut. */
+  values: Split;
+  numClasses: number;
 }
 
 /**
@@ -97,10 +100,10 @@ export class TrainingRun {
     const floodLevel = this.config.floodLevel;
     const train = this.data.train;
     const order = this.shuffleRng.permutation(train.n);
+    // Each step's mean loss and objective stay on the device; one read-back per epoch.
+    const stepScalars: tf.Scalar[] = [];
     for (let start = 0; start < train.n; start += batchSize) {
-      const indices = tf.tensor1d(order.subarray(start, Math.min(start + batchSize, train.n)), 'int32');
-      const x = tf.gather(train.x, indices) as tf.Tensor2D;
-      const y = tf.gather(train.labels, indices) as tf.Tensor2D;
+      const { x, y } = miniBatch(train, order.subarray(start, Math.min(start + batchSize, train.n)));
       const batchStats: Parameters<Model['forwardTraining']>[1] = [];
       let meanLoss: tf.Scalar | undefined;
       const { value, grads } = tf.variableGrads(() => {
@@ -117,11 +120,15 @@ export class TrainingRun {
       if (this.config.training.clipNorm !== null) gradList = clipByGlobalNorm(gradList, this.config.training.clipNorm);
       this.optimizer.step(vars, gradList);
       this.model.updateRunningStats(batchStats);
-      const loss = meanLoss!.dataSync()[0];
+      stepScalars.push(meanLoss!, value);
+      tf.dispose([x, y]);
+    }
+    const values = readScalars(stepScalars);
+    tf.dispose(stepScalars);
+    for (let i = 0; i < values.length; i += 2) {
       this.pending.batches += 1;
-      if (loss < floodLevel) this.pending.flooded += 1;
-      this.pending.objectiveSum += value.dataSync()[0];
-      tf.dispose([indices, x, y, value, meanLoss!]);
+      if (values[i] < floodLevel) this.pending.flooded += 1;
+      this.pending.objectiveSum += values[i + 1];
     }
     this.epochsDone += 1;
     this.pending.seconds += (performance.now() - started) / 1000;
@@ -167,11 +174,21 @@ export class TrainingRun {
 
   private evaluate(): EpochMetrics {
     const { batches, flooded, objectiveSum, seconds } = this.pending;
+    const splits = [this.data.train, this.data.val, this.data.test];
+    const inference = this.model.forInference();
+    const splitSums = splits.flatMap((split) => this.splitSums(inference, split));
+    inference.dispose();
+    const sums = readScalars(splitSums);
+    tf.dispose(splitSums);
+    const [train, val, test] = splits.map((split, i) => {
+      const [loss, correct, cleanLoss, cleanCorrect] = sums.subarray(4 * i, 4 * i + 4);
+      return { loss: loss / split.n, acc: correct / split.n, cleanLoss: cleanLoss / split.n, cleanAcc: cleanCorrect / split.n };
+    });
     const row: EpochMetrics = {
       epoch: this.epochsDone,
-      train: this.evaluateSplit(this.data.train),
-      val: this.evaluateSplit(this.data.val),
-      test: this.evaluateSplit(this.data.test),
+      train,
+      val,
+      test,
       floodedFraction: batches > 0 ? flooded / batches : 0,
       objective: batches > 0 ? objectiveSum / batches : 0,
       lr: this.optimizer.lr,
@@ -181,34 +198,65 @@ export class TrainingRun {
     return row;
   }
 
-  private evaluateSplit(split: SplitTensors): SplitMetrics {
-    const sums = tf.tidy(() => {
-      let totals = tf.zeros([4]);
+  /** Summed loss, correct count, clean loss and clean correct count of a split, left on the device. */
+  private splitSums(inference: InferenceModel, split: SplitTensors): tf.Scalar[] {
+    return tf.tidy(() => {
+      let totals: tf.Scalar[] | undefined;
       for (let start = 0; start < split.n; start += EVAL_CHUNK) {
         const size = Math.min(EVAL_CHUNK, split.n - start);
-        const logits = this.model.predict(split.x.slice([start, 0], [size, -1]));
+        const logits = inference.predict(split.x.slice([start, 0], [size, -1]));
         const logProbs = tf.logSoftmax(logits);
         const predicted = logits.argMax(1);
-        const lossOf = (labels: tf.Tensor2D) => labels.slice([start, 0], [size, -1]).mul(logProbs).sum().neg();
-        const correctOf = (indices: tf.Tensor1D) => predicted.equal(indices.slice(start, size)).sum().cast('float32');
-        totals = totals.add(
-          tf.stack([lossOf(split.labels), correctOf(split.labelIndices), lossOf(split.cleanLabels), correctOf(split.cleanLabelIndices)]),
-        );
+        const lossOf = (labels: tf.Tensor2D) => labels.slice([start, 0], [size, -1]).mul(logProbs).sum().neg() as tf.Scalar;
+        const correctOf = (indices: tf.Tensor1D) => predicted.equal(indices.slice(start, size)).sum().cast('float32') as tf.Scalar;
+        const chunk = [lossOf(split.labels), correctOf(split.labelIndices), lossOf(split.cleanLabels), correctOf(split.cleanLabelIndices)];
+        totals = totals ? totals.map((total, i) => total.add(chunk[i]) as tf.Scalar) : chunk;
       }
-      return totals;
+      return totals!;
     });
-    const [loss, correct, cleanLoss, cleanCorrect] = Array.from(sums.dataSync());
-    sums.dispose();
-    return { loss: loss / split.n, acc: correct / split.n, cleanLoss: cleanLoss / split.n, cleanAcc: cleanCorrect / split.n };
   }
 }
 
+/** The values of scalar tensors in one read-back. */
+function readScalars(scalars: tf.Scalar[]): Float32Array {
+  const stacked = tf.stack(scalars);
+  const values = stacked.dataSync() as Float32Array;
+  stacked.dispose();
+  return values;
+}
+
+/** Mean cross-entropy of softmax(logits) against one-hot labels, with the gradient (softmax - labels) / n. */
 function meanCrossEntropy(logits: tf.Tensor2D, oneHot: tf.Tensor2D): tf.Scalar {
-  return tf.logSoftmax(logits).mul(oneHot).sum(1).mean().neg() as tf.Scalar;
+  const n = logits.shape[0];
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [z, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    const logProbs = tf.logSoftmax(z);
+    save([logProbs]);
+    return {
+      value: logProbs.mul(oneHot).sum().mul(-1 / n) as tf.Scalar,
+      gradFunc: (dy: tf.Tensor, [saved]: tf.Tensor[]) => saved.exp().sub(oneHot).mul(dy.div(n)),
+    };
+  });
+  return op(logits) as tf.Scalar;
+}
+
+/**
+ * The rows of a mini-batch and their one-hot labels, cut in JavaScript and uploaded: tf.gather on
+ * wasm reads its indices back from the device to check their bounds, twice a step.
+ */
+function miniBatch({ values, numClasses }: SplitTensors, rows: Int32Array): { x: tf.Tensor2D; y: tf.Tensor2D } {
+  const { dim } = values;
+  const x = new Float32Array(rows.length * dim);
+  const y = new Float32Array(rows.length * numClasses);
+  rows.forEach((row, i) => {
+    x.set(values.x.subarray(row * dim, (row + 1) * dim), i * dim);
+    y[i * numClasses + values.labels[row]] = 1;
+  });
+  return { x: tf.tensor2d(x, [rows.length, dim]), y: tf.tensor2d(y, [rows.length, numClasses]) };
 }
 
 function toTensors(split: Split, numClasses: number): SplitTensors {
-  return tf.tidy(() => {
+  const tensors = tf.tidy(() => {
     const labelIndices = tf.tensor1d(split.labels, 'int32');
     const cleanLabelIndices = tf.tensor1d(split.cleanLabels, 'int32');
     return {
@@ -217,9 +265,9 @@ function toTensors(split: Split, numClasses: number): SplitTensors {
       cleanLabels: tf.oneHot(cleanLabelIndices, numClasses).cast('float32') as tf.Tensor2D,
       labelIndices,
       cleanLabelIndices,
-      n: split.n,
     };
   });
+  return { ...tensors, n: split.n, values: split, numClasses };
 }
 
 /** Trains a task from start to finish; `onEpoch` hears of every trained epoch (with its row when evaluated). */
