@@ -11,13 +11,13 @@ import {
   CPU_PLAN,
   demoWorkload,
   evalSamplesPerEpoch,
-  forwardFlopsPerSample,
   FULL_PLAN,
+  forwardFlopsPerSample,
   type Plan,
   trainFlopsPerSample,
   type Workload,
 } from './plan.js';
-import { measureScaling, type Scaling, SCALING_PLAN } from './scaling.js';
+import { measureScaling, SCALING_PLAN, type Scaling } from './scaling.js';
 import { type BatchSizeFigures, type Figures, measureTfjs, type TfjsFigures } from './tfjs.js';
 import { findTorchPython, measureTorch, REFERENCE_BLAS_HINT, TORCH_MISSING_HINT, type TorchFigures } from './torch.js';
 
@@ -68,7 +68,9 @@ interface Measurements {
 async function main(): Promise<void> {
   let options: { json: boolean; withCpu: boolean };
   try {
-    const { values } = parseArgs({ options: { json: { type: 'boolean', default: false }, 'with-cpu': { type: 'boolean', default: false } } });
+    const { values } = parseArgs({
+      options: { json: { type: 'boolean', default: false }, 'with-cpu': { type: 'boolean', default: false } },
+    });
     options = { json: values.json, withCpu: values['with-cpu'] };
   } catch (error) {
     console.error(`bench: ${(error as Error).message}; allowed: --json, --with-cpu`);
@@ -137,7 +139,12 @@ async function measure(withCpu: boolean): Promise<Measurements | undefined> {
   };
 }
 
-function measureReference(workload: Workload, cores: number, progress: (line: string) => void, notes: string[]): TorchReference | undefined {
+function measureReference(
+  workload: Workload,
+  cores: number,
+  progress: (line: string) => void,
+  notes: string[],
+): TorchReference | undefined {
   const python = findTorchPython();
   if (!python) {
     console.error(TORCH_MISSING_HINT);
@@ -176,8 +183,10 @@ function summarizeResults(m: Measurements) {
     wasmBatchSizes: batchSizeRows(m),
     scaling: m.scaling,
     targets: {
-      demoStepWithin3xOfTorch: slowdown && epochTarget(slowdown.epochTrainOnly, slowdown.epochTrainOnlyCpu, MAX_DEMO_STEP_SLOWDOWN_VS_TORCH),
-      epochWithEvalWithin2xOfTorch: slowdown && epochTarget(slowdown.epochWithEval!, slowdown.epochWithEvalCpu!, MAX_EPOCH_SLOWDOWN_VS_TORCH),
+      demoStepWithin3xOfTorch:
+        slowdown && epochTarget(slowdown.epochTrainOnly, slowdown.epochTrainOnlyCpu, MAX_DEMO_STEP_SLOWDOWN_VS_TORCH),
+      epochWithEvalWithin2xOfTorch:
+        slowdown && epochTarget(slowdown.epochWithEval!, slowdown.epochWithEvalCpu!, MAX_EPOCH_SLOWDOWN_VS_TORCH),
       trainingShareOfProducts: batchSizeRows(m).map(({ batchSize, shareOfProducts }) => ({
         batchSize,
         shareOfProducts,
@@ -217,7 +226,9 @@ function report(m: Measurements, results: ReturnType<typeof summarizeResults>): 
       `${(1 / wasm.trainStepWithoutTransposeFirst!.median).toFixed(1)} off: ${results.wasmTransposeFirstSpeedUp.toFixed(2)}x`,
   );
   if (scaling) {
-    const pools = scaling.pools.map(({ workers, batch }) => `${workers} worker(s) ${batch.median.toFixed(2)} s using ${batch.coreShare.toFixed(2)} cores`);
+    const pools = scaling.pools.map(
+      ({ workers, batch }) => `${workers} worker(s) ${batch.median.toFixed(2)} s using ${batch.coreShare.toFixed(2)} cores`,
+    );
     lines.push(
       `worker threads (wasm), ${scaling.plan.tasks} tasks x ${scaling.plan.epochs} epochs (nTest ${scaling.plan.nTest}): ` +
         `${pools.join(', ')}: speed-up ${scaling.speedUp.toFixed(2)}x`,
@@ -227,7 +238,9 @@ function report(m: Measurements, results: ReturnType<typeof summarizeResults>): 
   lines.push('', 'targets:');
   const { demoStepWithin3xOfTorch, epochWithEvalWithin2xOfTorch, trainingShareOfProducts, workerSpeedUp } = results.targets;
   for (const { batchSize, shareOfProducts, verdict } of trainingShareOfProducts) {
-    lines.push(`  wasm training >= ${MIN_SHARE_OF_PRODUCTS * 100}% of its products alone, batch ${batchSize}: ${(shareOfProducts * 100).toFixed(0)}%: ${verdict}`);
+    lines.push(
+      `  wasm training >= ${MIN_SHARE_OF_PRODUCTS * 100}% of its products alone, batch ${batchSize}: ${(shareOfProducts * 100).toFixed(0)}%: ${verdict}`,
+    );
   }
   const judged = ({ cpuRatio, wallRatio, verdict }: ReturnType<typeof epochTarget>) =>
     `${wallRatio.toFixed(2)}x wall clock, ${cpuRatio.toFixed(2)}x CPU time: ${verdict}`;
@@ -293,7 +306,11 @@ function figuresTable(columns: Array<{ label: string; figures: Figures }>, slowd
     ['  eval GFLOP/s', (r) => rate(r.evalGflops), undefined],
     ['  samples per measurement', (_, f) => f.evalSamples.toLocaleString('en-US'), undefined],
     ['demo epoch, train only (s)', (r) => r.epochTrainOnlySeconds.toFixed(4), slowdown?.epochTrainOnly],
-    [`demo epoch + eval of ${evalSamplesPerEpoch(workload).toLocaleString('en-US')} (s)`, (r) => optional(r.epochWithEvalSeconds, 3), slowdown?.epochWithEval],
+    [
+      `demo epoch + eval of ${evalSamplesPerEpoch(workload).toLocaleString('en-US')} (s)`,
+      (r) => optional(r.epochWithEvalSeconds, 3),
+      slowdown?.epochWithEval,
+    ],
     ['demo epoch, train only (CPU s)', (r) => r.epochTrainOnlyCpuSeconds.toFixed(4), slowdown?.epochTrainOnlyCpu],
     ['demo epoch + eval (CPU s)', (r) => optional(r.epochWithEvalCpuSeconds, 3), slowdown?.epochWithEvalCpu],
     ['cores used while timed', (_, f) => coresUsed(f).toFixed(2), undefined],
@@ -305,7 +322,12 @@ function figuresTable(columns: Array<{ label: string; figures: Figures }>, slowd
     ...(slowdown ? [ratio === undefined ? '' : `${ratio.toFixed(2)}x`] : []),
   ]);
   const widths = header.map((_, i) => Math.max(...[header, ...body].map((row) => row[i].length)));
-  return [header, ...body].map((row) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ').trimEnd());
+  return [header, ...body].map((row) =>
+    row
+      .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 /** The wasm batch-size table with rates, next to PyTorch on one thread at the same batch sizes. */
@@ -321,7 +343,11 @@ function batchSizeRows(m: Measurements) {
       trainGflops,
       productsGflops,
       shareOfProducts: trainGflops / productsGflops,
-      torchOneThread: torchStep && { trainStep: torchStep, trainStepsPerSecond: 1 / torchStep.median, trainGflops: flopsPerStep / torchStep.median / 1e9 },
+      torchOneThread: torchStep && {
+        trainStep: torchStep,
+        trainStepsPerSecond: 1 / torchStep.median,
+        trainGflops: flopsPerStep / torchStep.median / 1e9,
+      },
     };
   });
 }
@@ -349,7 +375,11 @@ function batchSizeTable(rows: ReturnType<typeof batchSizeRows>, withTorch: boole
     r.trainStep.cpuMedian.toFixed(4),
     ...(withTorch
       ? r.torchOneThread
-        ? [r.torchOneThread.trainStepsPerSecond.toPrecision(3), r.torchOneThread.trainGflops.toPrecision(3), `${(r.torchOneThread.trainStepsPerSecond / r.trainStepsPerSecond).toFixed(2)}x`]
+        ? [
+            r.torchOneThread.trainStepsPerSecond.toPrecision(3),
+            r.torchOneThread.trainGflops.toPrecision(3),
+            `${(r.torchOneThread.trainStepsPerSecond / r.trainStepsPerSecond).toFixed(2)}x`,
+          ]
         : ['-', '-', '']
       : []),
   ]);

@@ -1,4 +1,4 @@
-import { type TaskConfig, resolveTaskConfig } from '../src/flooding/config.js';
+import { resolveTaskConfig, type TaskConfig } from '../src/flooding/config.js';
 import { WorkerPool } from '../src/workflow/pool.js';
 import { cpuSeconds, summarize, type Timing } from './timing.js';
 

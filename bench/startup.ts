@@ -38,7 +38,10 @@ export function measureStartup(rounds = 15): StartupFigures {
     });
   }
   const timings = COMMANDS.map((_, i) => summarize(wall[i], cpu[i]));
-  return { rounds, commands: COMMANDS.map(({ name }, i) => ({ name, seconds: timings[i], ratioToNode: timings[i].median / timings[0].median })) };
+  return {
+    rounds,
+    commands: COMMANDS.map(({ name }, i) => ({ name, seconds: timings[i], ratioToNode: timings[i].median / timings[0].median })),
+  };
 }
 
 export function startupTable(figures: StartupFigures): string {

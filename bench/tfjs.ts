@@ -1,7 +1,7 @@
-import type { BackendName } from '../src/flooding/names.js';
 import { initBackend, setTransposeFirstMatMul, tf } from '../src/flooding/backend.js';
 import { resolveTaskConfig } from '../src/flooding/config.js';
 import { Model } from '../src/flooding/model.js';
+import type { BackendName } from '../src/flooding/names.js';
 import { TrainingRun } from '../src/flooding/trainer.js';
 import { denseShapes, type Plan, type Workload } from './plan.js';
 import { type Timing, timeRepeats } from './timing.js';
@@ -95,7 +95,16 @@ export async function measureTfjs(
     evaluatedRun.dispose();
   }
 
-  return { backend, trainStep, trainStepWithoutTransposeFirst, batchSizes, evaluation, evalSamples: plan.evalSamples, epochTrainOnly, epochWithEval };
+  return {
+    backend,
+    trainStep,
+    trainStepWithoutTransposeFirst,
+    batchSizes,
+    evaluation,
+    evalSamples: plan.evalSamples,
+    epochTrainOnly,
+    epochWithEval,
+  };
 }
 
 function startRun(workload: Workload, sizes: { nTrain: number; nVal: number; nTest: number }, evalEvery: number): TrainingRun {
@@ -116,7 +125,10 @@ async function measureBatchSize(workload: Workload, plan: Plan): Promise<BatchSi
   const backend = tf.engine().backend;
   const readSync = backend.readSync;
   let readBacks = 0;
-  backend.readSync = (dataId) => (readBacks++, readSync.call(backend, dataId));
+  backend.readSync = (dataId) => {
+    readBacks++;
+    return readSync.call(backend, dataId);
+  };
   let kernelCalls: number;
   try {
     kernelCalls = (await tf.profile(() => void countedRun.trainEpoch())).kernels.length;
@@ -137,11 +149,22 @@ function measureProducts(workload: Workload, plan: Plan): Timing {
   const rows = workload.batchSize;
   const random = (shape: [number, number]) => tf.randomUniform(shape, -1, 1, 'float32', shape[0] * 7919 + shape[1]) as tf.Tensor2D;
   // [left, right] operand shapes of y = x W, dX = dY W^T (W^T materialised) and dW = X^T dY, per layer.
-  const shapes = denseShapes(workload).flatMap(([inputs, outputs]): Array<[[number, number], [number, number]]> => [
-    [[rows, inputs], [inputs, outputs]],
-    [[rows, outputs], [outputs, inputs]],
-    [[inputs, rows], [rows, outputs]],
-  ]);
+  const shapes = denseShapes(workload).flatMap(
+    ([inputs, outputs]): Array<[[number, number], [number, number]]> => [
+      [
+        [rows, inputs],
+        [inputs, outputs],
+      ],
+      [
+        [rows, outputs],
+        [outputs, inputs],
+      ],
+      [
+        [inputs, rows],
+        [rows, outputs],
+      ],
+    ],
+  );
   const lefts = shapes.map(([left]) => random(left));
   const rights = shapes.map(([, right]) => random(right));
   let fresh: tf.Tensor2D[] = [];

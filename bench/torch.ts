@@ -15,15 +15,14 @@ export interface TorchFigures extends Figures {
 
 const SCRIPT = fileURLToPath(new URL('./reference_torch.py', import.meta.url));
 
-export const TORCH_MISSING_HINT = 'PyTorch not found: apt-get install -y python3-torch (Debian, /usr/bin/python3) to print ratios against it';
+export const TORCH_MISSING_HINT =
+  'PyTorch not found: apt-get install -y python3-torch (Debian, /usr/bin/python3) to print ratios against it';
 export const REFERENCE_BLAS_HINT =
   'PyTorch runs on the unoptimised reference BLAS: apt-get install -y libopenblas0-pthread for a fair comparison';
 
 /** Debian's python3 first: the `python3` on PATH may be another interpreter without torch. */
 export function findTorchPython(): string | undefined {
-  return ['/usr/bin/python3', 'python3'].find(
-    (python) => spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0,
-  );
+  return ['/usr/bin/python3', 'python3'].find((python) => spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
 }
 
 export function measureTorch(python: string, threads: number, workload: Workload, plan: Plan): TorchFigures {

@@ -1,5 +1,5 @@
 import { type FloodsweepEnvironment, readEnvironment } from '../src/env.js';
-import { openStores, storeConfigFromEnv, type Stores } from '../src/store/open.js';
+import { openStores, type Stores, storeConfigFromEnv } from '../src/store/open.js';
 
 /** The part of the Lambda context object the handlers use. */
 export interface LambdaContext {

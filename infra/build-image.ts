@@ -20,7 +20,9 @@ interface PackageLock {
   packages: Record<string, { version?: string }>;
 }
 
-export async function runtimePackageJson(projectRoot: string): Promise<{ name: string; private: true; dependencies: Record<string, string> }> {
+export async function runtimePackageJson(
+  projectRoot: string,
+): Promise<{ name: string; private: true; dependencies: Record<string, string> }> {
   const lock = JSON.parse(await readFile(path.join(projectRoot, 'package-lock.json'), 'utf8')) as PackageLock;
   const dependencies: Record<string, string> = {};
   for (const name of IMAGE_RUNTIME_PACKAGES) {

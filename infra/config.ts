@@ -219,7 +219,9 @@ function readSpecFile(file: string, where: string): Record<string, unknown> {
   try {
     value = /\.ya?ml$/i.test(file) ? parseYaml(text) : JSON.parse(text);
   } catch (error) {
-    throw new ConfigError(`${where}: spec file ${file} is not valid ${/\.ya?ml$/i.test(file) ? 'YAML' : 'JSON'}: ${(error as Error).message}`);
+    throw new ConfigError(
+      `${where}: spec file ${file} is not valid ${/\.ya?ml$/i.test(file) ? 'YAML' : 'JSON'}: ${(error as Error).message}`,
+    );
   }
   if (!isRecord(value)) throw new ConfigError(`${where}: spec file ${file} must hold an object`);
   return value;
@@ -246,7 +248,9 @@ export function loadSchedules(file: string): ResolvedSchedule[] {
         throw new ConfigError(`${where}.${key}: unknown field; allowed: ${[...SCHEDULE_FIELDS].join(', ')}`);
       }
     }
-    const { name, description, cron, timeZone, enabled, spec, baseline, tolerances } = entry as Partial<Record<keyof ScheduleConfig, unknown>>;
+    const { name, description, cron, timeZone, enabled, spec, baseline, tolerances } = entry as Partial<
+      Record<keyof ScheduleConfig, unknown>
+    >;
     if (typeof name !== 'string' || !/^[A-Za-z0-9_.-]{1,40}$/.test(name)) {
       throw new ConfigError(`${where}.name: expected 1-40 letters, digits, -, _ or ., got ${JSON.stringify(name)}`);
     }
@@ -260,7 +264,9 @@ export function loadSchedules(file: string): ResolvedSchedule[] {
     const cronProblem = validCronFields(fields);
     if (cronProblem) throw new ConfigError(`${where}.cron: ${JSON.stringify(cron)}: ${cronProblem}`);
     if (typeof timeZone !== 'string' || !validTimeZone(timeZone)) {
-      throw new ConfigError(`${where}.timeZone: expected an IANA time zone such as "UTC" or "Europe/Berlin", got ${JSON.stringify(timeZone)}`);
+      throw new ConfigError(
+        `${where}.timeZone: expected an IANA time zone such as "UTC" or "Europe/Berlin", got ${JSON.stringify(timeZone)}`,
+      );
     }
     if (enabled !== undefined && typeof enabled !== 'boolean') throw new ConfigError(`${where}.enabled: expected true or false`);
     let resolvedSpec: Record<string, unknown>;
@@ -273,12 +279,16 @@ export function loadSchedules(file: string): ResolvedSchedule[] {
     }
     if ('sweepId' in baseline) {
       if (typeof baseline.sweepId !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(baseline.sweepId)) {
-        throw new ConfigError(`${where}.baseline.sweepId: expected a sweep id (letters, digits, '.', '_', '-'), got ${JSON.stringify(baseline.sweepId)}`);
+        throw new ConfigError(
+          `${where}.baseline.sweepId: expected a sweep id (letters, digits, '.', '_', '-'), got ${JSON.stringify(baseline.sweepId)}`,
+        );
       }
     } else if ('key' in baseline) {
       const key = baseline.key;
       if (typeof key !== 'string' || !key.startsWith(BASELINE_PREFIX) || key.length === BASELINE_PREFIX.length || key.includes('..')) {
-        throw new ConfigError(`${where}.baseline.key: expected a key under ${BASELINE_PREFIX} (the compare function may read only there), got ${JSON.stringify(key)}`);
+        throw new ConfigError(
+          `${where}.baseline.key: expected a key under ${BASELINE_PREFIX} (the compare function may read only there), got ${JSON.stringify(key)}`,
+        );
       }
     } else {
       throw new ConfigError(`${where}.baseline: expected ${baselineRule}`);

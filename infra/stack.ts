@@ -8,15 +8,15 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   ArnFormat,
+  type CfnElement,
   CfnOutput,
   Duration,
   RemovalPolicy,
   Stack,
+  type StackProps,
   TimeZone,
   Token,
   Validations,
-  type CfnElement,
-  type StackProps,
 } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
@@ -34,16 +34,9 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
-import {
-  FUNCTION_ENTRIES,
-  HANDLER,
-  LAMBDA_NODE_MAJOR,
-  nodejsBundling,
-  runtimeFileEnvironment,
-  type FunctionId,
-} from './bundling.js';
-import { BASELINE_PREFIX, CHECKPOINT_TAG, type FunctionSizing, type ResolvedSchedule, type StackSettings } from './config.js';
 import { ENV_NAMES } from '../src/env-names.js';
+import { FUNCTION_ENTRIES, type FunctionId, HANDLER, LAMBDA_NODE_MAJOR, nodejsBundling, runtimeFileEnvironment } from './bundling.js';
+import { BASELINE_PREFIX, CHECKPOINT_TAG, type FunctionSizing, type ResolvedSchedule, type StackSettings } from './config.js';
 import { METRICS_TABLE } from './table.js';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -51,7 +44,6 @@ export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.
 export const WORKFLOW_FILE = path.join(PROJECT_ROOT, 'src', 'workflow', 'definition.asl.json');
 /** The training image's Dockerfile, relative to the project root (the build context). */
 export const TRAIN_DOCKERFILE = 'Dockerfile';
-
 
 /** The ARN substitutions of the workflow file, and the function behind each. */
 export const WORKFLOW_FUNCTIONS: Record<string, FunctionId> = {
@@ -301,7 +293,10 @@ export class FloodsweepStack extends Stack {
     if (props.schedules.length > 0) this.addSchedules(props.schedules);
 
     /* -------------------------------------------------------------- outputs */
-    new CfnOutput(this, 'BucketName', { value: this.bucket.bucketName, description: 'Artifact bucket (specs, manifests, checkpoints, plots, reports)' });
+    new CfnOutput(this, 'BucketName', {
+      value: this.bucket.bucketName,
+      description: 'Artifact bucket (specs, manifests, checkpoints, plots, reports)',
+    });
     new CfnOutput(this, 'TableName', { value: this.table.tableName, description: 'Metrics table (sweeps, tasks, epoch rows)' });
     new CfnOutput(this, 'StateMachineArn', { value: this.stateMachine.stateMachineArn, description: 'Start a sweep: {"spec": {...}}' });
     new CfnOutput(this, 'AlertTopicArn', { value: this.alertTopic.topicArn, description: 'Failed executions and reproducibility drift' });
@@ -348,7 +343,12 @@ export class FloodsweepStack extends Stack {
   }
 
   /** A handler bundled by the local esbuild (infra/bundling.ts). */
-  private zipFunction(fn: FunctionId, sizing: FunctionSizing, settings: StackSettings, environment: Record<string, string>): NodejsFunction {
+  private zipFunction(
+    fn: FunctionId,
+    sizing: FunctionSizing,
+    settings: StackSettings,
+    environment: Record<string, string>,
+  ): NodejsFunction {
     const id = FUNCTION_CONSTRUCT_IDS[fn];
     const logGroup = this.functionLogGroup(id, settings.logRetentionDays);
     return new NodejsFunction(this, id, {

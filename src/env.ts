@@ -4,7 +4,7 @@
  */
 import { ENV_NAMES } from './env-names.js';
 import { UsageError } from './errors.js';
-import { type BackendRequest, BACKENDS, isBackendRequest } from './flooding/names.js';
+import { BACKENDS, type BackendRequest, isBackendRequest } from './flooding/names.js';
 
 export { ENV_NAMES };
 

@@ -8,8 +8,8 @@ import { dirname, resolve } from 'node:path';
 import { DEFAULT_RESULTS_DIR } from './env.js';
 import { FloodsweepError, MissingStateError, UsageError } from './errors.js';
 import { stringifyKeepingNonFinite } from './flooding/json.js';
-import { loadSpecFile, readInputFile } from './input-files.js';
 import type { BackendRequest } from './flooding/names.js';
+import { loadSpecFile, readInputFile } from './input-files.js';
 import { openStores, type StoreConfig, type Stores } from './store/open.js';
 import { sweepKeys } from './store/ports.js';
 import type { SweepSummary } from './sweep/aggregate.js';
@@ -24,7 +24,7 @@ export interface RunSweepOptions {
   /** Where results go when the sweep runs locally: a results directory (the default, ./floodsweep-results) or DynamoDB + S3. */
   stores?: StoreConfig;
   /** Run on the deployed stack instead of in process; its table and bucket are the stores. */
-  cloud?: { target: CloudTarget; /** Where summary, plots and report are copied when it ends. */ downloadDir?: string };
+  cloud?: { target: CloudTarget /** Where summary, plots and report are copied when it ends. */; downloadDir?: string };
   /** Continue this sweep (same spec): only the missing work runs, from checkpoints. */
   sweepId?: string;
   /** Refuse sweeps above this many tasks (default 10,000). */
@@ -57,7 +57,7 @@ export interface SweepProgress {
 }
 
 export type SweepEvent =
-  | { type: 'started'; sweepId: string; taskCount: number; /** The backend, or the state machine for cloud runs. */ where: string }
+  | { type: 'started'; sweepId: string; taskCount: number /** The backend, or the state machine for cloud runs. */; where: string }
   | { type: 'progress'; progress: SweepProgress }
   /** A drifted reproducibility run's alert (an SNS message in the cloud). */
   | { type: 'alert'; subject: string; message: string };
@@ -91,7 +91,10 @@ export async function resumeSweep(sweepId: string, options: RunSweepOptions = {}
  * A reproducibility run: the pinned sweep of a repro spec file, then Compare against its baseline.
  * The baseline file is stored as an artifact so that the workflow (also in the cloud) can read it.
  */
-export async function runReproducibility(reproSpecPath: string, options: Omit<RunSweepOptions, 'repro' | 'sweepId'> = {}): Promise<SweepRunResult & { compare: CompareOutput }> {
+export async function runReproducibility(
+  reproSpecPath: string,
+  options: Omit<RunSweepOptions, 'repro' | 'sweepId'> = {},
+): Promise<SweepRunResult & { compare: CompareOutput }> {
   const reproSpec = parseReproSpec(readInputFile(reproSpecPath, 'repro spec'), reproSpecPath);
   const near = (path: string) => resolve(dirname(reproSpecPath), path);
   const spec = typeof reproSpec.spec === 'string' ? loadSpecFile(near(reproSpec.spec)) : validateSpec(reproSpec.spec);
@@ -132,7 +135,16 @@ export async function requireSummary(stores: Stores, sweepId: string): Promise<S
 
 async function runLocally(input: PlanInput, storeConfig: StoreConfig, options: RunSweepOptions): Promise<SweepRunResult> {
   const emit = options.onEvent ?? (() => undefined);
-  const progress: SweepProgress = { sweepId: input.sweepId ?? '', tasksTotal: 0, succeeded: 0, failed: 0, running: 0, active: [], epochsDone: 0, epochsTotal: 0 };
+  const progress: SweepProgress = {
+    sweepId: input.sweepId ?? '',
+    tasksTotal: 0,
+    succeeded: 0,
+    failed: 0,
+    running: 0,
+    active: [],
+    epochsDone: 0,
+    epochsTotal: 0,
+  };
   const epochsDone = new Map<string, number>();
   const running = new Map<string, { epoch: number; epochs: number }>();
   const report = () => {
@@ -174,7 +186,12 @@ async function runLocally(input: PlanInput, storeConfig: StoreConfig, options: R
   }
 }
 
-async function runInCloud(spec: SweepSpec, input: PlanInput, cloud: NonNullable<RunSweepOptions['cloud']>, options: RunSweepOptions): Promise<SweepRunResult> {
+async function runInCloud(
+  spec: SweepSpec,
+  input: PlanInput,
+  cloud: NonNullable<RunSweepOptions['cloud']>,
+  options: RunSweepOptions,
+): Promise<SweepRunResult> {
   const emit = options.onEvent ?? (() => undefined);
   let sweepId = input.sweepId ?? '';
   const { compare, sweepId: ran } = await runWorkflowInCloud({ ...input, spec }, cloud.target, {

@@ -3,13 +3,7 @@ import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import {
-  activeBackend,
-  BackendError,
-  initBackend,
-  setTransposeFirstMatMul,
-  tf,
-} from '../src/flooding/backend.js';
+import { activeBackend, BackendError, initBackend, setTransposeFirstMatMul, tf } from '../src/flooding/backend.js';
 import { runTask } from '../src/flooding/trainer.js';
 import { liveTensors, smallConfig, timelessResult } from './helpers.js';
 
@@ -116,49 +110,43 @@ describe('transpose-first BatchMatMul on wasm', () => {
     assert.ok(differing > 0, 'test assumption: the two kernels round differently somewhere');
   });
 
-  test(
-    'a shared dimension of 0 gives zeros with the fix on, as with it off',
-    () => {
-      for (const [aShape, bShape, transposeA, transposeB] of [
-        [[0, 3], [0, 2], true, false],
-        [[3, 0], [2, 0], false, true],
-      ] as const) {
-        const a = tf.zeros([...aShape]) as tf.Tensor2D;
-        const b = tf.zeros([...bShape]) as tf.Tensor2D;
-        try {
-          assert.deepStrictEqual(product(a, b, transposeA, transposeB, true), product(a, b, transposeA, transposeB, false));
-        } finally {
-          tf.dispose([a, b]);
-          setTransposeFirstMatMul(true);
-        }
+  test('a shared dimension of 0 gives zeros with the fix on, as with it off', () => {
+    for (const [aShape, bShape, transposeA, transposeB] of [
+      [[0, 3], [0, 2], true, false],
+      [[3, 0], [2, 0], false, true],
+    ] as const) {
+      const a = tf.zeros([...aShape]) as tf.Tensor2D;
+      const b = tf.zeros([...bShape]) as tf.Tensor2D;
+      try {
+        assert.deepStrictEqual(product(a, b, transposeA, transposeB, true), product(a, b, transposeA, transposeB, false));
+      } finally {
+        tf.dispose([a, b]);
+        setTransposeFirstMatMul(true);
       }
-    },
-  );
+    }
+  });
 
-  test(
-    'setTransposeFirstMatMul(true) before the first initBackend("wasm") leaves matMul working',
-    async () => {
-      // A fresh process: in this one the wasm backend is already initialised.
-      const backendUrl = new URL('../src/flooding/backend.ts', import.meta.url).href;
-      const script = [
-        `import { initBackend, setTransposeFirstMatMul, tf } from ${JSON.stringify(backendUrl)};`,
-        'setTransposeFirstMatMul(true);',
-        "await initBackend('wasm');",
-        'try {',
-        '  const plain = tf.matMul(tf.ones([2, 3]), tf.ones([3, 2]));',
-        '  const transposed = tf.matMul(tf.ones([3, 2]), tf.ones([3, 2]), true, false);',
-        '  console.log(JSON.stringify([...plain.dataSync(), ...transposed.dataSync()]));',
-        '} catch (error) {',
-        '  console.log(JSON.stringify(String(error)));',
-        '}',
-      ].join('\n');
-      const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-        cwd: fileURLToPath(new URL('..', import.meta.url)),
-        timeout: 30_000,
-      });
-      assert.deepEqual(JSON.parse(stdout.trim()), [3, 3, 3, 3, 3, 3, 3, 3]);
-    },
-  );
+  test('setTransposeFirstMatMul(true) before the first initBackend("wasm") leaves matMul working', async () => {
+    // A fresh process: in this one the wasm backend is already initialised.
+    const backendUrl = new URL('../src/flooding/backend.ts', import.meta.url).href;
+    const script = [
+      `import { initBackend, setTransposeFirstMatMul, tf } from ${JSON.stringify(backendUrl)};`,
+      'setTransposeFirstMatMul(true);',
+      "await initBackend('wasm');",
+      'try {',
+      '  const plain = tf.matMul(tf.ones([2, 3]), tf.ones([3, 2]));',
+      '  const transposed = tf.matMul(tf.ones([3, 2]), tf.ones([3, 2]), true, false);',
+      '  console.log(JSON.stringify([...plain.dataSync(), ...transposed.dataSync()]));',
+      '} catch (error) {',
+      '  console.log(JSON.stringify(String(error)));',
+      '}',
+    ].join('\n');
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: fileURLToPath(new URL('..', import.meta.url)),
+      timeout: 30_000,
+    });
+    assert.deepEqual(JSON.parse(stdout.trim()), [3, 3, 3, 3, 3, 3, 3, 3]);
+  });
 
   test('the fix is one plain product of the transposed operands, and the same bits on every call', () => {
     const a = randomMatrix(130, 100, 3);
@@ -179,8 +167,13 @@ describe('transpose-first BatchMatMul on wasm', () => {
     const before = liveTensors();
     for (const [transposeA, transposeB] of FLAGS) product(transposeA ? aT : a, transposeB ? bT : b, transposeA, transposeB, true);
     // The gradient of a plain matMul asks for both transposed products.
-    const grads = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.matMul(x as tf.Tensor2D, y as tf.Tensor2D).square().sum())([a, b]);
-    grads.forEach((g) => g.dataSync());
+    const grads = tf.grads((x: tf.Tensor, y: tf.Tensor) =>
+      tf
+        .matMul(x as tf.Tensor2D, y as tf.Tensor2D)
+        .square()
+        .sum(),
+    )([a, b]);
+    for (const g of grads) g.dataSync();
     tf.dispose(grads);
     assert.deepEqual(liveTensors(), before);
     tf.dispose([a, b, aT, bT]);

@@ -10,11 +10,11 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cp, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import {
@@ -22,9 +22,9 @@ import {
   copyRuntimeFiles,
   esbuildOptions,
   FUNCTION_IDS,
-  runtimeFileEnvironment,
-  RUNTIME_FILES,
   type FunctionId,
+  RUNTIME_FILES,
+  runtimeFileEnvironment,
 } from '../infra/bundling.js';
 
 const run = promisify(execFile);
@@ -115,7 +115,10 @@ describe('bundled Lambda handlers, outside the project', { timeout: 600_000 }, (
       const files = await readdir(path.join(runDir, fn), { recursive: true });
       assert.ok(files.includes(BUNDLE_FILE), `${fn}: ${BUNDLE_FILE}`);
       for (const file of RUNTIME_FILES[fn]) assert.ok(files.includes(file.to.replace(/^\.\//, '')), `${fn}: ${file.to}`);
-      assert.ok(files.every((file) => !file.split(path.sep).includes('node_modules')), `${fn} ships no node_modules`);
+      assert.ok(
+        files.every((file) => !file.split(path.sep).includes('node_modules')),
+        `${fn} ships no node_modules`,
+      );
     }
   });
 

@@ -17,7 +17,10 @@ function childEnv(): NodeJS.ProcessEnv {
 }
 
 /** Starts `floodsweep ...` (in `cwd`); it is killed if it runs longer than `timeoutMs`. */
-export function startCli(args: string[], options: { timeoutMs?: number; cwd?: string } = {}): { child: ChildProcess; result: Promise<CliResult> } {
+export function startCli(
+  args: string[],
+  options: { timeoutMs?: number; cwd?: string } = {},
+): { child: ChildProcess; result: Promise<CliResult> } {
   const { timeoutMs = 240_000, cwd } = options;
   const child = spawn(process.execPath, [CLI, ...args], { cwd, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';

@@ -5,7 +5,24 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { floodsweep } from './cli-helpers.js';
 
-const TINY = ['--n-train', '32', '--n-val', '32', '--n-test', '64', '--depth', '1', '--width', '8', '--epochs', '3', '--eval-every', '1', '--batch-size', '16'];
+const TINY = [
+  '--n-train',
+  '32',
+  '--n-val',
+  '32',
+  '--n-test',
+  '64',
+  '--depth',
+  '1',
+  '--width',
+  '8',
+  '--epochs',
+  '3',
+  '--eval-every',
+  '1',
+  '--batch-size',
+  '16',
+];
 
 describe('floodsweep train', () => {
   test('--json prints one object with backend, resolved config, final metrics and every epoch', async () => {
@@ -18,7 +35,10 @@ describe('floodsweep train', () => {
     assert.equal(result.config.floodLevel, 0.3);
     assert.equal(result.config.seed, 7);
     assert.equal(result.config.optimizer.name, 'sgd');
-    assert.deepEqual(result.epochs.map((r: { epoch: number }) => r.epoch), [0, 1, 2, 3]);
+    assert.deepEqual(
+      result.epochs.map((r: { epoch: number }) => r.epoch),
+      [0, 1, 2, 3],
+    );
     for (const split of ['train', 'val', 'test']) {
       for (const field of ['loss', 'acc', 'cleanLoss', 'cleanAcc']) assert.equal(typeof result.final[split][field], 'number');
       assert.ok(result.final[split].acc >= 0 && result.final[split].acc <= 1, 'accuracies are fractions');
@@ -35,8 +55,16 @@ describe('floodsweep train', () => {
     ['a negative flood level', ['--flood-level', '-0.1'], /^floodsweep: --flood-level: must be >= 0$/],
     ['a negative learning rate', ['--lr', '-1'], /^floodsweep: --lr: must be > 0$/],
     ['label noise of 0.5', ['--label-noise', '0.5'], /^floodsweep: --label-noise: must be < 0.5$/],
-    ['a non-numeric learning rate', ['--lr', 'fast'], /^floodsweep: --lr: "fast": expected a number \(see .*floodsweep(\.js)? train --help\)$/],
-    ['a missing CSV file', ['--dataset', 'csv', '--data', '/nonexistent.csv', '--label-column', 'y'], /^floodsweep: --data: cannot read "\/nonexistent.csv"/],
+    [
+      'a non-numeric learning rate',
+      ['--lr', 'fast'],
+      /^floodsweep: --lr: "fast": expected a number \(see .*floodsweep(\.js)? train --help\)$/,
+    ],
+    [
+      'a missing CSV file',
+      ['--dataset', 'csv', '--data', '/nonexistent.csv', '--label-column', 'y'],
+      /^floodsweep: --data: cannot read "\/nonexistent.csv"/,
+    ],
     ['an unknown backend', ['--backend', 'gpu'], /^floodsweep: --backend: unknown backend "gpu"; allowed: auto, tfjs-node, wasm, cpu$/],
     ['tfjs-node forced where it is not installed', ['--backend', 'tfjs-node'], /^floodsweep: --backend: tfjs-node was requested/],
   ];
@@ -63,10 +91,21 @@ describe('floodsweep train', () => {
 describe('floodsweep demo', () => {
   test('bad input writes nothing and exits 2', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'floodsweep-demo-'));
-    for (const args of [['--setting', 'rmsprop'], ['--seeds', '1,1'], ['--backend', 'tpu']]) {
+    for (const args of [
+      ['--setting', 'rmsprop'],
+      ['--seeds', '1,1'],
+      ['--backend', 'tpu'],
+    ]) {
       const { code, stderr } = await floodsweep(['demo', ...args], { cwd });
       assert.equal(code, 2, `demo ${args.join(' ')}`);
-      assert.equal(stderr.trim().split('\n').filter((l) => !l.startsWith('(add --help')).length, 1, stderr);
+      assert.equal(
+        stderr
+          .trim()
+          .split('\n')
+          .filter((l) => !l.startsWith('(add --help')).length,
+        1,
+        stderr,
+      );
     }
     assert.deepEqual(readdirSync(cwd), [], 'nothing written');
   });
@@ -80,10 +119,24 @@ describe('floodsweep demo', () => {
 
   test('prints both accuracies and writes the two plots', async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'floodsweep-demo-')), 'out');
-    const { code, stdout, stderr } = await floodsweep(['demo', '--quick', '--epochs', '4', '--eval-every', '2', '--out', out, '--workers', '2']);
+    const { code, stdout, stderr } = await floodsweep([
+      'demo',
+      '--quick',
+      '--epochs',
+      '4',
+      '--eval-every',
+      '2',
+      '--out',
+      out,
+      '--workers',
+      '2',
+    ]);
     assert.equal(code, 0, stderr);
     assert.match(stdout, /^Test Acc\. \d\.\d{3}, Train Acc\. \d\.\d{3}: without flooding$/m);
-    assert.match(stdout, /^Test Acc\. \d\.\d{3}, Train Acc\. \d\.\d{3}: with flooding (0\.2[678]|0 \(no flood level beat b = 0 on validation\))$/m);
+    assert.match(
+      stdout,
+      /^Test Acc\. \d\.\d{3}, Train Acc\. \d\.\d{3}: with flooding (0\.2[678]|0 \(no flood level beat b = 0 on validation\))$/m,
+    );
     assert.match(stdout, /^report: .*report\.html$/m);
     for (const file of ['loss.png', 'accuracy.png', 'loss.svg', 'accuracy.svg']) assert.ok(existsSync(join(out, file)), file);
   });

@@ -1,10 +1,10 @@
-import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { datasetSchema, type DatasetConfig } from '../src/flooding/config.js';
-import { DatasetError, makeDataset, type Dataset, type Split } from '../src/flooding/datasets.js';
+import { after, describe, test } from 'node:test';
+import { type DatasetConfig, datasetSchema } from '../src/flooding/config.js';
+import { type Dataset, DatasetError, makeDataset, type Split } from '../src/flooding/datasets.js';
 
 const config = (input: unknown): DatasetConfig => datasetSchema.parse(input);
 const SPLIT_NAMES = ['train', 'val', 'test'] as const;
@@ -50,9 +50,15 @@ for (const { name, dim, extra } of SYNTHETIC) {
 
     test('flips exactly floor(n * labelNoise) labels in every split', () => {
       const data = makeDataset(config(base), 1);
-      assert.deepEqual(SPLIT_NAMES.map((s) => flippedCount(data[s])), [29, 10, 14]);
+      assert.deepEqual(
+        SPLIT_NAMES.map((s) => flippedCount(data[s])),
+        [29, 10, 14],
+      );
       const none = makeDataset(config({ ...base, labelNoise: 0 }), 1);
-      assert.deepEqual(SPLIT_NAMES.map((s) => flippedCount(none[s])), [0, 0, 0]);
+      assert.deepEqual(
+        SPLIT_NAMES.map((s) => flippedCount(none[s])),
+        [0, 0, 0],
+      );
     });
 
     test('is deterministic in the seed', () => {
@@ -85,7 +91,10 @@ describe('sinusoid2d specifics', () => {
 
   test('defaults to the demo sizes 100/100/20000 with 10% noise', () => {
     assertShapes(data, [100, 100, 20000], 2, 2);
-    assert.deepEqual(SPLIT_NAMES.map((s) => flippedCount(data[s])), [10, 10, 2000]);
+    assert.deepEqual(
+      SPLIT_NAMES.map((s) => flippedCount(data[s])),
+      [10, 10, 2000],
+    );
   });
 
   test('points lie in the disk of radius 2, uniformly', () => {
@@ -139,7 +148,7 @@ describe('spiral specifics', () => {
     // A class with a single point sits at angle 0.
     assert.deepEqual([...data.val.x], [0, 0]);
     const expectedTest = [0, 0, 4 * Math.PI, 0, Math.PI, 0];
-    data.test.x.forEach((value, i) => assert.ok(Math.abs(value - expectedTest[i]) < 1e-5, `test.x[${i}] = ${value}`));
+    for (const [i, value] of data.test.x.entries()) assert.ok(Math.abs(value - expectedTest[i]) < 1e-5, `test.x[${i}] = ${value}`);
   });
 
   test('inputNoise scales the Gaussian perturbation', () => {
@@ -187,8 +196,15 @@ describe('csv dataset', () => {
     const data = makeDataset(animalConfig(), 1);
     assertShapes(data, [30, 10, 10], 3, 3);
     const ids = SPLIT_NAMES.flatMap((s) => Array.from({ length: data[s].n }, (_, i) => data[s].x[i * 3]));
-    assert.deepEqual([...ids].sort((a, b) => a - b), Array.from({ length: 50 }, (_, i) => i));
-    assert.notDeepEqual(ids, [...ids].sort((a, b) => a - b), 'rows are shuffled');
+    assert.deepEqual(
+      [...ids].sort((a, b) => a - b),
+      Array.from({ length: 50 }, (_, i) => i),
+    );
+    assert.notDeepEqual(
+      ids,
+      [...ids].sort((a, b) => a - b),
+      'rows are shuffled',
+    );
   });
 
   test('maps string classes in sorted order and keeps the feature values', () => {
@@ -250,7 +266,10 @@ describe('csv dataset', () => {
 
   test('flips exactly floor(n * labelNoise) labels per split, each to another class', () => {
     const data = makeDataset(animalConfig({ labelNoise: 0.29 }), 3);
-    assert.deepEqual(SPLIT_NAMES.map((s) => flippedCount(data[s])), [8, 2, 2]);
+    assert.deepEqual(
+      SPLIT_NAMES.map((s) => flippedCount(data[s])),
+      [8, 2, 2],
+    );
   });
 
   test('with more than two classes a flipped label is uniform among the other classes', () => {
@@ -274,13 +293,24 @@ describe('csv dataset', () => {
   });
 
   test('reads CRLF line ends, blank lines, a BOM and quoted cells', () => {
-    const file = writeFixture('\uFEFF"x", "y" ,"kind"\r\n\r\n1,2,"a, b"\r\n3,4,plain\r\n  \r\n5,6,"say ""hi"""\r\n7,8,plain\r\n9,10,plain\r\n');
+    const file = writeFixture(
+      '\uFEFF"x", "y" ,"kind"\r\n\r\n1,2,"a, b"\r\n3,4,plain\r\n  \r\n5,6,"say ""hi"""\r\n7,8,plain\r\n9,10,plain\r\n',
+    );
     const data = makeDataset(config({ name: 'csv', path: file, labelColumn: 'kind', labelNoise: 0, standardize: false }), 0);
     assert.equal(data.numClasses, 3);
     assert.equal(data.dim, 2);
     const rows = SPLIT_NAMES.flatMap((s) => Array.from({ length: data[s].n }, (_, i) => [data[s].x[i * 2], data[s].cleanLabels[i]]));
     // Classes sorted: 'a, b' < 'plain' < 'say "hi"'.
-    assert.deepEqual(rows.sort((a, b) => a[0] - b[0]), [[1, 0], [3, 1], [5, 2], [7, 1], [9, 1]]);
+    assert.deepEqual(
+      rows.sort((a, b) => a[0] - b[0]),
+      [
+        [1, 0],
+        [3, 1],
+        [5, 2],
+        [7, 1],
+        [9, 1],
+      ],
+    );
   });
 
   describe('user errors', () => {
@@ -311,7 +341,11 @@ describe('csv dataset', () => {
 
     test('label column missing from the header lists the columns', () => {
       const file = writeFixture('a, b ,c\n1,2,3\n');
-      expectError({ path: file, labelColumn: 'foo' }, 'dataset.labelColumn', /^dataset\.labelColumn: column "foo" not found; columns: a, b, c$/);
+      expectError(
+        { path: file, labelColumn: 'foo' },
+        'dataset.labelColumn',
+        /^dataset\.labelColumn: column "foo" not found; columns: a, b, c$/,
+      );
     });
 
     test('ragged row names its line number', () => {

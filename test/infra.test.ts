@@ -14,30 +14,31 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { buildApp } from '../infra/app.js';
+import { IMAGE_RUNTIME_PACKAGES, runtimePackageJson } from '../infra/build-image.js';
 import {
   BANNER,
   checkNativePackageCommands,
   copyRuntimeFileCommands,
-  esbuildOptions,
   EXTERNAL_MODULES,
+  esbuildOptions,
   FUNCTION_ENTRIES,
   FUNCTION_IDS,
+  type FunctionId,
   IMAGE_EXTERNAL_MODULES,
   LAMBDA_NATIVE_PACKAGES,
   nodejsBundling,
   RUNTIME_FILES,
-  type FunctionId,
 } from '../infra/bundling.js';
-import { IMAGE_RUNTIME_PACKAGES, runtimePackageJson } from '../infra/build-image.js';
 import { CHECKPOINT_TAG, ConfigError, DEFAULTS, loadSchedules, settingsFromContext } from '../infra/config.js';
-import { ACCESS, FloodsweepStack, KEY_PATTERNS, PROJECT_ROOT, WORKFLOW_FILE, WORKFLOW_FUNCTIONS } from '../infra/stack.js';
+import { ACCESS, type FloodsweepStack, KEY_PATTERNS, PROJECT_ROOT, WORKFLOW_FILE, WORKFLOW_FUNCTIONS } from '../infra/stack.js';
 import { METRICS_TABLE as INFRA_METRICS_TABLE } from '../infra/table.js';
-import { createTableInput, METRICS_TABLE } from '../src/store/aws.js';
 import { ENV_NAMES } from '../src/env-names.js';
+import { createTableInput, METRICS_TABLE } from '../src/store/aws.js';
 import { sweepKeys } from '../src/store/ports.js';
 
 process.env.CDK_DISABLE_CLI_TELEMETRY = 'true';
 
+// biome-ignore lint/suspicious/noExplicitAny: synthesized CloudFormation JSON is read by path in the assertions
 type Json = Record<string, any>;
 
 const outdirs: string[] = [];
@@ -101,7 +102,12 @@ function objectPattern(arn: unknown, bucketId: string): string | undefined {
 }
 
 function wildcardMatches(pattern: string, key: string): boolean {
-  const regex = new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  const regex = new RegExp(
+    `^${pattern
+      .split('*')
+      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
   return regex.test(key);
 }
 
@@ -135,8 +141,14 @@ describe('CDK app: configuration', () => {
 
   it('rejects bad context values with the key and what is allowed', () => {
     const read = (values: Json) => (key: string) => values[key];
-    assert.throws(() => settingsFromContext(read({ trainRuntime: 'gpu' })), (e: Error) => e instanceof ConfigError && /trainRuntime.*container, zip.*"gpu"/.test(e.message));
-    assert.throws(() => settingsFromContext(read({ trainMemory: 'lots' })), /context trainMemory: expected an integer from 128 to 10240 \(MB\)/);
+    assert.throws(
+      () => settingsFromContext(read({ trainRuntime: 'gpu' })),
+      (e: Error) => e instanceof ConfigError && /trainRuntime.*container, zip.*"gpu"/.test(e.message),
+    );
+    assert.throws(
+      () => settingsFromContext(read({ trainMemory: 'lots' })),
+      /context trainMemory: expected an integer from 128 to 10240 \(MB\)/,
+    );
     assert.throws(() => settingsFromContext(read({ trainTimeout: '901' })), /context trainTimeout: expected an integer from 60 to 900/);
     assert.throws(() => settingsFromContext(read({ logRetentionDays: 10 })), /logRetentionDays: expected one of 1, 3, 5, 7, 14/);
     assert.throws(() => settingsFromContext(read({ alertEmail: 'nobody' })), /alertEmail: expected an e-mail address/);
@@ -155,7 +167,13 @@ describe('CDK app: configuration', () => {
       writeFileSync(file, JSON.stringify({ schedules }));
       return file;
     };
-    const good = { name: 'nightly', cron: '30 2 * * ? *', timeZone: 'Europe/Berlin', spec: 'spec.yaml', baseline: { sweepId: 'from-file-1' } };
+    const good = {
+      name: 'nightly',
+      cron: '30 2 * * ? *',
+      timeZone: 'Europe/Berlin',
+      spec: 'spec.yaml',
+      baseline: { sweepId: 'from-file-1' },
+    };
     const [schedule] = loadSchedules(write([good]));
     assert.equal(schedule.expression, 'cron(30 2 * * ? *)');
     assert.equal(schedule.enabled, true);
@@ -163,16 +181,37 @@ describe('CDK app: configuration', () => {
       spec: { name: 'from-file', floodLevels: [0, 0.1], seeds: [0] },
       repro: { name: 'nightly', baseline: { sweepId: 'from-file-1' } },
     });
-    const [withFile] = loadSchedules(write([{ ...good, baseline: { key: 'baselines/nightly.json' }, tolerances: { metrics: { 'test.acc': 0.01 } } }]));
-    assert.deepEqual(withFile.input.repro, { name: 'nightly', baseline: { key: 'baselines/nightly.json' }, tolerances: { metrics: { 'test.acc': 0.01 } } });
+    const [withFile] = loadSchedules(
+      write([{ ...good, baseline: { key: 'baselines/nightly.json' }, tolerances: { metrics: { 'test.acc': 0.01 } } }]),
+    );
+    assert.deepEqual(withFile.input.repro, {
+      name: 'nightly',
+      baseline: { key: 'baselines/nightly.json' },
+      tolerances: { metrics: { 'test.acc': 0.01 } },
+    });
     assert.throws(() => loadSchedules(write([{ ...good, baseline: undefined }])), /schedules\[0\]\.baseline: expected an earlier sweep/);
-    assert.throws(() => loadSchedules(write([{ ...good, baseline: { key: 'sweeps/x/summary.json' } }])), /schedules\[0\]\.baseline\.key: expected a key under baselines\//);
+    assert.throws(
+      () => loadSchedules(write([{ ...good, baseline: { key: 'sweeps/x/summary.json' } }])),
+      /schedules\[0\]\.baseline\.key: expected a key under baselines\//,
+    );
     assert.throws(() => loadSchedules(write([{ ...good, cron: '0 3 * * *' }])), /schedules\[0\]\.cron: .*expected 6 fields/);
-    assert.throws(() => loadSchedules(write([{ ...good, cron: '0 3 * * MON *' }])), /schedules\[0\]\.cron: .*exactly one of day-of-month and day-of-week must be \?/);
-    assert.throws(() => loadSchedules(write([{ ...good, timeZone: 'Mars/Olympus' }])), /schedules\[0\]\.timeZone: expected an IANA time zone/);
-    assert.throws(() => loadSchedules(write([good, { ...good, cron: '0 1 * * ? *' }])), /schedules\[1\]\.name: "nightly" is used by an earlier schedule/);
+    assert.throws(
+      () => loadSchedules(write([{ ...good, cron: '0 3 * * MON *' }])),
+      /schedules\[0\]\.cron: .*exactly one of day-of-month and day-of-week must be \?/,
+    );
+    assert.throws(
+      () => loadSchedules(write([{ ...good, timeZone: 'Mars/Olympus' }])),
+      /schedules\[0\]\.timeZone: expected an IANA time zone/,
+    );
+    assert.throws(
+      () => loadSchedules(write([good, { ...good, cron: '0 1 * * ? *' }])),
+      /schedules\[1\]\.name: "nightly" is used by an earlier schedule/,
+    );
     assert.throws(() => loadSchedules(write([{ ...good, when: 'always' }])), /schedules\[0\]\.when: unknown field/);
-    assert.throws(() => loadSchedules(write([{ ...good, spec: 'missing.json' }])), /schedules\[0\]\.spec: spec file .*missing\.json does not exist/);
+    assert.throws(
+      () => loadSchedules(write([{ ...good, spec: 'missing.json' }])),
+      /schedules\[0\]\.spec: spec file .*missing\.json does not exist/,
+    );
     assert.deepEqual(loadSchedules(path.join(dir, 'none.json')), []);
   });
 
@@ -269,7 +308,10 @@ for (const [variant, s] of Object.entries(variants)) {
         const policy = resourcesOf(json, 'AWS::S3::BucketPolicy').find(([, p]) => p.Properties.Bucket.Ref === id);
         assert.ok(policy, `no bucket policy on ${id}`);
         const denies = (policy[1].Properties.PolicyDocument.Statement as Json[]).filter((st) => st.Effect === 'Deny');
-        assert.ok(denies.some((st) => st.Condition?.Bool?.['aws:SecureTransport'] === 'false'), `${id}: no TLS-only statement`);
+        assert.ok(
+          denies.some((st) => st.Condition?.Bool?.['aws:SecureTransport'] === 'false'),
+          `${id}: no TLS-only statement`,
+        );
       }
     });
 
@@ -386,10 +428,7 @@ for (const [variant, s] of Object.entries(variants)) {
       const statements = statementsOfRole(json, roleId);
       const invoke = statements.filter((st) => asArray(st.Action).includes('lambda:InvokeFunction'));
       assert.equal(invoke.length, 1);
-      assert.deepEqual(
-        new Set(asArray(invoke[0].Resource)),
-        new Set(FUNCTION_IDS.map((fn) => ({ 'Fn::GetAtt': [ids[fn], 'Arn'] }))),
-      );
+      assert.deepEqual(new Set(asArray(invoke[0].Resource)), new Set(FUNCTION_IDS.map((fn) => ({ 'Fn::GetAtt': [ids[fn], 'Arn'] }))));
       assert.deepEqual(objectGrants(json, roleId, bucketId, 's3:GetObject'), [KEY_PATTERNS.manifest]);
 
       const start = statements.find((st) => asArray(st.Action).includes('states:StartExecution'));
@@ -399,10 +438,16 @@ for (const [variant, s] of Object.entries(variants)) {
       const describe = statements.find((st) => asArray(st.Action).includes('states:DescribeExecution'));
       assert.ok(describe && asArray(describe.Action).includes('states:StopExecution'));
       const executionArns = asArray(describe.Resource).map((arn) => JSON.stringify(arn));
-      assert.ok(executionArns.some((arn) => arn.includes(`":execution:",{"Fn::GetAtt":["${stateMachineId}","Name"]},"/*"`)), executionArns.join());
+      assert.ok(
+        executionArns.some((arn) => arn.includes(`":execution:",{"Fn::GetAtt":["${stateMachineId}","Name"]},"/*"`)),
+        executionArns.join(),
+      );
       // Only the logs-delivery and X-Ray actions, which have no resource-level permissions, use "*".
       const anywhere = statements.filter((st) => asArray(st.Resource).includes('*')).flatMap((st) => asArray(st.Action) as string[]);
-      assert.ok(anywhere.every((action) => action.startsWith('logs:') || action.startsWith('xray:')), anywhere.join());
+      assert.ok(
+        anywhere.every((action) => action.startsWith('logs:') || action.startsWith('xray:')),
+        anywhere.join(),
+      );
     });
 
     function machineRoleId(): string {
@@ -491,7 +536,10 @@ for (const [variant, s] of Object.entries(variants)) {
       const rules = resourcesOf(json, 'AWS::Events::Rule').map(([, r]) => r.Properties as Json);
       const rule = rules.find((r) => r.EventPattern?.source?.[0] === 'aws.states');
       assert.ok(rule);
-      assert.deepEqual(rule.EventPattern.detail, { stateMachineArn: [{ Ref: stateMachineId }], status: ['FAILED', 'TIMED_OUT', 'ABORTED'] });
+      assert.deepEqual(rule.EventPattern.detail, {
+        stateMachineArn: [{ Ref: stateMachineId }],
+        status: ['FAILED', 'TIMED_OUT', 'ABORTED'],
+      });
       assert.deepEqual(rule.Targets[0].Arn, { Ref: topicId });
       template.hasResourceProperties('AWS::SNS::TopicPolicy', {
         PolicyDocument: {
@@ -553,7 +601,9 @@ describe('CDK app: context and checks', () => {
       }
       const report = JSON.parse(readFileSync(path.join(outdir, 'validation-report.json'), 'utf8')) as Json;
       const findings = (report.pluginReports as Json[]).flatMap((plugin) =>
-        (plugin.violations as Json[]).flatMap((v) => (v.violatingConstructs as Json[]).map((c) => ({ id: v.ruleName as string, path: c.constructPath as string }))),
+        (plugin.violations as Json[]).flatMap((v) =>
+          (v.violatingConstructs as Json[]).map((c) => ({ id: v.ruleName as string, path: c.constructPath as string })),
+        ),
       );
       const acknowledged = stack.nagAcknowledgements;
       for (const ack of acknowledged) assert.ok(ack.reason.length > 20, `${ack.id}: reason`);
@@ -563,7 +613,10 @@ describe('CDK app: context and checks', () => {
       const unused = acknowledged.filter((ack) => !findings.some((finding) => covers(ack, finding)));
       assert.deepEqual(uncovered, [], `${trainRuntime}: findings without acknowledgement`);
       assert.deepEqual(unused, [], `${trainRuntime}: acknowledgements without finding`);
-      assert.ok(findings.every((finding) => finding.id.startsWith('AwsSolutions-IAM5[')), 'only wildcard resources are acknowledged');
+      assert.ok(
+        findings.every((finding) => finding.id.startsWith('AwsSolutions-IAM5[')),
+        'only wildcard resources are acknowledged',
+      );
     }
   });
 

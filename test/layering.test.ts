@@ -20,17 +20,26 @@ function sourceFiles(dir: string): string[] {
 /** The project files a file imports, as paths from the project root (packages are left out). */
 function projectImports(file: string): string[] {
   const text = readFileSync(path.join(ROOT, file), 'utf8');
-  const specifiers = [...text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s+'([^']+)'|import\(\s*'([^']+)'\s*\)/g)].map((m) => m[1] ?? m[2]);
+  const specifiers = [...text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s+'([^']+)'|import\(\s*'([^']+)'\s*\)/g)].map(
+    (m) => m[1] ?? m[2],
+  );
   return specifiers
     .filter((specifier) => specifier.startsWith('.'))
     .map((specifier) => path.relative(ROOT, path.resolve(path.dirname(path.join(ROOT, file)), specifier)).replace(/\.js$/, '.ts'));
 }
 
 function violations(folder: string, allowed: (target: string) => boolean): string[] {
-  return sourceFiles(folder).flatMap((file) => projectImports(file).filter((target) => !allowed(target)).map((target) => `${file} -> ${target}`));
+  return sourceFiles(folder).flatMap((file) =>
+    projectImports(file)
+      .filter((target) => !allowed(target))
+      .map((target) => `${file} -> ${target}`),
+  );
 }
 
-const inside = (...folders: string[]) => (target: string) => folders.some((folder) => target === folder || target.startsWith(`${folder}/`));
+const inside =
+  (...folders: string[]) =>
+  (target: string) =>
+    folders.some((folder) => target === folder || target.startsWith(`${folder}/`));
 
 test('the import scanner sees static, type and dynamic imports', () => {
   const imports = projectImports('src/cli/sweep.ts');
@@ -50,20 +59,40 @@ test('src/sweep is pure: it imports neither the stores, the report, the workflow
 test('src/store and src/report know nothing of the workflow, the run or the CLI', () => {
   const allowed = inside('src/store', 'src/sweep', 'src/flooding', 'src/env.ts', 'src/env-names.ts', 'src/errors.ts');
   assert.deepEqual(violations('src/store', allowed), []);
-  assert.deepEqual(violations('src/report', inside('src/report', 'src/sweep', 'src/flooding', 'src/env.ts', 'src/env-names.ts', 'src/errors.ts')), []);
+  assert.deepEqual(
+    violations('src/report', inside('src/report', 'src/sweep', 'src/flooding', 'src/env.ts', 'src/env-names.ts', 'src/errors.ts')),
+    [],
+  );
   assert.ok(!sourceFiles('src/store').some((file) => projectImports(file).some(inside('src/report'))), 'the stores do not draw');
 });
 
 test('src/workflow is the only place that combines sweep, store and report; it does not reach up to the run or the CLI', () => {
-  assert.deepEqual(violations('src/workflow', (target) => !inside('src/cli', 'src/run.ts', 'src/index.ts')(target)), []);
+  assert.deepEqual(
+    violations('src/workflow', (target) => !inside('src/cli', 'src/run.ts', 'src/index.ts')(target)),
+    [],
+  );
   const drawing = sourceFiles('src').filter((file) => !inside('src/report')(file) && projectImports(file).some(inside('src/report')));
-  assert.deepEqual(drawing.filter((file) => !inside('src/workflow', 'src/cli')(file)), [], 'outside the workflow, only the CLI draws (the demo figures)');
+  assert.deepEqual(
+    drawing.filter((file) => !inside('src/workflow', 'src/cli')(file)),
+    [],
+    'outside the workflow, only the CLI draws (the demo figures)',
+  );
 });
 
 test('only the CLI imports the CLI; handlers call the workflow steps', () => {
   const outside = [...sourceFiles('src'), ...sourceFiles('functions'), ...sourceFiles('infra')].filter((file) => !inside('src/cli')(file));
-  assert.deepEqual(outside.flatMap((file) => projectImports(file).filter(inside('src/cli')).map((target) => `${file} -> ${target}`)), []);
-  assert.deepEqual(violations('functions', inside('functions', 'src/workflow', 'src/store/open.ts', 'src/env.ts', 'src/flooding/backend.ts')), []);
+  assert.deepEqual(
+    outside.flatMap((file) =>
+      projectImports(file)
+        .filter(inside('src/cli'))
+        .map((target) => `${file} -> ${target}`),
+    ),
+    [],
+  );
+  assert.deepEqual(
+    violations('functions', inside('functions', 'src/workflow', 'src/store/open.ts', 'src/env.ts', 'src/flooding/backend.ts')),
+    [],
+  );
 });
 
 test('infra/ imports no runtime code of src/, only the constants file that imports nothing', () => {

@@ -15,7 +15,12 @@ const TINY = new URL('../examples/tiny.json', import.meta.url).pathname;
 test('runSweep runs a small sweep through the workflow, reporting progress, and returns its summary', async () => {
   const rootDir = mkdtempSync(join(tmpdir(), 'floodsweep-library-'));
   const events: SweepEvent[] = [];
-  const result = await runSweep(loadSpecFile(TINY), { stores: { kind: 'local', rootDir }, workers: 1, backend: 'wasm', onEvent: (e) => events.push(e) });
+  const result = await runSweep(loadSpecFile(TINY), {
+    stores: { kind: 'local', rootDir },
+    workers: 1,
+    backend: 'wasm',
+    onEvent: (e) => events.push(e),
+  });
   assert.equal(result.summary.status, 'SUCCEEDED');
   assert.equal(result.summary.succeededTasks, 4);
   assert.ok(result.reportLocation.startsWith(rootDir) && result.reportLocation.endsWith('report.html'));

@@ -39,7 +39,10 @@ function referenceSteps(optimizer: Record<string, number | string>, start: Float
         const count = step + 1;
         first = first.mul(config.beta1).add(g.mul(1 - config.beta1));
         second = second.mul(config.beta2).add(g.square().mul(1 - config.beta2));
-        const denominator = second.sqrt().div(Math.sqrt(1 - config.beta2 ** count)).add(config.epsilon);
+        const denominator = second
+          .sqrt()
+          .div(Math.sqrt(1 - config.beta2 ** count))
+          .add(config.epsilon);
         w = w.sub(first.div(denominator).mul(config.lr / (1 - config.beta1 ** count)));
       }
     });

@@ -6,7 +6,7 @@ import { after, describe, it } from 'node:test';
 import { inflateSync } from 'node:zlib';
 import { Resvg } from '@resvg/resvg-js';
 import type { EpochMetrics, SplitMetrics } from '../src/flooding/metrics.js';
-import { demoFigures, renderChart, resolveFontFiles, writeFigure, type ChartSpec } from '../src/report/plots.js';
+import { type ChartSpec, demoFigures, renderChart, resolveFontFiles, writeFigure } from '../src/report/plots.js';
 
 interface Image {
   width: number;
@@ -93,7 +93,11 @@ describe('demoFigures', () => {
     for (const figure of Object.values(await figures)) {
       const image = decodePng(figure.png);
       assert.deepEqual([image.width, image.height], [1280, 800]);
-      assert.equal(countPixels(image, (r, g, b, a) => a !== 255), 0, 'white background, no transparency');
+      assert.equal(
+        countPixels(image, (_r, _g, _b, a) => a !== 255),
+        0,
+        'white background, no transparency',
+      );
       assert.ok(countPixels(image, (r, g, b) => r + g + b < 740) > 0.03 * image.width * image.height, 'not blank');
       assert.ok(countPixels(image, near('#4c78a8')) > 2000, 'b = 0 in blue');
       assert.ok(countPixels(image, near('#f58518')) > 2000, 'flooded run in orange');
@@ -102,9 +106,20 @@ describe('demoFigures', () => {
 
   it('keeps title, axis labels and legend entries as text in the shipped font', async () => {
     const { loss, accuracy } = await figures;
-    const legend = ['train (noisy labels), b = 0', 'test (clean labels), b = 0', 'train (noisy labels), b = 0.27', 'test (clean labels), b = 0.27'];
+    const legend = [
+      'train (noisy labels), b = 0',
+      'test (clean labels), b = 0',
+      'train (noisy labels), b = 0.27',
+      'test (clean labels), b = 0.27',
+    ];
     const lossTexts = textsOf(loss.svg);
-    for (const text of ['Loss without flooding (b = 0) and with flooding (b = 0.27)', 'epoch', 'cross-entropy loss', 'flood level b = 0.27', ...legend]) {
+    for (const text of [
+      'Loss without flooding (b = 0) and with flooding (b = 0.27)',
+      'epoch',
+      'cross-entropy loss',
+      'flood level b = 0.27',
+      ...legend,
+    ]) {
       assert.ok(lossTexts.includes(text), `loss chart lacks text "${text}"`);
     }
     const accuracyTexts = textsOf(accuracy.svg);
@@ -117,7 +132,11 @@ describe('demoFigures', () => {
   it('draws the text into the PNG', async () => {
     const { loss } = await figures;
     const image = decodePng(loss.png);
-    const withoutFonts = new Resvg(loss.svg, { font: { loadSystemFonts: false }, fitTo: { mode: 'zoom', value: 2 }, background: 'white' }).render();
+    const withoutFonts = new Resvg(loss.svg, {
+      font: { loadSystemFonts: false },
+      fitTo: { mode: 'zoom', value: 2 },
+      background: 'white',
+    }).render();
     const fontless: Image = { width: withoutFonts.width, height: withoutFonts.height, pixels: withoutFonts.pixels };
     const titleRows = [0, 70];
     assert.equal(countPixels(fontless, isDark, titleRows), 0, 'control: nothing but the title lives in the top rows');

@@ -6,8 +6,8 @@ import { resolveTaskConfig } from '../src/flooding/config.js';
 import type { EpochMetrics } from '../src/flooding/metrics.js';
 import { renderReport } from '../src/report/html.js';
 import { sweepFigures } from '../src/report/sweep-figures.js';
-import type { TaskRecord } from '../src/sweep/records.js';
 import { summarizeSweep } from '../src/sweep/aggregate.js';
+import type { TaskRecord } from '../src/sweep/records.js';
 import { taskRecord } from './store-contract.js';
 
 const LEVELS = [0, 0.02, 0.05, 0.1, 0.2];
@@ -46,7 +46,12 @@ function syntheticRun(dataset: DatasetName, b: number, seed: number): EpochMetri
     });
     return {
       epoch,
-      train: { acc: b === 0 ? 0.5 + 0.5 * grown : 0.5 + (0.42 - b) * grown, loss: trainLoss, cleanAcc: cleanAcc + 0.02, cleanLoss: trainLoss },
+      train: {
+        acc: b === 0 ? 0.5 + 0.5 * grown : 0.5 + (0.42 - b) * grown,
+        loss: trainLoss,
+        cleanAcc: cleanAcc + 0.02,
+        cleanLoss: trainLoss,
+      },
       val: split(cleanAcc, cleanLoss, 3),
       test: split(cleanAcc, cleanLoss, 0),
       floodedFraction: b > 0 ? 0.5 * grown : 0,
@@ -70,7 +75,12 @@ function sweepTasks(datasets: DatasetName[], levels = LEVELS): { tasks: TaskReco
         if (!failed) curves.set(id, rows);
         return taskRecord('demo-sweep-20250101', id, {
           status: failed ? 'FAILED' : 'SUCCEEDED',
-          config: resolveTaskConfig({ dataset: { name: dataset }, training: { epochs: EPOCHS, evalEvery: EVAL_EVERY }, floodLevel: b, seed }),
+          config: resolveTaskConfig({
+            dataset: { name: dataset },
+            training: { epochs: EPOCHS, evalEvery: EVAL_EVERY },
+            floodLevel: b,
+            seed,
+          }),
           group: `grp-${dataset}`,
           epochsDone: failed ? 30 : EPOCHS,
           epochsTotal: EPOCHS,
@@ -87,7 +97,13 @@ function sweepTasks(datasets: DatasetName[], levels = LEVELS): { tasks: TaskReco
 async function summarizeSynthetic(datasets: DatasetName[], levels = LEVELS) {
   const { tasks, curves } = sweepTasks(datasets, levels);
   const curvesOf = async (id: string) => curves.get(id) ?? assert.fail(`no curves for ${id}`);
-  const summary = await summarizeSweep({ sweepId: 'demo-sweep-20250101', name: 'flood-demo', tasks, epochsOf: curvesOf, selection: { metric: 'val.acc', epoch: 'last' } });
+  const summary = await summarizeSweep({
+    sweepId: 'demo-sweep-20250101',
+    name: 'flood-demo',
+    tasks,
+    epochsOf: curvesOf,
+    selection: { metric: 'val.acc', epoch: 'last' },
+  });
   return { summary, curvesOf };
 }
 
@@ -106,10 +122,19 @@ describe('report of a 2-group sweep with a failed task', async () => {
   it('has four non-empty PNG figures per group', async () => {
     const { summary, figures } = await rendered;
     assert.equal(summary.status, 'PARTIAL');
-    assert.deepEqual(summary.groups.map((g) => g.chosenLevel), [0.05, 0.1]);
+    assert.deepEqual(
+      summary.groups.map((g) => g.chosenLevel),
+      [0.05, 0.1],
+    );
     const kinds = ['accuracy-vs-level', 'loss', 'accuracy', 'train-loss-per-level'];
-    assert.deepEqual(figures.map((f) => f.name), [1, 2].flatMap((i) => kinds.map((kind) => `group-${i}-${kind}.png`)));
-    assert.deepEqual(figures.map((f) => f.group), [...kinds.map(() => 'grp-sinusoid2d'), ...kinds.map(() => 'grp-spiral')]);
+    assert.deepEqual(
+      figures.map((f) => f.name),
+      [1, 2].flatMap((i) => kinds.map((kind) => `group-${i}-${kind}.png`)),
+    );
+    assert.deepEqual(
+      figures.map((f) => f.group),
+      [...kinds.map(() => 'grp-sinusoid2d'), ...kinds.map(() => 'grp-spiral')],
+    );
     for (const { name, figure } of figures) {
       assert.deepEqual(figure.png.subarray(0, 8), PNG_SIGNATURE, name);
       assert.ok(figure.png.length > 20_000, `${name}: ${figure.png.length} bytes`);
@@ -122,7 +147,10 @@ describe('report of a 2-group sweep with a failed task', async () => {
     const accuracy = texts('group-1-accuracy-vs-level.png');
     assert.ok(accuracy.includes('chosen level b = 0.05'));
     assert.ok(accuracy.includes('mean ± sd over seeds'));
-    assert.ok(accuracy.some((t) => /^b = 0 \(no flooding\): \d+\.\d\d%$/.test(t)), accuracy.join(' | '));
+    assert.ok(
+      accuracy.some((t) => /^b = 0 \(no flooding\): \d+\.\d\d%$/.test(t)),
+      accuracy.join(' | '),
+    );
     const trainLoss = texts('group-2-train-loss-per-level.png');
     for (const b of ['0.02', '0.05', '0.1', '0.2']) {
       assert.ok(trainLoss.includes(`b = ${b}`) && trainLoss.includes(`flood level ${b}`), `b = ${b} in ${trainLoss.join(' | ')}`);
@@ -159,7 +187,10 @@ describe('report of a 2-group sweep with a failed task', async () => {
       html.includes('Error: loss is NaN at epoch 31 &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; the model diverged'),
       'escaped message',
     );
-    assert.match(html, /<td class="text"><code>spiral-b0\.2-s2<\/code><\/td><td>2<\/td><td>0\.2<\/td><td>2<\/td><td class="text">FAILED<\/td>/);
+    assert.match(
+      html,
+      /<td class="text"><code>spiral-b0\.2-s2<\/code><\/td><td>2<\/td><td>0\.2<\/td><td>2<\/td><td class="text">FAILED<\/td>/,
+    );
 
     // For a look by eye: FLOODSWEEP_REPORT_DIR=/tmp/report-check node --import tsx --test test/report.test.ts
     const dir = process.env.FLOODSWEEP_REPORT_DIR;
@@ -176,7 +207,10 @@ describe('report of a 2-group sweep with a failed task', async () => {
 describe('report edge cases', () => {
   it('a group without b = 0: no comparison figures, no differences, said so', async () => {
     const { summary, figures, html } = await renderSweep(['sinusoid2d'], [0.05, 0.1]);
-    assert.deepEqual(figures.map((f) => f.name), ['group-1-accuracy-vs-level.png', 'group-1-train-loss-per-level.png']);
+    assert.deepEqual(
+      figures.map((f) => f.name),
+      ['group-1-accuracy-vs-level.png', 'group-1-train-loss-per-level.png'],
+    );
     assert.equal(summary.groups[0].hasBaseline, false);
     assert.ok(html.includes('This group has no b = 0 level: no differences to b = 0.'));
     assert.ok(html.includes('<h2>Group 1 <span class="muted">'), 'a single group has no label');
@@ -196,7 +230,13 @@ describe('report edge cases', () => {
   it('a sweep where every task failed renders without figures', async () => {
     const { tasks } = sweepTasks(['spiral'], [0]);
     const failed = tasks.map((t) => ({ ...t, status: 'FAILED' as const, final: undefined, error: 'Error: out of memory' }));
-    const summary = await summarizeSweep({ sweepId: 's-1', name: 'broken', tasks: failed, epochsOf: async () => [], selection: { metric: 'val.loss', epoch: 'best' } });
+    const summary = await summarizeSweep({
+      sweepId: 's-1',
+      name: 'broken',
+      tasks: failed,
+      epochsOf: async () => [],
+      selection: { metric: 'val.loss', epoch: 'best' },
+    });
     const figures = await sweepFigures(summary, async () => []);
     assert.deepEqual(figures, []);
     const html = renderReport(summary, figures);

@@ -9,16 +9,12 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { type CliResult, floodsweep, show } from './cli-helpers.js';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import type { SplitMetrics } from '../src/flooding/metrics.js';
-import { runWorkflowLocally, type WorkflowResult } from '../src/workflow/local-executor.js';
-import { compareAndRecord, loadSnapshot } from '../src/workflow/compare.js';
-import { plan } from '../src/workflow/plan.js';
 import { openStores, type StoreConfig } from '../src/store/open.js';
-import type { TaskRecord } from '../src/sweep/records.js';
 import { sweepKeys } from '../src/store/ports.js';
+import type { TaskRecord } from '../src/sweep/records.js';
 import {
   BASELINE_FORMAT,
   BaselineError,
@@ -29,6 +25,10 @@ import {
   parseBaseline,
   type SweepSnapshot,
 } from '../src/sweep/repro.js';
+import { compareAndRecord, loadSnapshot } from '../src/workflow/compare.js';
+import { runWorkflowLocally, type WorkflowResult } from '../src/workflow/local-executor.js';
+import { plan } from '../src/workflow/plan.js';
+import { type CliResult, floodsweep, show } from './cli-helpers.js';
 
 const EXAMPLES = fileURLToPath(new URL('../examples/', import.meta.url));
 
@@ -37,10 +37,6 @@ after(() => rmSync(scratch, { recursive: true, force: true }));
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-
-
-
 
 /** A step that runs once, however many tests await it. */
 function once<T>(step: () => Promise<T>): () => Promise<T> {
@@ -127,7 +123,8 @@ function withMetric(snapshot: SweepSnapshot, taskIndex: number, metric: string, 
   return copy;
 }
 
-const current = (overrides: Parameters<typeof syntheticSnapshot>[0] = {}) => syntheticSnapshot({ sweepId: 'synthetic-current', ...overrides });
+const current = (overrides: Parameters<typeof syntheticSnapshot>[0] = {}) =>
+  syntheticSnapshot({ sweepId: 'synthetic-current', ...overrides });
 const driftOf = (comparison: Comparison) => comparison.tasks.map((t) => t.drift.map((d) => d.metric));
 
 // ---------------------------------------------------------------------------------------------
@@ -148,7 +145,12 @@ interface Run {
 
 async function runLocally(input: Parameters<typeof runWorkflowLocally>[0]): Promise<Run> {
   const sent: Run['alerts'] = [];
-  const { result } = runWorkflowLocally(input, { stores: local, backend: 'wasm', workers: 1, onAlert: (subject, message) => sent.push({ subject, message }) });
+  const { result } = runWorkflowLocally(input, {
+    stores: local,
+    backend: 'wasm',
+    workers: 1,
+    onAlert: (subject, message) => sent.push({ subject, message }),
+  });
   return { result: await result, alerts: sent };
 }
 
@@ -167,7 +169,12 @@ const steps = {
   plain: once(async (): Promise<Run & { sweepId: string; reproJsonWritten: boolean; report: string }> => {
     const run = await runLocally({ spec: TINY_SPEC });
     const { sweepId } = run.result.plan;
-    return { ...run, sweepId, reproJsonWritten: existsSync(artifact(sweepId, 'repro')), report: readFileSync(artifact(sweepId, 'report'), 'utf8') };
+    return {
+      ...run,
+      sweepId,
+      reproJsonWritten: existsSync(artifact(sweepId, 'repro')),
+      report: readFileSync(artifact(sweepId, 'report'), 'utf8'),
+    };
   }),
   baseline: once(async (): Promise<CliResult> => {
     const { sweepId } = await steps.plain();
@@ -194,7 +201,11 @@ const steps = {
     const planned = await plan(stores, { spec: TINY_SPEC });
     const victim = (await stores.metrics.listTasks(planned.sweepId)).find((t) => t.config.floodLevel === 0.3 && t.config.seed === 1)!;
     await stores.artifacts.put(sweepKeys(planned.sweepId).taskCheckpoint(victim.taskId), Buffer.from('garbage from broken storage'));
-    const run = await runLocally({ spec: TINY_SPEC, sweepId: planned.sweepId, repro: { name: REPRO_NAME, baseline: { sweepId: baseline } } });
+    const run = await runLocally({
+      spec: TINY_SPEC,
+      sweepId: planned.sweepId,
+      repro: { name: REPRO_NAME, baseline: { sweepId: baseline } },
+    });
     return { ...run, victim };
   }),
   checkBroken: once(async (): Promise<CliResult> => {
@@ -214,12 +225,19 @@ const steps = {
     const { sweepId } = await plan(stores, { spec: DIVERGING_SPEC });
     const [task] = await stores.metrics.listTasks(sweepId);
     const nan = { loss: NaN, acc: 0.5, cleanLoss: NaN, cleanAcc: 0.5 };
-    await stores.metrics.updateTask(sweepId, task.taskId, ['PENDING'], { status: 'SUCCEEDED', epochsDone: 2, backend: 'wasm', final: { train: nan, val: nan, test: nan } });
+    await stores.metrics.updateTask(sweepId, task.taskId, ['PENDING'], {
+      status: 'SUCCEEDED',
+      epochsDone: 2,
+      backend: 'wasm',
+      final: { train: nan, val: nan, test: nan },
+    });
     const out = file('diverged-baseline.json');
     return { sweepId, written: await floodsweep(['repro', 'baseline', sweepId, '--out', out, '--results', store]), out };
   }),
   /** The project's own pinned sweep and committed baseline, as .ci/run checks it. */
-  pinned: once(() => floodsweep(['repro', 'run', join(EXAMPLES, 'repro', 'pinned-small.json'), '--results', file('pinned'), '--workers', '1'])),
+  pinned: once(() =>
+    floodsweep(['repro', 'run', join(EXAMPLES, 'repro', 'pinned-small.json'), '--results', file('pinned'), '--workers', '1']),
+  ),
 };
 
 /** Malformed baseline files given to `repro run`: each has its own (never created) --out dir. */
@@ -270,7 +288,10 @@ describe('compareSnapshots', () => {
   });
 
   test('same backend: exact by default, a difference of 1e-12 in one metric is drift naming the metric and tolerance 0', () => {
-    const comparison = compareSnapshots(withMetric(current(), 2, 'test.loss', (x) => x + 1e-12), syntheticSnapshot());
+    const comparison = compareSnapshots(
+      withMetric(current(), 2, 'test.loss', (x) => x + 1e-12),
+      syntheticSnapshot(),
+    );
     assert.equal(comparison.verdict, 'DRIFTED');
     assert.deepEqual(comparison.counts, { reproduced: 3, drifted: 1, missing: 0 });
     assert.deepEqual(driftOf(comparison), [[], [], ['test.loss'], []]);
@@ -286,42 +307,71 @@ describe('compareSnapshots', () => {
     const acc = withMetric(lossOnly, 0, 'val.cleanAcc', (x) => x - 1 / 48);
     const comparison = compareSnapshots(acc, syntheticSnapshot(), { sameBackend: { loss: 1e-6 } });
     assert.equal(comparison.verdict, 'DRIFTED');
-    assert.deepEqual(comparison.tasks[0].drift.map((d) => [d.metric, d.tolerance]), [['val.cleanAcc', 0]]);
+    assert.deepEqual(
+      comparison.tasks[0].drift.map((d) => [d.metric, d.tolerance]),
+      [['val.cleanAcc', 0]],
+    );
   });
 
   test('different backends: the crossBackend defaults (acc 0.03, loss 0.1) apply', () => {
     const other = { backends: ['tfjs-node'] };
-    const within = withMetric(withMetric(current(other), 1, 'test.acc', (x) => x + 0.02), 3, 'train.cleanLoss', (x) => x + 0.09);
+    const within = withMetric(
+      withMetric(current(other), 1, 'test.acc', (x) => x + 0.02),
+      3,
+      'train.cleanLoss',
+      (x) => x + 0.09,
+    );
     const comparison = compareSnapshots(within, syntheticSnapshot());
     assert.equal(comparison.sameBackend, false);
     assert.deepEqual(comparison.backends, { baseline: ['wasm'], current: ['tfjs-node'] });
     assert.equal(comparison.verdict, 'REPRODUCED');
     assert.ok(comparison.tasks[1].maxDifference > 0.019, 'the difference is still measured');
 
-    const beyond = withMetric(withMetric(current(other), 1, 'test.acc', (x) => x + 0.04), 3, 'train.cleanLoss', (x) => x + 0.11);
+    const beyond = withMetric(
+      withMetric(current(other), 1, 'test.acc', (x) => x + 0.04),
+      3,
+      'train.cleanLoss',
+      (x) => x + 0.11,
+    );
     const drifted = compareSnapshots(beyond, syntheticSnapshot());
     assert.equal(drifted.verdict, 'DRIFTED');
-    assert.deepEqual(drifted.tasks.map((t) => t.drift.map((d) => [d.metric, d.tolerance])), [[], [['test.acc', 0.03]], [], [['train.cleanLoss', 0.1]]]);
+    assert.deepEqual(
+      drifted.tasks.map((t) => t.drift.map((d) => [d.metric, d.tolerance])),
+      [[], [['test.acc', 0.03]], [], [['train.cleanLoss', 0.1]]],
+    );
     assert.match(describeComparison(drifted)[0], /backends wasm -> tfjs-node: cross-backend tolerances/);
 
     // The crossBackend defaults are overridable.
     assert.equal(compareSnapshots(beyond, syntheticSnapshot(), { crossBackend: { acc: 0.05, loss: 0.2 } }).verdict, 'REPRODUCED');
   });
 
-  test(
-    'per-metric overrides (e.g. {"test.cleanAcc": 0.01}) apply on any backend, and only to their metric',
-    () => {
-      const both = withMetric(withMetric(current(), 0, 'test.cleanAcc', (x) => x - 0.04), 0, 'test.acc', (x) => x - 0.04);
-      const comparison = compareSnapshots(both, syntheticSnapshot(), { metrics: { 'test.cleanAcc': 0.05 } });
-      assert.deepEqual(comparison.tasks[0].drift.map((d) => [d.metric, d.tolerance]), [['test.acc', 0]]);
+  test('per-metric overrides (e.g. {"test.cleanAcc": 0.01}) apply on any backend, and only to their metric', () => {
+    const both = withMetric(
+      withMetric(current(), 0, 'test.cleanAcc', (x) => x - 0.04),
+      0,
+      'test.acc',
+      (x) => x - 0.04,
+    );
+    const comparison = compareSnapshots(both, syntheticSnapshot(), { metrics: { 'test.cleanAcc': 0.05 } });
+    assert.deepEqual(
+      comparison.tasks[0].drift.map((d) => [d.metric, d.tolerance]),
+      [['test.acc', 0]],
+    );
 
-      // Across backends an override can be stricter than the crossBackend default.
-      const cross = withMetric(withMetric(current({ backends: ['cpu'] }), 2, 'test.loss', (x) => x + 0.05), 2, 'val.loss', (x) => x + 0.05);
-      const strict = compareSnapshots(cross, syntheticSnapshot(), { metrics: { 'test.loss': 0.01 } });
-      assert.equal(strict.verdict, 'DRIFTED');
-      assert.deepEqual(strict.tasks[2].drift.map((d) => [d.metric, d.tolerance]), [['test.loss', 0.01]]);
-    },
-  );
+    // Across backends an override can be stricter than the crossBackend default.
+    const cross = withMetric(
+      withMetric(current({ backends: ['cpu'] }), 2, 'test.loss', (x) => x + 0.05),
+      2,
+      'val.loss',
+      (x) => x + 0.05,
+    );
+    const strict = compareSnapshots(cross, syntheticSnapshot(), { metrics: { 'test.loss': 0.01 } });
+    assert.equal(strict.verdict, 'DRIFTED');
+    assert.deepEqual(
+      strict.tasks[2].drift.map((d) => [d.metric, d.tolerance]),
+      [['test.loss', 0.01]],
+    );
+  });
 
   test('tolerances are validated: unknown metric names, negative tolerances and unknown fields are refused', () => {
     const all = Object.fromEntries(METRICS.map((m) => [m, 0.5]));
@@ -417,34 +467,41 @@ describe('parseBaseline', () => {
         assert.ok(error instanceof BaselineError);
         assert.equal(error.problems.length, 3, error.problems.join('\n'));
         assert.ok(error.problems.every((p) => p.startsWith('b.json: ')));
-        for (const field of ['format', 'tasks', 'extra']) assert.ok(error.problems.some((p) => p.startsWith(`b.json: ${field}: `)), field);
+        for (const field of ['format', 'tasks', 'extra'])
+          assert.ok(
+            error.problems.some((p) => p.startsWith(`b.json: ${field}: `)),
+            field,
+          );
         return true;
       },
     );
   });
 
   test('text that is not JSON is one problem naming the file', () => {
-    assert.throws(() => parseBaseline('not json {', 'b.json'), (error: unknown) => {
-      assert.ok(error instanceof BaselineError);
-      assert.equal(error.problems.length, 1);
-      assert.match(error.problems[0], /^b\.json: not valid JSON/);
-      return true;
-    });
+    assert.throws(
+      () => parseBaseline('not json {', 'b.json'),
+      (error: unknown) => {
+        assert.ok(error instanceof BaselineError);
+        assert.equal(error.problems.length, 1);
+        assert.match(error.problems[0], /^b\.json: not valid JSON/);
+        return true;
+      },
+    );
   });
 
-  test(
-    'text that is not JSON and contains a line break is still one line (the CLI prints a message line by line)',
-    () => {
-      for (const text of ['not json {\n', '{"format":\n tru\n}']) {
-        assert.throws(() => parseBaseline(text, 'b.json'), (error: unknown) => {
+  test('text that is not JSON and contains a line break is still one line (the CLI prints a message line by line)', () => {
+    for (const text of ['not json {\n', '{"format":\n tru\n}']) {
+      assert.throws(
+        () => parseBaseline(text, 'b.json'),
+        (error: unknown) => {
           assert.ok(error instanceof BaselineError);
           assert.equal(error.problems.length, 1);
           assert.doesNotMatch(error.message, /\n/, JSON.stringify(error.message));
           return true;
-        });
-      }
-    },
-  );
+        },
+      );
+    }
+  });
 });
 
 describe('floodsweep repro (CLI) on the tiny pinned sweep', () => {
@@ -463,12 +520,18 @@ describe('floodsweep repro (CLI) on the tiny pinned sweep', () => {
   test('1. the same spec again (repro run, baseline file from repro baseline): REPRODUCED, every maxDifference 0, exit 0, no alert', async () => {
     const [{ sweepId: first }, run] = await Promise.all([steps.plain(), steps.same()]);
     assert.equal(run.code, 0, show(run));
-    assert.match(run.stdout, /^REPRODUCED: 4 tasks reproduced, 0 drifted, 0 missing \(sweep \S+ vs baseline \S+; same backend wasm: exact match expected\)$/m);
+    assert.match(
+      run.stdout,
+      /^REPRODUCED: 4 tasks reproduced, 0 drifted, 0 missing \(sweep \S+ vs baseline \S+; same backend wasm: exact match expected\)$/m,
+    );
     assert.deepEqual(alerts(run.stderr), []);
     assert.equal(run.comparison.verdict, 'REPRODUCED');
     assert.equal(run.comparison.baselineSweepId, first);
     assert.notEqual(run.sweepId, first, 'a new sweep');
-    assert.deepEqual(run.comparison.tasks.map((t) => [t.outcome, t.maxDifference]), Array(4).fill(['reproduced', 0]));
+    assert.deepEqual(
+      run.comparison.tasks.map((t) => [t.outcome, t.maxDifference]),
+      Array(4).fill(['reproduced', 0]),
+    );
     assert.match(readFileSync(artifact(run.sweepId, 'report'), 'utf8'), /<h2>Reproducibility: REPRODUCED<\/h2>/);
   });
 
@@ -479,14 +542,20 @@ describe('floodsweep repro (CLI) on the tiny pinned sweep', () => {
     assert.equal(comparison.verdict, 'REPRODUCED');
     assert.equal(comparison.sweepId, same.sweepId);
     assert.equal(comparison.baselineSweepId, first);
-    assert.deepEqual(comparison.tasks.map((t) => [t.outcome, t.maxDifference]), Array(4).fill(['reproduced', 0]));
+    assert.deepEqual(
+      comparison.tasks.map((t) => [t.outcome, t.maxDifference]),
+      Array(4).fill(['reproduced', 0]),
+    );
   });
 
   test('2. a changed learning rate: DRIFTED naming every task, its drifted metrics and optimizer.lr: 0.05 -> 0.04; exit 1; alert on stderr', async () => {
     const run = await steps.lr();
     assert.equal(run.code, 1, show(run));
     assert.match(run.stdout, /^DRIFTED: 0 tasks reproduced, 4 drifted, 0 missing /m);
-    assert.deepEqual(alerts(run.stderr).map((l) => l.replace(/ \(.*$/, '')), ['alert: floodsweep reproducibility run tiny-lr: DRIFTED']);
+    assert.deepEqual(
+      alerts(run.stderr).map((l) => l.replace(/ \(.*$/, '')),
+      ['alert: floodsweep reproducibility run tiny-lr: DRIFTED'],
+    );
     assert.equal(run.comparison.tasks.length, 4);
     for (const task of run.comparison.tasks) {
       const line = run.stdout.split('\n').find((l) => l.startsWith(`  task ${task.taskId} (b=${task.floodLevel}, seed ${task.seed}): `));
@@ -499,20 +568,27 @@ describe('floodsweep repro (CLI) on the tiny pinned sweep', () => {
     assert.match(run.stdout, /test\.cleanAcc \d\.\d{4} -> \d\.\d{4}/);
   });
 
-  test(
-    '2. a changed seed (seeds [0, 2] vs [0, 1]): the seed-2 tasks drift (seed: 1 -> 2), the seed-0 tasks reproduce; exit 1; alert',
-    async () => {
-      const run = await steps.seed();
-      assert.equal(run.code, 1, show(run));
-      assert.deepEqual(alerts(run.stderr).map((l) => l.replace(/ \(.*$/, '')), ['alert: floodsweep reproducibility run tiny-seed: DRIFTED']);
-      assert.match(run.stdout, /^DRIFTED: 2 tasks reproduced, 2 drifted, 0 missing /m);
-      const drifted = run.comparison.tasks.filter((t) => t.outcome === 'drifted');
-      assert.deepEqual(drifted.map((t) => t.seed), [1, 1], 'the baseline tasks of seed 1 are the ones re-run with seed 2');
-      for (const task of drifted) {
-        assert.match(run.stdout, new RegExp(`^  task ${task.taskId} \\(b=${task.floodLevel}, seed 1\\): .*config changed: .*seed: 1 -> 2`, 'm'));
-      }
-    },
-  );
+  test('2. a changed seed (seeds [0, 2] vs [0, 1]): the seed-2 tasks drift (seed: 1 -> 2), the seed-0 tasks reproduce; exit 1; alert', async () => {
+    const run = await steps.seed();
+    assert.equal(run.code, 1, show(run));
+    assert.deepEqual(
+      alerts(run.stderr).map((l) => l.replace(/ \(.*$/, '')),
+      ['alert: floodsweep reproducibility run tiny-seed: DRIFTED'],
+    );
+    assert.match(run.stdout, /^DRIFTED: 2 tasks reproduced, 2 drifted, 0 missing /m);
+    const drifted = run.comparison.tasks.filter((t) => t.outcome === 'drifted');
+    assert.deepEqual(
+      drifted.map((t) => t.seed),
+      [1, 1],
+      'the baseline tasks of seed 1 are the ones re-run with seed 2',
+    );
+    for (const task of drifted) {
+      assert.match(
+        run.stdout,
+        new RegExp(`^  task ${task.taskId} \\(b=${task.floodLevel}, seed 1\\): .*config changed: .*seed: 1 -> 2`, 'm'),
+      );
+    }
+  });
 
   for (const [name, { problems }] of Object.entries(BAD_BASELINES)) {
     test(`4. repro run with a malformed baseline (${name}): one line per problem naming the file and field, exit 2, --out not created`, async () => {
@@ -529,17 +605,14 @@ describe('floodsweep repro (CLI) on the tiny pinned sweep', () => {
     });
   }
 
-  test(
-    'a diverged sweep (NaN losses): the file `repro baseline` writes reads back, NaN and all',
-    async () => {
-      const { sweepId, written, out } = await steps.diverged();
-      assert.equal(written.code, 0, show(written));
-      const snapshot = parseBaseline(readFileSync(out, 'utf8'), out);
-      assert.ok(Number.isNaN(snapshot.tasks[0].final!.test.loss));
-      const stored = await loadSnapshot(openStores(local), sweepId);
-      assert.equal(compareSnapshots(stored, snapshot).verdict, 'REPRODUCED');
-    },
-  );
+  test('a diverged sweep (NaN losses): the file `repro baseline` writes reads back, NaN and all', async () => {
+    const { sweepId, written, out } = await steps.diverged();
+    assert.equal(written.code, 0, show(written));
+    const snapshot = parseBaseline(readFileSync(out, 'utf8'), out);
+    assert.ok(Number.isNaN(snapshot.tasks[0].final!.test.loss));
+    const stored = await loadSnapshot(openStores(local), sweepId);
+    assert.equal(compareSnapshots(stored, snapshot).verdict, 'REPRODUCED');
+  });
 });
 
 describe('the workflow runs Compare in process (runWorkflowLocally)', () => {
@@ -561,7 +634,10 @@ describe('the workflow runs Compare in process (runWorkflowLocally)', () => {
     assert.equal(result.compare?.verdict, 'INCOMPLETE');
     assert.equal(result.compare.sweepId, sweepId);
     assert.equal(result.compare.name, REPRO_NAME);
-    assert.match(result.compare.message, new RegExp(`^INCOMPLETE: 3 tasks reproduced, 0 drifted, 1 missing \\(sweep ${sweepId} vs baseline ${baseline}; `));
+    assert.match(
+      result.compare.message,
+      new RegExp(`^INCOMPLETE: 3 tasks reproduced, 0 drifted, 1 missing \\(sweep ${sweepId} vs baseline ${baseline}; `),
+    );
     assert.match(result.compare.message, new RegExp(`^  task ${victim.taskId} \\(b=0\\.3, seed 1\\): missing or failed$`, 'm'));
     assert.deepEqual(sent, [{ subject: `floodsweep reproducibility run ${REPRO_NAME}: INCOMPLETE`, message: result.compare.message }]);
     const comparison = readJson<Comparison>(artifact(sweepId, 'repro'));
@@ -581,13 +657,25 @@ describe('the workflow runs Compare in process (runWorkflowLocally)', () => {
     const [{ sweepId }, baseline] = await Promise.all([steps.plain(), steps.baselineFile()]);
     const extra = baseline.tasks
       .filter((t) => t.seed === 1)
-      .map((t) => ({ ...structuredClone(t), position: t.position.replace(/\/1$/, '/2'), taskId: `${t.taskId.slice(0, 10)}e2`, seed: 2, config: { ...t.config, seed: 2 } }));
+      .map((t) => ({
+        ...structuredClone(t),
+        position: t.position.replace(/\/1$/, '/2'),
+        taskId: `${t.taskId.slice(0, 10)}e2`,
+        seed: 2,
+        config: { ...t.config, seed: 2 },
+      }));
     assert.equal(extra.length, 2);
     const moreSeeds = parseBaseline(JSON.stringify({ ...baseline, tasks: [...baseline.tasks, ...extra] }), 'more-seeds.json');
-    const { verdict, message } = await compareAndRecord(openStores(local), { sweepId, name: 'more-seeds', baseline: moreSeeds, baselineName: 'more-seeds.json' });
+    const { verdict, message } = await compareAndRecord(openStores(local), {
+      sweepId,
+      name: 'more-seeds',
+      baseline: moreSeeds,
+      baselineName: 'more-seeds.json',
+    });
     assert.equal(verdict, 'INCOMPLETE');
     assert.match(message, /^INCOMPLETE: 4 tasks reproduced, 0 drifted, 2 missing /);
-    for (const task of extra) assert.match(message, new RegExp(`^  task ${task.taskId} \\(b=${task.floodLevel}, seed 2\\): missing or failed$`, 'm'));
+    for (const task of extra)
+      assert.match(message, new RegExp(`^  task ${task.taskId} \\(b=${task.floodLevel}, seed 2\\): missing or failed$`, 'm'));
   });
 
   test('5. repro history <name> lists the verdicts of both runs (CLI and in process), newest first', async () => {
@@ -598,7 +686,7 @@ describe('the workflow runs Compare in process (runWorkflowLocally)', () => {
     const lines = history.stdout.trimEnd().split('\n');
     assert.equal(lines.length, 2, history.stdout);
     const expected = [
-      { sweepId: same.sweepId, verdict: 'REPRODUCED', baseline: /  vs \S*baseline\.json$/ },
+      { sweepId: same.sweepId, verdict: 'REPRODUCED', baseline: / {2}vs \S*baseline\.json$/ },
       { sweepId: broken.plan.sweepId, verdict: 'INCOMPLETE', baseline: new RegExp(`  vs sweep ${(await steps.plain()).sweepId}$`) },
     ].map((e) => ({ ...e, createdAt: records.find((r) => r.sweepId === e.sweepId)!.createdAt }));
     expected.sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));
@@ -616,7 +704,9 @@ describe('the committed project baseline', () => {
   test('6. repro run examples/repro/pinned-small.json (what .ci/run checks): REPRODUCED, exit 0', async () => {
     const run = await steps.pinned();
     assert.equal(run.code, 0, show(run));
-    assert.match(run.stdout, /^REPRODUCED: 4 tasks reproduced, 0 drifted, 0 missing \(sweep pinned-small-\S+ vs baseline pinned-small-20261128-010616-1cf4; /m);
+    const committed = readJson(join(EXAMPLES, '..', 'baselines', 'pinned-small-wasm.json')) as { sweepId: string };
+    assert.ok(run.stdout.startsWith(`REPRODUCED: 4 tasks reproduced, 0 drifted, 0 missing (sweep pinned-small-`), run.stdout);
+    assert.ok(run.stdout.includes(` vs baseline ${committed.sweepId}; `), run.stdout);
     assert.deepEqual(alerts(run.stderr), []);
   });
 });

@@ -1,17 +1,11 @@
-import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError, configHash, resolveTaskConfig } from '../src/flooding/config.js';
+import { describe, test } from 'node:test';
 import { DEFAULT_MAX_TASKS } from '../src/env.js';
+import { ConfigError, configHash, resolveTaskConfig } from '../src/flooding/config.js';
 import { describeSetting } from '../src/sweep/aggregate.js';
-import {
-  expandSpec,
-  parseSpecText,
-  SpecError,
-  type SweepSpec,
-  validateSpec,
-} from '../src/sweep/spec.js';
+import { expandSpec, parseSpecText, SpecError, type SweepSpec, validateSpec } from '../src/sweep/spec.js';
 
 const EXAMPLES_DIR = path.join(import.meta.dirname, '..', 'examples');
 
@@ -93,21 +87,28 @@ describe('validateSpec', () => {
   });
 
   test('reports required fields, wrong types and a non-object spec', () => {
-    assert.deepEqual(problemsOf(() => validateSpec({})), [
-      "name: required; 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
-      'floodLevels: required; a list of flood levels (numbers >= 0) or {from, to, step}',
-    ]);
+    assert.deepEqual(
+      problemsOf(() => validateSpec({})),
+      [
+        "name: required; 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+        'floodLevels: required; a list of flood levels (numbers >= 0) or {from, to, step}',
+      ],
+    );
     assert.deepEqual(specProblems({ name: 7, floodLevels: 'all', seeds: 'abc', dataset: 'spiral' }), [
       "name: must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
       'floodLevels: must be a list of flood levels (numbers >= 0) or {from, to, step}',
       'seeds: Invalid input: expected array, received string',
       'dataset: Invalid input: expected object, received string',
     ]);
-    assert.deepEqual(specProblems({ seeds: [0.5, -1] }), ['seeds[0]: Invalid input: expected int, received number', 'seeds[1]: must be >= 0']);
-    assert.deepEqual(specProblems({ execution: { maxConcurrency: 1001 } }), ['execution.maxConcurrency: must be <= 1000']);
-    assert.deepEqual(problemsOf(() => validateSpec([1, 2])), [
-      '(root): must be an object with the sweep settings (name, floodLevels, seeds, grid, ...)',
+    assert.deepEqual(specProblems({ seeds: [0.5, -1] }), [
+      'seeds[0]: Invalid input: expected int, received number',
+      'seeds[1]: must be >= 0',
     ]);
+    assert.deepEqual(specProblems({ execution: { maxConcurrency: 1001 } }), ['execution.maxConcurrency: must be <= 1000']);
+    assert.deepEqual(
+      problemsOf(() => validateSpec([1, 2])),
+      ['(root): must be an object with the sweep settings (name, floodLevels, seeds, grid, ...)'],
+    );
   });
 
   test('reports empty axes', () => {
@@ -127,7 +128,10 @@ describe('validateSpec', () => {
       'floodLevels.from: must be >= 0',
       'floodLevels.by: unknown field',
     ]);
-    assert.match(specProblems({ floodLevels: { from: 0, to: 1, step: 1e-9 } })[0], /^floodLevels: \{from, to, step\} gives \d+ levels, above the limit/);
+    assert.match(
+      specProblems({ floodLevels: { from: 0, to: 1, step: 1e-9 } })[0],
+      /^floodLevels: \{from, to, step\} gives \d+ levels, above the limit/,
+    );
   });
 
   test('refuses grid keys that are not task config fields, or that have their own axis', () => {
@@ -275,15 +279,20 @@ describe('expandSpec', () => {
       seeds: Array.from({ length: 100 }, (_, i) => i),
       grid: { 'optimizer.lr': [-1] },
     };
-    assert.deepEqual(problemsOf(() => expandSpec(spec(overLimit))), [
-      'the sweep expands to 10100 tasks, above the limit of 10000; raise it with --max-tasks',
-    ]);
+    assert.deepEqual(
+      problemsOf(() => expandSpec(spec(overLimit))),
+      ['the sweep expands to 10100 tasks, above the limit of 10000; raise it with --max-tasks'],
+    );
     // Past the raised limit, expansion goes on to the configs (invalid here, so no 10,100 tasks are built).
-    assert.deepEqual(problemsOf(() => expandSpec(spec(overLimit), { maxTasks: 20_000 })), ['grid.optimizer.lr[0]: must be > 0']);
+    assert.deepEqual(
+      problemsOf(() => expandSpec(spec(overLimit), { maxTasks: 20_000 })),
+      ['grid.optimizer.lr[0]: must be > 0'],
+    );
     const small = spec({ floodLevels: [0, 0.1], seeds: [0, 1] });
-    assert.deepEqual(problemsOf(() => expandSpec(small, { maxTasks: 3 })), [
-      'the sweep expands to 4 tasks, above the limit of 3; raise it with --max-tasks',
-    ]);
+    assert.deepEqual(
+      problemsOf(() => expandSpec(small, { maxTasks: 3 })),
+      ['the sweep expands to 4 tasks, above the limit of 3; raise it with --max-tasks'],
+    );
     assert.equal(expandSpec(small, { maxTasks: 4 }).length, 4);
   });
 
@@ -331,14 +340,21 @@ describe('parseSpecText', () => {
     assert.deepEqual(jsonProblem('{\n  "name": "x",\n  "seeds": [0] "grid": {}\n}'), ['3', '16']);
     assert.deepEqual(jsonProblem('{\n  "seeds": [0],\n  "name": "x\ny"\n}'), ['3', '11']);
     assert.deepEqual(jsonProblem('{"name": "x",\n'), ['2', '1']);
-    assert.deepEqual(problemsOf(() => parseSpecText('name: x\nfloodLevels: [0, 1\nseeds: [1]\n', 'bad.yaml')), [
-      'bad.yaml:3:1: invalid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]',
-    ]);
-    assert.deepEqual(problemsOf(() => parseSpecText('name: x\nname: y\n', 'twice.yml')), ['twice.yml:2:1: invalid YAML: Map keys must be unique']);
+    assert.deepEqual(
+      problemsOf(() => parseSpecText('name: x\nfloodLevels: [0, 1\nseeds: [1]\n', 'bad.yaml')),
+      ['bad.yaml:3:1: invalid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]'],
+    );
+    assert.deepEqual(
+      problemsOf(() => parseSpecText('name: x\nname: y\n', 'twice.yml')),
+      ['twice.yml:2:1: invalid YAML: Map keys must be unique'],
+    );
   });
 
   test('validates what it parsed', () => {
-    assert.deepEqual(problemsOf(() => parseSpecText('name: x\nfloodLevels: [0.1, -1]\n', 'sweep.yaml')), ['floodLevels[1]: must be >= 0']);
+    assert.deepEqual(
+      problemsOf(() => parseSpecText('name: x\nfloodLevels: [0.1, -1]\n', 'sweep.yaml')),
+      ['floodLevels[1]: must be >= 0'],
+    );
   });
 });
 
@@ -355,7 +371,13 @@ describe('examples', () => {
         .filter((file) => file.endsWith('.json'))
         .map((file) => [file, expandSpec(example(file)).length]),
     );
-    assert.deepEqual(counts, { 'demo-adam.json': 4, 'demo-sgd.json': 4, 'paper-synthetic.json': 120, 'pinned-small.json': 4, 'tiny.json': 4 });
+    assert.deepEqual(counts, {
+      'demo-adam.json': 4,
+      'demo-sgd.json': 4,
+      'paper-synthetic.json': 120,
+      'pinned-small.json': 4,
+      'tiny.json': 4,
+    });
   });
 
   test("the demo examples are the original demo's two settings", () => {
@@ -372,7 +394,14 @@ describe('examples', () => {
     assert.deepEqual(example('demo-sgd.json').selection, { metric: 'val.cleanAcc', epoch: 'last' });
     const adam = example('demo-adam.json');
     assert.deepEqual(adam.floodLevels, [0, 0.24, 0.25, 0.26]);
-    assert.deepEqual(expandSpec(adam)[0].config.optimizer, { name: 'adam', lr: 0.001, weightDecay: 0, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 });
+    assert.deepEqual(expandSpec(adam)[0].config.optimizer, {
+      name: 'adam',
+      lr: 0.001,
+      weightDecay: 0,
+      beta1: 0.9,
+      beta2: 0.999,
+      epsilon: 1e-8,
+    });
   });
 
   test('paper-synthetic: three datasets x 8 flood levels x 5 seeds', () => {
@@ -394,5 +423,8 @@ describe('examples', () => {
 
 test('a group is described in one line by its setting', () => {
   assert.equal(describeSetting({}), 'base');
-  assert.equal(describeSetting({ 'optimizer.lr': 0.01, 'optimizer.name': 'adam', 'model.batchNorm': false }), 'optimizer.lr=0.01, optimizer.name=adam, model.batchNorm=false');
+  assert.equal(
+    describeSetting({ 'optimizer.lr': 0.01, 'optimizer.name': 'adam', 'model.batchNorm': false }),
+    'optimizer.lr=0.01, optimizer.name=adam, model.batchNorm=false',
+  );
 });

@@ -4,8 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { resolveTaskConfig } from '../src/flooding/config.js';
 import type { EpochMetrics, SplitMetrics } from '../src/flooding/metrics.js';
+import { type ArtifactStore, type MetricsStore, StoreError, sweepKeys } from '../src/store/ports.js';
 import type { ReproRecord, SweepRecord, TaskRecord } from '../src/sweep/records.js';
-import { StoreError, sweepKeys, type ArtifactStore, type MetricsStore } from '../src/store/ports.js';
 
 export interface Stores {
   metrics: MetricsStore;
@@ -92,7 +92,12 @@ export function runStoreContract(name: string, makeStores: () => Promise<Stores>
       });
 
       it('lists sweeps newest first, with a limit', async () => {
-        for (const [id, minute] of [['b', 2], ['a', 1], ['c', 3], ['d', 0]] as const) {
+        for (const [id, minute] of [
+          ['b', 2],
+          ['a', 1],
+          ['c', 3],
+          ['d', 0],
+        ] as const) {
           await metrics.createSweep(sweepRecord(id, { createdAt: at(minute) }));
         }
         const ids = (sweeps: SweepRecord[]) => sweeps.map((sweep) => sweep.sweepId);
@@ -247,7 +252,11 @@ export function runStoreContract(name: string, makeStores: () => Promise<Stores>
         const runs = await metrics.listRepro('nightly');
         assert.deepEqual(
           runs.map((run) => [run.sweepId, run.verdict]),
-          [['s3', 'REPRODUCED'], ['s2', 'DRIFTED'], ['s1', 'REPRODUCED']],
+          [
+            ['s3', 'REPRODUCED'],
+            ['s2', 'DRIFTED'],
+            ['s1', 'REPRODUCED'],
+          ],
         );
         assert.deepEqual(runs[0], reproRecord('nightly', 3, 's3'));
         assert.deepEqual(

@@ -1,25 +1,20 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { CreateBucketCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
-import {
-  awsClients,
-  createTableInput,
-  DynamoMetricsStore,
-  S3ArtifactStore,
-} from '../src/store/aws.js';
+import { BatchWriteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { ENV_NAMES, readEnvironment } from '../src/env.js';
-import { openStores, storeConfigFromEnv } from '../src/store/open.js';
+import { awsClients, createTableInput, DynamoMetricsStore, S3ArtifactStore } from '../src/store/aws.js';
 import { LocalArtifactStore, LocalMetricsStore } from '../src/store/local.js';
+import { openStores, storeConfigFromEnv } from '../src/store/open.js';
 import { StoreError, sweepKeys } from '../src/store/ports.js';
-import { epochRow, runStoreContract, sweepRecord, taskRecord, type Stores } from './store-contract.js';
+import { epochRow, runStoreContract, type Stores, sweepRecord, taskRecord } from './store-contract.js';
 
 const require = createRequire(import.meta.url);
 const dynalite = require('dynalite') as (options: { createTableMs?: number; deleteTableMs?: number }) => Server;
@@ -122,18 +117,14 @@ describe('local stores', () => {
     await writeFile(taskFile, '');
     await writeFile(epochsFile, '{"0": {"epoch": 0}}');
 
-    const namesFile = (file: string) => (error: unknown) =>
-      error instanceof StoreError && error.message.includes(file);
+    const namesFile = (file: string) => (error: unknown) => error instanceof StoreError && error.message.includes(file);
     await assert.rejects(metrics.getSweep('s1'), namesFile(sweepFile));
     await assert.rejects(metrics.listSweeps(), namesFile(sweepFile));
     await assert.rejects(metrics.updateSweep('s1', ['RUNNING'], { status: 'FAILED' }), namesFile(sweepFile));
     assert.equal(await metrics.createSweep(sweepRecord('s1')), false, 'a corrupt record is not overwritten');
     await assert.rejects(metrics.getTask('s1', 't1'), namesFile(taskFile));
     await assert.rejects(metrics.listTasks('s1'), namesFile(taskFile));
-    await assert.rejects(
-      metrics.getEpochs('s1', 't1'),
-      /corrupt epoch record in .*epochs\/t1\.json \(epoch 0\): train: /,
-    );
+    await assert.rejects(metrics.getEpochs('s1', 't1'), /corrupt epoch record in .*epochs\/t1\.json \(epoch 0\): train: /);
   });
 
   it('reports valid JSON that is not a valid record, naming the file and the field', async () => {
@@ -247,9 +238,7 @@ describe('AWS stores against dynalite and s3rver', () => {
   it('reports a corrupt item as a StoreError naming the item and table', async () => {
     await withAwsStores(async ({ clients, tableName, metrics }) => {
       const corrupt = { ...taskRecord('s1', 't1'), status: 'LOST', epochsDone: '3' };
-      await clients.documents.send(
-        new PutCommand({ TableName: tableName, Item: { pk: 'SWEEP#s1', sk: 'TASK#t1', ...corrupt } }),
-      );
+      await clients.documents.send(new PutCommand({ TableName: tableName, Item: { pk: 'SWEEP#s1', sk: 'TASK#t1', ...corrupt } }));
       await assert.rejects(metrics.getTask('s1', 't1'), (error: unknown) => {
         assert.ok(error instanceof StoreError);
         const where = `item SWEEP#s1 / TASK#t1 of table ${tableName}`;
@@ -314,15 +303,23 @@ describe('AWS stores against dynalite and s3rver', () => {
   });
 
   it('builds the stores from the environment', async () => {
-    assert.deepEqual(storeConfigFromEnv(readEnvironment({ [ENV_NAMES.resultsDir]: '/tmp/r' })), { kind: 'local', rootDir: '/tmp/r' }, 'without table and bucket: local files');
+    assert.deepEqual(
+      storeConfigFromEnv(readEnvironment({ [ENV_NAMES.resultsDir]: '/tmp/r' })),
+      { kind: 'local', rootDir: '/tmp/r' },
+      'without table and bucket: local files',
+    );
     await withAwsStores(async ({ tableName, bucket }) => {
-      const { metrics, artifacts } = openStores(storeConfigFromEnv(readEnvironment({
-        [ENV_NAMES.table]: tableName,
-        [ENV_NAMES.bucket]: bucket,
-        AWS_REGION: region,
-        AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodbEndpointUrl,
-        AWS_ENDPOINT_URL_S3: endpoints.s3EndpointUrl,
-      })));
+      const { metrics, artifacts } = openStores(
+        storeConfigFromEnv(
+          readEnvironment({
+            [ENV_NAMES.table]: tableName,
+            [ENV_NAMES.bucket]: bucket,
+            AWS_REGION: region,
+            AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodbEndpointUrl,
+            AWS_ENDPOINT_URL_S3: endpoints.s3EndpointUrl,
+          }),
+        ),
+      );
       assert.equal(await metrics.createSweep(sweepRecord('s1')), true);
       assert.equal((await metrics.listSweeps())[0]?.sweepId, 's1');
       const body = Buffer.from(Array.from({ length: 1000 }, (_, i) => i % 256));

@@ -10,10 +10,9 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { type CliResult, floodsweep, show, startCli } from './cli-helpers.js';
-import { after, before, describe, test } from 'node:test';
 import { handler as aggregateHandler } from '../functions/aggregate.js';
 import { handler as planHandler } from '../functions/plan.js';
 import { handler as recordFailureHandler } from '../functions/record-failure.js';
@@ -21,14 +20,15 @@ import { handler as trainHandler } from '../functions/train.js';
 import { initBackend } from '../src/flooding/backend.js';
 import type { EpochMetrics } from '../src/flooding/metrics.js';
 import { TrainingRun } from '../src/flooding/trainer.js';
-import { runWorkflowLocally } from '../src/workflow/local-executor.js';
 import { LocalMetricsStore } from '../src/store/local.js';
 import { openStores } from '../src/store/open.js';
-import type { TaskRecord } from '../src/sweep/records.js';
 import { sweepKeys } from '../src/store/ports.js';
 import type { SweepSummary } from '../src/sweep/aggregate.js';
+import type { TaskRecord } from '../src/sweep/records.js';
+import { runWorkflowLocally } from '../src/workflow/local-executor.js';
 import type { ManifestItem } from '../src/workflow/payloads.js';
 import { plan } from '../src/workflow/plan.js';
+import { type CliResult, floodsweep, show, startCli } from './cli-helpers.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/sweep/${name}`, import.meta.url));
 const readFixture = (name: string): Record<string, unknown> => JSON.parse(readFileSync(fixture(name), 'utf8'));
@@ -39,11 +39,6 @@ after(() => rmSync(scratch, { recursive: true, force: true }));
 let dirCounter = 0;
 /** A fresh path under the scratch directory (not created). */
 const freshDir = (what: string) => join(scratch, `${what}-${++dirCounter}`);
-
-
-
-
-
 
 /** The one sweep in a results directory. */
 function onlySweepId(dir: string): string {
@@ -127,7 +122,10 @@ describe('floodsweep sweep', { concurrency: true }, () => {
 
     before(async () => {
       // The chunked run goes through the same runner in process, side by side with the CLI.
-      const local = runWorkflowLocally({ spec: readFixture('tiny.json') }, { stores: { kind: 'local', rootDir: chunkedDir }, backend: 'auto', workers: 1, epochsPerCall: 2 });
+      const local = runWorkflowLocally(
+        { spec: readFixture('tiny.json') },
+        { stores: { kind: 'local', rootDir: chunkedDir }, backend: 'auto', workers: 1, epochsPerCall: 2 },
+      );
       chunked = local.result.then(({ aggregate }) => aggregate);
       chunked.catch(() => undefined);
       run = await floodsweep(['sweep', 'run', spec, '--results', dir, '--workers', '2', '--epochs-per-call', '100']);
@@ -167,7 +165,11 @@ describe('floodsweep sweep', { concurrency: true }, () => {
         assert.equal(task.backend, 'wasm');
         assert.equal(task.attempts, 1, 'one Train call with --epochs-per-call 100');
         assert.equal(task.error, undefined);
-        assert.deepEqual(rows.map((row) => row.epoch), [0, 2, 4, 6], `${task.taskId}: evaluated epochs, none twice`);
+        assert.deepEqual(
+          rows.map((row) => row.epoch),
+          [0, 2, 4, 6],
+          `${task.taskId}: evaluated epochs, none twice`,
+        );
         for (const row of rows) {
           for (const split of ['train', 'val', 'test'] as const) {
             for (const field of ['loss', 'acc', 'cleanLoss', 'cleanAcc'] as const) {
@@ -176,7 +178,11 @@ describe('floodsweep sweep', { concurrency: true }, () => {
           }
           assert.ok(row.floodedFraction >= 0 && row.floodedFraction <= 1);
         }
-        if (task.config.floodLevel === 0) assert.ok(rows.every((row) => row.floodedFraction === 0), 'b = 0 never floods');
+        if (task.config.floodLevel === 0)
+          assert.ok(
+            rows.every((row) => row.floodedFraction === 0),
+            'b = 0 never floods',
+          );
         assert.deepEqual(task.final, { train: rows[3].train, val: rows[3].val, test: rows[3].test }, 'final = the last row');
       }
     });
@@ -190,7 +196,13 @@ describe('floodsweep sweep', { concurrency: true }, () => {
       assert.deepEqual(summary.failedTasks, []);
       assert.deepEqual(summary.backends, ['wasm']);
       assert.equal(summary.groups.length, 1);
-      assert.deepEqual(summary.groups[0].levels.map((level) => [level.floodLevel, level.seeds]), [[0, [0, 1]], [0.4, [0, 1]]]);
+      assert.deepEqual(
+        summary.groups[0].levels.map((level) => [level.floodLevel, level.seeds]),
+        [
+          [0, [0, 1]],
+          [0.4, [0, 1]],
+        ],
+      );
       const report = readFileSync(join(dir, sweepKeys(sweepId).report), 'utf8');
       assert.match(report, /^<!doctype html>/i);
       assert.ok(report.includes(sweepId), 'the report names the sweep');
@@ -218,10 +230,19 @@ describe('floodsweep sweep', { concurrency: true }, () => {
       assert.deepEqual(JSON.parse(json.stdout), readSummary(dir, sweepId));
       const csv = await reads.csv;
       assert.equal(csv.code, 0, show(csv));
-      const [header, ...rows] = csv.stdout.trim().split('\n').map((line) => line.split(','));
+      const [header, ...rows] = csv.stdout
+        .trim()
+        .split('\n')
+        .map((line) => line.split(','));
       assert.deepEqual(header.slice(0, 5), ['group', 'setting', 'floodLevel', 'chosen', 'seeds']);
       assert.equal(rows.length, 2);
-      assert.deepEqual(rows.map((row) => [row[2], row[4]]), [['0', '2'], ['0.4', '2']]);
+      assert.deepEqual(
+        rows.map((row) => [row[2], row[4]]),
+        [
+          ['0', '2'],
+          ['0.4', '2'],
+        ],
+      );
       assert.equal(rows.filter((row) => row[3] === 'true').length, 1, 'exactly one chosen level');
       for (const row of rows) assert.ok(Number(row[5]) >= 0 && Number(row[5]) <= 1, 'testCleanAccMean is a fraction');
     });
@@ -296,13 +317,10 @@ describe('floodsweep sweep', { concurrency: true }, () => {
       );
     });
 
-    test(
-      'the resume hint names the results directory, so that it works when copied',
-      () => {
-        const hint = interrupted.stderr.split('\n').find((line) => line.includes('--resume')) ?? '';
-        assert.ok(hint.includes(dir), `hint: ${hint}`);
-      },
-    );
+    test('the resume hint names the results directory, so that it works when copied', () => {
+      const hint = interrupted.stderr.split('\n').find((line) => line.includes('--resume')) ?? '';
+      assert.ok(hint.includes(dir), `hint: ${hint}`);
+    });
 
     test('--resume <id> --results <same dir> finishes the sweep: exit 0, no duplicate rows, the numbers of an uninterrupted run', async () => {
       const resumed = await floodsweep(['sweep', 'run', '--resume', sweepId, ...args]);
@@ -314,7 +332,11 @@ describe('floodsweep sweep', { concurrency: true }, () => {
       for (const { task, rows } of tasks) {
         assert.equal(task.status, 'SUCCEEDED');
         assert.equal(task.epochsDone, 30);
-        assert.deepEqual(rows.map((row) => row.epoch), evaluated, `${task.taskId}: each evaluated epoch once`);
+        assert.deepEqual(
+          rows.map((row) => row.epoch),
+          evaluated,
+          `${task.taskId}: each evaluated epoch once`,
+        );
       }
       const ref = await reference;
       assert.equal(ref.status, 'SUCCEEDED', await describeTasks(referenceDir, ref.sweepId));
@@ -333,7 +355,10 @@ describe('floodsweep sweep', { concurrency: true }, () => {
         before.map(({ task }) => [task.taskId, task.status, task.attempts, task.epochsDone]),
       );
       // Rows untouched, wall-clock seconds included.
-      assert.deepEqual(afterwards.map(({ rows }) => rows), before.map(({ rows }) => rows));
+      assert.deepEqual(
+        afterwards.map(({ rows }) => rows),
+        before.map(({ rows }) => rows),
+      );
       assert.doesNotMatch(again.stderr, /interrupted/);
     });
   });
@@ -387,22 +412,29 @@ describe('floodsweep sweep', { concurrency: true }, () => {
       assert.match(raised.stdout, /valid; 10001 tasks/);
     });
 
-    test(
-      'sweep run --epochs-per-call 0 is refused as bad input, writing nothing',
-      async () => {
-        const out = freshDir('zero-epochs-out');
-        const { child, result } = startCli(['sweep', 'run', fixture('tiny.json'), '--results', out, '--workers', '1', '--epochs-per-call', '0']);
-        let exited = false;
-        void result.then(() => (exited = true));
-        // A run that has started writing accepted the flag: stop it rather than wait for a loop that never ends.
-        while (!exited && !existsSync(out)) await new Promise((r) => setTimeout(r, 50));
-        if (!exited) child.kill('SIGKILL');
-        const outcome = await result;
-        assert.ok(!existsSync(out), 'nothing written');
-        assert.equal(outcome.code, 2, show(outcome));
-        assert.match(outcome.stderr, /--epochs-per-call/);
-      },
-    );
+    test('sweep run --epochs-per-call 0 is refused as bad input, writing nothing', async () => {
+      const out = freshDir('zero-epochs-out');
+      const { child, result } = startCli([
+        'sweep',
+        'run',
+        fixture('tiny.json'),
+        '--results',
+        out,
+        '--workers',
+        '1',
+        '--epochs-per-call',
+        '0',
+      ]);
+      let exited = false;
+      void result.then(() => (exited = true));
+      // A run that has started writing accepted the flag: stop it rather than wait for a loop that never ends.
+      while (!exited && !existsSync(out)) await new Promise((r) => setTimeout(r, 50));
+      if (!exited) child.kill('SIGKILL');
+      const outcome = await result;
+      assert.ok(!existsSync(out), 'nothing written');
+      assert.equal(outcome.code, 2, show(outcome));
+      assert.match(outcome.stderr, /--epochs-per-call/);
+    });
   });
 
   describe('in process: the Lambda handlers, and a task that fails', { concurrency: 1 }, () => {
@@ -481,7 +513,11 @@ describe('floodsweep sweep', { concurrency: true }, () => {
 
       test('record-failure parses a Lambda Cause ({errorMessage, errorType}) into the task error', async () => {
         const item = items[1];
-        const cause = JSON.stringify({ errorMessage: 'boom', errorType: 'Error', trace: ['Error: boom', '    at handler (/var/task/index.js:1:1)'] });
+        const cause = JSON.stringify({
+          errorMessage: 'boom',
+          errorType: 'Error',
+          trace: ['Error: boom', '    at handler (/var/task/index.js:1:1)'],
+        });
         const output = await recordFailureHandler({ ...item, error: { Error: 'Error', Cause: cause } });
         assert.deepEqual(output, { ...item, failed: true });
         const record = await task(item);
@@ -495,7 +531,10 @@ describe('floodsweep sweep', { concurrency: true }, () => {
         assert.ok(existsSync(join(dir, output.summaryKey)) && existsSync(join(dir, output.reportKey)));
         const summary = readSummary(dir, planned.sweepId);
         assert.equal(summary.succeededTasks, 1);
-        assert.deepEqual(summary.failedTasks.map((t) => [t.taskId, t.status, t.error]), [[items[1].taskId, 'FAILED', 'Error: boom']]);
+        assert.deepEqual(
+          summary.failedTasks.map((t) => [t.taskId, t.status, t.error]),
+          [[items[1].taskId, 'FAILED', 'Error: boom']],
+        );
         assert.equal((await store.getSweep(planned.sweepId))?.status, 'PARTIAL');
       });
     });
@@ -526,7 +565,10 @@ describe('floodsweep sweep', { concurrency: true }, () => {
       });
 
       test('the workflow records it FAILED naming the checkpoint, the others succeed, the sweep is PARTIAL', async () => {
-        const { result } = runWorkflowLocally({ spec: readFixture('partial.json'), sweepId }, { stores: { kind: 'local', rootDir: dir }, backend: 'auto', workers: 1 });
+        const { result } = runWorkflowLocally(
+          { spec: readFixture('partial.json'), sweepId },
+          { stores: { kind: 'local', rootDir: dir }, backend: 'auto', workers: 1 },
+        );
         const { plan: planned, aggregate } = await result;
         assert.equal(planned.sweepId, sweepId, 'the planned sweep is reused');
         assert.equal(planned.taskCount, 3);
@@ -541,7 +583,10 @@ describe('floodsweep sweep', { concurrency: true }, () => {
             assert.deepEqual(rows, [], 'not silently retrained from scratch');
           } else {
             assert.equal(task.status, 'SUCCEEDED', task.taskId);
-            assert.deepEqual(rows.map((row) => row.epoch), [0, 2, 4]);
+            assert.deepEqual(
+              rows.map((row) => row.epoch),
+              [0, 2, 4],
+            );
           }
         }
         assert.ok(readFileSync(checkpointFile).equals(corrupt), 'the corrupt checkpoint is left for inspection');
@@ -569,24 +614,24 @@ describe('floodsweep sweep', { concurrency: true }, () => {
 
 // Alone, after the others: it stretches this process's clock.
 describe('the local executor and Train calls longer than a minute', () => {
-  test(
-    'a long Train call is not failed by a timeout the cloud does not have (clock compressed 20x)',
-    async () => {
-      const dir = freshDir('long-train-call');
-      const realSetTimeout = globalThis.setTimeout;
-      // Every delay runs 20x faster: aws-local-stepfunctions' default 60 s task timeout becomes 3 s,
-      // shorter than a Train call (it starts a worker thread); the definition's 900 s become 45 s.
-      globalThis.setTimeout = ((callback: (...args: unknown[]) => void, ms?: number, ...args: unknown[]) =>
-        realSetTimeout(callback, (ms ?? 0) / 20, ...args)) as unknown as typeof setTimeout;
-      let status: string;
-      let sweepId: string;
-      try {
-        const { result } = runWorkflowLocally({ spec: readFixture('handlers.json') }, { stores: { kind: 'local', rootDir: dir }, backend: 'auto', workers: 1 });
-        ({ status, sweepId } = (await result).aggregate);
-      } finally {
-        globalThis.setTimeout = realSetTimeout;
-      }
-      assert.equal(status, 'SUCCEEDED', await describeTasks(dir, sweepId));
-    },
-  );
+  test('a long Train call is not failed by a timeout the cloud does not have (clock compressed 20x)', async () => {
+    const dir = freshDir('long-train-call');
+    const realSetTimeout = globalThis.setTimeout;
+    // Every delay runs 20x faster: aws-local-stepfunctions' default 60 s task timeout becomes 3 s,
+    // shorter than a Train call (it starts a worker thread); the definition's 900 s become 45 s.
+    globalThis.setTimeout = ((callback: (...args: unknown[]) => void, ms?: number, ...args: unknown[]) =>
+      realSetTimeout(callback, (ms ?? 0) / 20, ...args)) as unknown as typeof setTimeout;
+    let status: string;
+    let sweepId: string;
+    try {
+      const { result } = runWorkflowLocally(
+        { spec: readFixture('handlers.json') },
+        { stores: { kind: 'local', rootDir: dir }, backend: 'auto', workers: 1 },
+      );
+      ({ status, sweepId } = (await result).aggregate);
+    } finally {
+      globalThis.setTimeout = realSetTimeout;
+    }
+    assert.equal(status, 'SUCCEEDED', await describeTasks(dir, sweepId));
+  });
 });

@@ -43,7 +43,12 @@ function linearReference(config: TaskConfig, lr: number) {
       const testSet = tensorsOf(data.test);
       const logitsOf = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => x.matMul(w as tf.Tensor2D).add(b);
       const lossOf = (s: typeof train, w: tf.Tensor, b: tf.Tensor) =>
-        tf.logSoftmax(logitsOf(s.x, w, b)).mul(s.y).sum(1).mean().neg() as tf.Scalar;
+        tf
+          .logSoftmax(logitsOf(s.x, w, b))
+          .mul(s.y)
+          .sum(1)
+          .mean()
+          .neg() as tf.Scalar;
       const accOf = (s: typeof testSet) => logitsOf(s.x, kernel, bias).argMax(1).equal(s.labels).cast('float32').mean();
       const [gKernel, gBias] = tf.grads((w: tf.Tensor, b: tf.Tensor) => lossOf(train, w, b))([kernel, bias]);
       const after = (direction: number) =>
@@ -77,12 +82,18 @@ describe('flooding: |L - b| + b', () => {
     const b = 5;
     const reference = linearReference(linear(b), LR);
     const rows = rowsOf(linear(b));
-    assert.deepEqual(rows.map((r) => r.epoch), [0, 1, 2, 3]);
+    assert.deepEqual(
+      rows.map((r) => r.epoch),
+      [0, 1, 2, 3],
+    );
     assertClose(rows[0].train.loss, reference.trainLoss, 1e-5, 'epoch-0 train loss');
     assert.ok(reference.afterAscent - reference.trainLoss > 1e-3, 'the reference ascent step must move the loss measurably');
     assertClose(rows[1].train.loss, reference.afterAscent, 1e-5, 'train loss after one flooded step = after one ascent step');
     for (let i = 1; i < rows.length; i++) {
-      assert.ok(rows[i].train.loss > rows[i - 1].train.loss, `epoch ${i}: loss must increase (${rows[i - 1].train.loss} -> ${rows[i].train.loss})`);
+      assert.ok(
+        rows[i].train.loss > rows[i - 1].train.loss,
+        `epoch ${i}: loss must increase (${rows[i - 1].train.loss} -> ${rows[i].train.loss})`,
+      );
       assert.ok(rows[i].train.loss < b, 'test assumption: the loss stays below b');
       assert.equal(rows[i].floodedFraction, 1, `epoch ${i}: every batch is below b`);
       // One batch per epoch, and that batch is the whole training set: L is the previous row's train loss.
@@ -97,7 +108,10 @@ describe('flooding: |L - b| + b', () => {
     assert.ok(reference.trainLoss - reference.afterDescent > 1e-3, 'the reference descent step must move the loss measurably');
     assertClose(rows[1].train.loss, reference.afterDescent, 1e-5, 'train loss after one step = after one plain descent step');
     for (let i = 1; i < rows.length; i++) {
-      assert.ok(rows[i].train.loss < rows[i - 1].train.loss, `epoch ${i}: loss must decrease (${rows[i - 1].train.loss} -> ${rows[i].train.loss})`);
+      assert.ok(
+        rows[i].train.loss < rows[i - 1].train.loss,
+        `epoch ${i}: loss must decrease (${rows[i - 1].train.loss} -> ${rows[i].train.loss})`,
+      );
       assert.ok(rows[i].train.loss > b, 'test assumption: the loss stays above b');
       assert.equal(rows[i].floodedFraction, 0, `epoch ${i}: no batch is below b`);
       assertClose(rows[i].objective, Math.abs(rows[i - 1].train.loss - b) + b, 1e-5, `epoch ${i}: objective = |L - b| + b`);
@@ -175,8 +189,16 @@ describe('determinism', () => {
       }
       // The settings under test are live: without them the numbers change.
       const lastTrain = (rows: EpochMetrics[]) => rows.at(-1)!.train;
-      assert.notDeepStrictEqual(lastTrain(runTask(config({ clipNorm: null })).epochs), first.epochs.at(-1)!.train, 'clipNorm has an effect');
-      assert.notDeepStrictEqual(lastTrain(runTask(config({ weightDecay: 0 })).epochs), first.epochs.at(-1)!.train, 'weightDecay has an effect');
+      assert.notDeepStrictEqual(
+        lastTrain(runTask(config({ clipNorm: null })).epochs),
+        first.epochs.at(-1)!.train,
+        'clipNorm has an effect',
+      );
+      assert.notDeepStrictEqual(
+        lastTrain(runTask(config({ weightDecay: 0 })).epochs),
+        first.epochs.at(-1)!.train,
+        'weightDecay has an effect',
+      );
     });
   }
 
@@ -214,7 +236,10 @@ describe('checkpoint and resume', () => {
     test(`${name}: train 7 epochs = train 4, checkpoint, dispose, resume, train 3 (every number but seconds)`, () => {
       const config = configOf(optimizer);
       const uninterrupted = timelessResult(runTask(config));
-      assert.deepEqual(uninterrupted.epochs.map((r) => r.epoch), [0, 3, 6, 7]);
+      assert.deepEqual(
+        uninterrupted.epochs.map((r) => r.epoch),
+        [0, 3, 6, 7],
+      );
 
       const before = liveTensors();
       const first = TrainingRun.start(config);
@@ -283,29 +308,26 @@ describe('checkpoint and resume', () => {
     assert.deepEqual(liveTensors(), before, 'a rejected checkpoint leaks no tensors');
   });
 
-  test(
-    'a diverged run (NaN metrics) resumes with the same NaN rows',
-    () => {
-      const config = smallConfig({
-        model: { kind: 'mlp', depth: 2, width: 32, batchNorm: false },
-        optimizer: { name: 'sgd', lr: 1e6, momentum: 0.9 },
-        training: { epochs: 6, evalEvery: 2 },
-      });
-      const uninterrupted = timelessResult(runTask(config));
-      assert.ok(Number.isNaN(uninterrupted.epochs[1].train.loss), 'test assumption: lr 1e6 diverges');
-      const first = TrainingRun.start(config);
-      for (let i = 0; i < 3; i++) first.trainEpoch();
-      const bytes = first.checkpoint();
-      first.dispose();
-      const resumed = TrainingRun.resume(config, bytes);
-      try {
-        trainToEnd(resumed);
-        assert.deepStrictEqual(timelessResult(resumed.result()), uninterrupted);
-      } finally {
-        resumed.dispose();
-      }
-    },
-  );
+  test('a diverged run (NaN metrics) resumes with the same NaN rows', () => {
+    const config = smallConfig({
+      model: { kind: 'mlp', depth: 2, width: 32, batchNorm: false },
+      optimizer: { name: 'sgd', lr: 1e6, momentum: 0.9 },
+      training: { epochs: 6, evalEvery: 2 },
+    });
+    const uninterrupted = timelessResult(runTask(config));
+    assert.ok(Number.isNaN(uninterrupted.epochs[1].train.loss), 'test assumption: lr 1e6 diverges');
+    const first = TrainingRun.start(config);
+    for (let i = 0; i < 3; i++) first.trainEpoch();
+    const bytes = first.checkpoint();
+    first.dispose();
+    const resumed = TrainingRun.resume(config, bytes);
+    try {
+      trainToEnd(resumed);
+      assert.deepStrictEqual(timelessResult(resumed.result()), uninterrupted);
+    } finally {
+      resumed.dispose();
+    }
+  });
 });
 
 describe('tensor memory', () => {
@@ -353,11 +375,18 @@ describe('epoch rows', () => {
     const config = smallConfig({ training: { epochs: 7, evalEvery: 3 } });
     const run = TrainingRun.start(config);
     try {
-      assert.deepEqual(run.rows.map((r) => r.epoch), [0], 'epoch 0 is evaluated at start');
+      assert.deepEqual(
+        run.rows.map((r) => r.epoch),
+        [0],
+        'epoch 0 is evaluated at start',
+      );
       const returned: Array<number | undefined> = [];
       while (!run.finished) returned.push(run.trainEpoch()?.epoch);
       assert.deepEqual(returned, [undefined, undefined, 3, undefined, undefined, 6, 7], 'trainEpoch returns the row when evaluated');
-      assert.deepEqual(run.rows.map((r) => r.epoch), [0, 3, 6, 7]);
+      assert.deepEqual(
+        run.rows.map((r) => r.epoch),
+        [0, 3, 6, 7],
+      );
       const result = run.result();
       assert.deepEqual(result.final, { train: run.rows[3].train, val: run.rows[3].val, test: run.rows[3].test });
       assert.equal(result.epochs.length, 4);
@@ -367,8 +396,16 @@ describe('epoch rows', () => {
 
     const seen: Array<[number, number | undefined]> = [];
     runTask(smallConfig({ training: { epochs: 4, evalEvery: 10 } }), { onEpoch: (epoch, row) => seen.push([epoch, row?.epoch]) });
-    assert.deepEqual(seen, [[1, undefined], [2, undefined], [3, undefined], [4, 4]]);
-    assert.deepEqual(rowsOf(smallConfig({ training: { epochs: 3, evalEvery: 1 } })).map((r) => r.epoch), [0, 1, 2, 3]);
+    assert.deepEqual(seen, [
+      [1, undefined],
+      [2, undefined],
+      [3, undefined],
+      [4, 4],
+    ]);
+    assert.deepEqual(
+      rowsOf(smallConfig({ training: { epochs: 3, evalEvery: 1 } })).map((r) => r.epoch),
+      [0, 1, 2, 3],
+    );
   });
 
   test('rows are well formed: accuracies in [0, 1] in steps of 1/n, finite losses, epoch 0 has no training statistics', () => {

@@ -15,7 +15,10 @@ interface AslValidation {
   errors: Array<{ 'Error code': string; Message: string }>;
 }
 // asl-validator is CommonJS without type declarations: its export is the validator function itself.
-const validateAsl = createRequire(import.meta.url)('asl-validator') as (definition: unknown, options?: { checkArn?: boolean; checkPaths?: boolean }) => AslValidation;
+const validateAsl = createRequire(import.meta.url)('asl-validator') as (
+  definition: unknown,
+  options?: { checkArn?: boolean; checkPaths?: boolean },
+) => AslValidation;
 
 /**
  * Substitutions that are not function ARNs: the artifact bucket the Distributed Map reads the manifest
@@ -28,13 +31,19 @@ const RESOURCE_SUBSTITUTIONS: Record<string, string> = {
 
 /** What CDK would fill in for a deployed stack. */
 const REALISTIC: Record<string, string> = {
-  ...Object.fromEntries(FUNCTION_SUBSTITUTIONS.map((name) => [name, `arn:aws:lambda:eu-west-1:123456789012:function:floodsweep-${name.replace(/FunctionArn$/, '')}`])),
+  ...Object.fromEntries(
+    FUNCTION_SUBSTITUTIONS.map((name) => [
+      name,
+      `arn:aws:lambda:eu-west-1:123456789012:function:floodsweep-${name.replace(/FunctionArn$/, '')}`,
+    ]),
+  ),
   ...RESOURCE_SUBSTITUTIONS,
 };
 
 const fileText = readFileSync(WORKFLOW_DEFINITION_FILE, 'utf8');
 const placeholders = [...fileText.matchAll(/\$\{([^}]*)\}/g)].map((match) => match[1]);
 
+// biome-ignore lint/suspicious/noExplicitAny: ASL states are read field by field in the assertions
 type State = Record<string, any>;
 type Definition = { StartAt: string; States: Record<string, State> };
 
@@ -54,7 +63,10 @@ function mapState(definition: Definition): [string, State] {
 describe('src/workflow/definition.asl.json', () => {
   test('is valid ASL once the substitutions are filled in with realistic ARNs', () => {
     const result = checkValid(cloud());
-    assert.deepEqual(result.errors.map((e) => `${e['Error code']}: ${e.Message}`), []);
+    assert.deepEqual(
+      result.errors.map((e) => `${e['Error code']}: ${e.Message}`),
+      [],
+    );
     assert.equal(result.isValid, true);
   });
 
@@ -66,10 +78,14 @@ describe('src/workflow/definition.asl.json', () => {
     assert.equal(checkValid(broken).isValid, false);
   });
 
-  test('every ${...} is a function ARN of FUNCTION_SUBSTITUTIONS or a known resource substitution', () => {
+  test('every substitution placeholder is a function ARN of FUNCTION_SUBSTITUTIONS or a known resource substitution', () => {
     assert.ok(placeholders.length > 0, 'the definition uses substitutions');
     const allowed = new Set<string>([...FUNCTION_SUBSTITUTIONS, ...Object.keys(RESOURCE_SUBSTITUTIONS)]);
-    assert.deepEqual(placeholders.filter((name) => !allowed.has(name)), [], 'unknown substitutions');
+    assert.deepEqual(
+      placeholders.filter((name) => !allowed.has(name)),
+      [],
+      'unknown substitutions',
+    );
     assert.ok(placeholders.includes('ArtifactBucket'), 'the manifest bucket is substituted');
   });
 
@@ -77,7 +93,7 @@ describe('src/workflow/definition.asl.json', () => {
     for (const name of FUNCTION_SUBSTITUTIONS) assert.ok(placeholders.includes(name), `${name} appears in the file`);
   });
 
-  test('substitution leaves no ${...} behind, and a missing value is an error naming it', () => {
+  test('substitution leaves no placeholder behind, and a missing value is an error naming it', () => {
     assert.doesNotMatch(JSON.stringify(cloud()), /\$\{/);
     const { TrainFunctionArn: _missing, ...rest } = REALISTIC;
     assert.throws(() => loadWorkflowDefinition(rest), /\$\{TrainFunctionArn\}/);
@@ -155,6 +171,9 @@ describe('src/workflow/definition.asl.json', () => {
   test('the local definition is accepted by aws-local-stepfunctions and by asl-validator', () => {
     const local = toLocalDefinition(loadWorkflowDefinition(REALISTIC));
     assert.doesNotThrow(() => new StateMachine(local as never, { validationOptions: { checkArn: true, checkPaths: true } }));
-    assert.deepEqual(checkValid(local).errors.map((e) => e.Message), []);
+    assert.deepEqual(
+      checkValid(local).errors.map((e) => e.Message),
+      [],
+    );
   });
 });

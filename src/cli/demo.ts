@@ -19,11 +19,20 @@ export function registerDemo(program: Command): void {
   const command = program
     .command('demo')
     .description("reproduce the paper's synthetic demo (a sweep: sinusoid2d, 10% label noise, four flood levels)")
-    .option('--setting <name>', 'sgd (lr 0.01, momentum 0.9, levels 0, 0.26, 0.27, 0.28) or adam (lr 0.001, levels 0, 0.24, 0.25, 0.26)', parseSetting, 'sgd')
+    .option(
+      '--setting <name>',
+      'sgd (lr 0.01, momentum 0.9, levels 0, 0.26, 0.27, 0.28) or adam (lr 0.001, levels 0, 0.24, 0.25, 0.26)',
+      parseSetting,
+      'sgd',
+    )
     .option('--seeds <list>', 'seeds, e.g. 0,1,2 or 0-4', parseSeeds, [0])
     .option('--quick', `a ${QUICK_TEST_SIZE}-sample test set instead of 20000, for a fast look`)
     .option('--epochs <n>', 'epochs (default 200)', parsePositiveInteger)
-    .option('--eval-every <n>', 'evaluate every n epochs (default 5; 1 draws the curves at every epoch, like the original)', parsePositiveInteger)
+    .option(
+      '--eval-every <n>',
+      'evaluate every n epochs (default 5; 1 draws the curves at every epoch, like the original)',
+      parsePositiveInteger,
+    )
     .option('--out <dir>', 'where the plots and the sweep results go', DEFAULT_DEMO_DIR)
     .option('--workers <n>', 'worker threads (default: number of cores)', parsePositiveInteger)
     .option('--json', 'print the sweep summary as JSON')
@@ -61,12 +70,19 @@ async function runDemo(options: DemoOptions): Promise<void> {
     ...demo,
     seeds: options.seeds,
     dataset: { ...demo.dataset, ...(options.quick ? { nTest: QUICK_TEST_SIZE } : {}) },
-    training: { ...demo.training, epochs: options.epochs ?? demo.training?.epochs, evalEvery: options.evalEvery ?? demo.training?.evalEvery },
+    training: {
+      ...demo.training,
+      epochs: options.epochs ?? demo.training?.epochs,
+      evalEvery: options.evalEvery ?? demo.training?.evalEvery,
+    },
   });
   const outDir = resolve(options.out);
   const results = join(outDir, 'results');
-  const { summary, reportLocation } = await runWithProgress({ results }, 'writing', { backend, workers: options.workers, epochsPerCall: spec.training?.epochs }, (runOptions) =>
-    runSweep(spec, runOptions),
+  const { summary, reportLocation } = await runWithProgress(
+    { results },
+    'writing',
+    { backend, workers: options.workers, epochsPerCall: spec.training?.epochs },
+    (runOptions) => runSweep(spec, runOptions),
   );
   const group = summary.groups[0];
   const levelOf = (b: number) => group.levels.find((l) => l.floodLevel === b)!;

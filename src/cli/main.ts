@@ -18,7 +18,10 @@ const program = new Command('floodsweep')
   .description('Sweeps over the flood level of the flooding regularizer (Ishida et al., ICML 2020), locally or on AWS')
   .version(version, '--version', 'print the version')
   .option('--debug', 'print stack traces of errors')
-  .addHelpText('after', '\nExamples:\n  $ floodsweep demo --quick\n  $ floodsweep sweep run examples/tiny.json\n  $ floodsweep help sweep run');
+  .addHelpText(
+    'after',
+    '\nExamples:\n  $ floodsweep demo --quick\n  $ floodsweep sweep run examples/tiny.json\n  $ floodsweep help sweep run',
+  );
 registerTrain(program);
 registerDemo(program);
 registerSweep(program);
@@ -51,7 +54,10 @@ function helpAsFlag(argv: string[]): string[] {
 /** "error: unknown option '--x'" -> "floodsweep: --x: unknown option (see floodsweep sweep run --help)". */
 function reword(text: string, command: Command): string {
   const path = commandPath(command);
-  const message = text.replace(/^error: /, '').trim().split('\n')[0];
+  const message = text
+    .replace(/^error: /, '')
+    .trim()
+    .split('\n')[0];
   const option = /^option '([^' ]+)[^']*' argument '(.*)' is invalid\. (.*)$/s.exec(message);
   const unknownOption = /^unknown option '([^']+)'/.exec(message);
   const missingValue = /^option '([^' ]+)[^']*' argument missing/.exec(message);

@@ -49,27 +49,56 @@ const TASK_FLAGS: Array<{ flag: string; field: string; description: string; pars
   { flag: '--dataset <name>', field: 'dataset.name', description: `dataset: ${DATASET_NAMES.join(', ')} (default sinusoid2d)` },
   { flag: '--data <path>', field: 'dataset.path', description: 'CSV file (with --dataset csv)' },
   { flag: '--label-column <name>', field: 'dataset.labelColumn', description: 'label column of the CSV file' },
-  { flag: '--label-noise <rate>', field: 'dataset.labelNoise', description: 'fraction of labels flipped in each split, [0, 0.5) (default 0.1)', parse: parseNumber },
+  {
+    flag: '--label-noise <rate>',
+    field: 'dataset.labelNoise',
+    description: 'fraction of labels flipped in each split, [0, 0.5) (default 0.1)',
+    parse: parseNumber,
+  },
   { flag: '--n-train <n>', field: 'dataset.nTrain', description: 'training samples (synthetic data; default 100)', parse: parseInteger },
   { flag: '--n-val <n>', field: 'dataset.nVal', description: 'validation samples (synthetic data; default 100)', parse: parseInteger },
   { flag: '--n-test <n>', field: 'dataset.nTest', description: 'test samples (synthetic data; default 20000)', parse: parseInteger },
   { flag: '--model <kind>', field: 'model.kind', description: 'mlp or linear (default mlp)' },
   { flag: '--depth <n>', field: 'model.depth', description: 'hidden layers of the MLP (default 4)', parse: parseInteger },
   { flag: '--width <n>', field: 'model.width', description: 'units per hidden layer (default 500)', parse: parseInteger },
-  { flag: '--flood-level <b>', field: 'floodLevel', description: 'flood level b >= 0; 0 trains without flooding (default 0)', parse: parseNumber },
+  {
+    flag: '--flood-level <b>',
+    field: 'floodLevel',
+    description: 'flood level b >= 0; 0 trains without flooding (default 0)',
+    parse: parseNumber,
+  },
   { flag: '--optimizer <name>', field: 'optimizer.name', description: 'sgd or adam (default sgd)' },
-  { flag: '--lr <rate>', field: 'optimizer.lr', description: 'learning rate > 0 (default 0.01 for sgd, 0.001 for adam)', parse: parseNumber },
+  {
+    flag: '--lr <rate>',
+    field: 'optimizer.lr',
+    description: 'learning rate > 0 (default 0.01 for sgd, 0.001 for adam)',
+    parse: parseNumber,
+  },
   { flag: '--momentum <m>', field: 'optimizer.momentum', description: 'SGD momentum in [0, 1) (default 0.9)', parse: parseNumber },
   { flag: '--weight-decay <wd>', field: 'optimizer.weightDecay', description: 'L2 weight decay >= 0 (default 0)', parse: parseNumber },
   { flag: '--epochs <n>', field: 'training.epochs', description: 'epochs (default 200)', parse: parseInteger },
   { flag: '--batch-size <n>', field: 'training.batchSize', description: 'mini-batch size (default 200)', parse: parseInteger },
-  { flag: '--eval-every <n>', field: 'training.evalEvery', description: 'evaluate every n epochs; epoch 0 and the last always (default 5)', parse: parseInteger },
-  { flag: '--clip-norm <c>', field: 'training.clipNorm', description: 'clip the global gradient norm to c (default off)', parse: parseNumber },
+  {
+    flag: '--eval-every <n>',
+    field: 'training.evalEvery',
+    description: 'evaluate every n epochs; epoch 0 and the last always (default 5)',
+    parse: parseInteger,
+  },
+  {
+    flag: '--clip-norm <c>',
+    field: 'training.clipNorm',
+    description: 'clip the global gradient norm to c (default off)',
+    parse: parseNumber,
+  },
   { flag: '--seed <n>', field: 'seed', description: 'random seed (default 0)', parse: parseInteger },
 ];
 
 const flagOfField = new Map(TASK_FLAGS.map(({ flag, field }) => [field, flag.split(' ')[0]]));
-const optionKey = (flag: string) => flag.split(' ')[0].slice(2).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+const optionKey = (flag: string) =>
+  flag
+    .split(' ')[0]
+    .slice(2)
+    .replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
 export function addTaskOptions(command: Command): Command {
   for (const { flag, description, parse } of TASK_FLAGS) {
@@ -88,10 +117,16 @@ export async function taskConfigFromOptions(options: Record<string, unknown>): P
     const value = options[optionKey(flag)];
     if (value === undefined) continue;
     const [head, tail] = field.split('.');
-    if (tail) ((input[head] ??= {}) as Record<string, unknown>)[tail] = value;
-    else input[head] = value;
+    if (!tail) input[head] = value;
+    else {
+      input[head] ??= {};
+      (input[head] as Record<string, unknown>)[tail] = value;
+    }
   }
-  if (options.batchNorm === false) ((input.model ??= {}) as Record<string, unknown>).batchNorm = false;
+  if (options.batchNorm === false) {
+    input.model ??= {};
+    (input.model as Record<string, unknown>).batchNorm = false;
+  }
   // Sub-objects need their discriminator for defaults to apply.
   const dataset = input.dataset as Record<string, unknown> | undefined;
   if (dataset) dataset.name ??= 'sinusoid2d';

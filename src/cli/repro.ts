@@ -20,13 +20,19 @@ export function registerRepro(program: Command): void {
     .addHelpText('after', '\nExample:\n  $ floodsweep repro run examples/repro/pinned-small.json --results ./repro-results');
   addStoreOptions(run);
   addBackendOption(run);
-  run.action(async (reproSpecPath: string, options: StoreOptions & { out?: string; workers?: number; backend?: string; json?: boolean }) => {
-    const backend = backendRequest(options.backend);
-    const { runReproducibility } = await import('../run.js');
-    const result = await runWithProgress(options, 'writing', { backend, workers: options.workers }, (runOptions) => runReproducibility(reproSpecPath, runOptions));
-    process.stdout.write(options.json ? `${JSON.stringify(result.compare)}\n` : `${result.compare.message}\nreport: ${result.reportLocation}\n`);
-    process.exitCode = exitCodeOf(result.compare.verdict);
-  });
+  run.action(
+    async (reproSpecPath: string, options: StoreOptions & { out?: string; workers?: number; backend?: string; json?: boolean }) => {
+      const backend = backendRequest(options.backend);
+      const { runReproducibility } = await import('../run.js');
+      const result = await runWithProgress(options, 'writing', { backend, workers: options.workers }, (runOptions) =>
+        runReproducibility(reproSpecPath, runOptions),
+      );
+      process.stdout.write(
+        options.json ? `${JSON.stringify(result.compare)}\n` : `${result.compare.message}\nreport: ${result.reportLocation}\n`,
+      );
+      process.exitCode = exitCodeOf(result.compare.verdict);
+    },
+  );
 
   addStoreOptions(repro.command('check <sweepId>').description('compare an existing sweep with a baseline (a sweep id or a baseline file)'))
     .requiredOption('--baseline <sweepId|file>', 'the baseline: an earlier sweep id, or a file written by `repro baseline`')
@@ -41,7 +47,9 @@ export function registerRepro(program: Command): void {
       const sweep = await stores.metrics.getSweep(sweepId);
       if (!sweep) throw new UsageError(`sweep ${JSON.stringify(sweepId)} not found in ${stores.artifacts.locate('')}`);
       const isFile = options.baseline.endsWith('.json');
-      const baseline = isFile ? parseBaseline(readInputFile(options.baseline, '--baseline'), options.baseline) : await loadSnapshot(stores, options.baseline);
+      const baseline = isFile
+        ? parseBaseline(readInputFile(options.baseline, '--baseline'), options.baseline)
+        : await loadSnapshot(stores, options.baseline);
       const { comparison } = await compareAndRecord(stores, {
         sweepId,
         name: options.name ?? sweep.name,
@@ -61,9 +69,14 @@ export function registerRepro(program: Command): void {
       const { stringifyKeepingNonFinite } = await import('../flooding/json.js');
       const snapshot = await loadSnapshot(stores, sweepId);
       const unfinished = snapshot.tasks.filter((t) => !t.final).length;
-      if (unfinished > 0) throw new UsageError(`sweep ${JSON.stringify(sweepId)} has ${unfinished} unfinished or failed tasks; a baseline needs a complete sweep`);
+      if (unfinished > 0)
+        throw new UsageError(
+          `sweep ${JSON.stringify(sweepId)} has ${unfinished} unfinished or failed tasks; a baseline needs a complete sweep`,
+        );
       await writeFile(options.out, `${stringifyKeepingNonFinite(snapshot, 1)}\n`);
-      process.stdout.write(`baseline of ${sweepId} (${snapshot.tasks.length} tasks, backend ${snapshot.backends.join(', ')}) written to ${resolve(options.out)}\n`);
+      process.stdout.write(
+        `baseline of ${sweepId} (${snapshot.tasks.length} tasks, backend ${snapshot.backends.join(', ')}) written to ${resolve(options.out)}\n`,
+      );
     });
 
   addStoreOptions(repro.command('history <name>').description('the verdicts of a reproducibility run, newest first'))

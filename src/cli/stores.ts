@@ -41,7 +41,8 @@ export async function storeConfig(options: StoreOptions, use: StoreUse): Promise
     if (!options.bucket) throw new UsageError('--bucket: required with --store aws');
     return { kind: 'aws', table: options.table, bucket: options.bucket, endpointUrl: options.endpointUrl, region: options.region };
   }
-  if (options.store !== undefined && options.store !== 'local') throw new UsageError(`--store: unknown store ${JSON.stringify(options.store)}; allowed: local, aws`);
+  if (options.store !== undefined && options.store !== 'local')
+    throw new UsageError(`--store: unknown store ${JSON.stringify(options.store)}; allowed: local, aws`);
   const fromEnv = readEnvironment().resultsDir;
   const flag = options.results !== undefined ? '--results' : fromEnv !== undefined ? 'FLOODSWEEP_RESULTS_DIR' : '--results';
   const rootDir = resolve(options.results ?? fromEnv ?? DEFAULT_RESULTS_DIR);

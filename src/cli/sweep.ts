@@ -6,8 +6,8 @@ import { UsageError } from '../errors.js';
 import type { RunSweepOptions, SweepRunResult } from '../run.js';
 import type { StoreConfig } from '../store/open.js';
 import type { SweepSummary } from '../sweep/aggregate.js';
-import { addBackendOption, backendRequest, parsePositiveInteger } from './options.js';
 import { invocation } from './invocation.js';
+import { addBackendOption, backendRequest, parsePositiveInteger } from './options.js';
 import { describeProgress, Eta, formatDuration, ProgressLine } from './progress.js';
 import { addStoreOptions, cloudTarget, type StoreOptions, storeConfig, storeFlags } from './stores.js';
 
@@ -32,25 +32,39 @@ export function registerSweep(program: Command): void {
 
   const run = sweep
     .command('run [spec]')
-    .description('run a sweep through the workflow: locally in process (results in files, or DynamoDB + S3 with --store aws), or on the deployed stack with --cloud')
+    .description(
+      'run a sweep through the workflow: locally in process (results in files, or DynamoDB + S3 with --store aws), or on the deployed stack with --cloud',
+    )
     .option('--resume <sweepId>', 'finish an interrupted sweep: only the missing work runs, from checkpoints')
     .option('--workers <n>', 'worker threads (default: number of cores)', parsePositiveInteger)
     .option('--max-tasks <n>', `refuse sweeps above n tasks (default ${DEFAULT_MAX_TASKS})`, parsePositiveInteger)
-    .option('--epochs-per-call <n>', 'epochs per Train call, i.e. how often tasks checkpoint', parsePositiveInteger, DEFAULT_EPOCHS_PER_CALL)
+    .option(
+      '--epochs-per-call <n>',
+      'epochs per Train call, i.e. how often tasks checkpoint',
+      parsePositiveInteger,
+      DEFAULT_EPOCHS_PER_CALL,
+    )
     .option('--out <dir>', `with --cloud: where summary, plots and report are copied (default ${DEFAULT_RESULTS_DIR})`)
     .option('--json', 'print the summary as JSON')
-    .addHelpText('after', '\nExamples:\n  $ floodsweep sweep run examples/tiny.json\n  $ floodsweep sweep run --resume <sweepId> --results ./floodsweep-results');
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ floodsweep sweep run examples/tiny.json\n  $ floodsweep sweep run --resume <sweepId> --results ./floodsweep-results',
+    );
   addStoreOptions(run);
   addBackendOption(run);
   run.action(async (specPath: string | undefined, options: SweepRunFlags) => {
     if (!specPath && !options.resume) throw new UsageError('spec: give a sweep spec file, or --resume <sweepId>');
-    if (specPath && options.resume) throw new UsageError('--resume: takes the spec the sweep was started with; give either a spec file or --resume');
+    if (specPath && options.resume)
+      throw new UsageError('--resume: takes the spec the sweep was started with; give either a spec file or --resume');
     const backend = backendRequest(options.backend);
     const { loadSpecFile } = await import('../input-files.js');
     const spec = specPath ? loadSpecFile(specPath) : undefined;
     const { resumeSweep, runSweep } = await import('../run.js');
-    const result = await runWithProgress(options, 'writing', { backend, workers: options.workers, epochsPerCall: options.epochsPerCall, maxTasks: options.maxTasks }, (runOptions) =>
-      spec ? runSweep(spec, runOptions) : resumeSweep(options.resume!, runOptions),
+    const result = await runWithProgress(
+      options,
+      'writing',
+      { backend, workers: options.workers, epochsPerCall: options.epochsPerCall, maxTasks: options.maxTasks },
+      (runOptions) => (spec ? runSweep(spec, runOptions) : resumeSweep(options.resume!, runOptions)),
     );
     if (options.json) process.stdout.write(`${JSON.stringify(result.summary)}\n`);
     else process.stdout.write(formatSummary(result.summary, result.reportLocation));
@@ -63,7 +77,8 @@ export function registerSweep(program: Command): void {
       const stores = await openFor(options);
       const sweeps = await stores.metrics.listSweeps();
       if (sweeps.length === 0) process.stdout.write('no sweeps yet\n');
-      for (const s of sweeps) process.stdout.write(`${s.sweepId}  ${s.status.padEnd(9)} ${String(s.taskCount).padStart(5)} tasks  ${s.createdAt}\n`);
+      for (const s of sweeps)
+        process.stdout.write(`${s.sweepId}  ${s.status.padEnd(9)} ${String(s.taskCount).padStart(5)} tasks  ${s.createdAt}\n`);
     });
 
   addStoreOptions(sweep.command('status <sweepId>').description("a sweep's status and the progress of its tasks"))
@@ -171,7 +186,9 @@ export async function runWithProgress<T extends SweepRunResult>(
           sweepId = event.sweepId;
           process.stderr.write(`sweep ${event.sweepId}: ${event.taskCount ? `${event.taskCount} tasks ` : ''}on ${event.where}\n`);
         } else if (event.type === 'progress') {
-          progress.update(describeProgress(event.progress, eta.estimate(event.progress.epochsDone, event.progress.epochsTotal), progress.width));
+          progress.update(
+            describeProgress(event.progress, eta.estimate(event.progress.epochsDone, event.progress.epochsTotal), progress.width),
+          );
         } else {
           process.stderr.write(`alert: ${event.subject} (sent to the alert topic when run in the cloud)\n`);
         }
@@ -193,10 +210,14 @@ export function formatSummary(summary: SweepSummary, reportLocation: string): st
   ];
   for (const group of summary.groups) {
     lines.push('', `${group.setting}: chosen flood level ${group.chosenLevel ?? 'n/a'}`);
-    lines.push(`  ${'b'.padEnd(8)}${'seeds'.padStart(5)}  ${'clean test acc %'.padStart(16)}  ${'noisy test acc %'.padStart(16)}  ${'clean diff to b=0 (95% CI)'.padStart(28)}`);
+    lines.push(
+      `  ${'b'.padEnd(8)}${'seeds'.padStart(5)}  ${'clean test acc %'.padStart(16)}  ${'noisy test acc %'.padStart(16)}  ${'clean diff to b=0 (95% CI)'.padStart(28)}`,
+    );
     for (const level of group.levels) {
       const diff = level.diffToBaseline?.testCleanAcc;
-      const diffText = diff ? `${diff.mean >= 0 ? '+' : ''}${pct(diff.mean)}${diff.ci95 ? ` [${pct(diff.ci95[0])}, ${pct(diff.ci95[1])}]` : ''}` : '';
+      const diffText = diff
+        ? `${diff.mean >= 0 ? '+' : ''}${pct(diff.mean)}${diff.ci95 ? ` [${pct(diff.ci95[0])}, ${pct(diff.ci95[1])}]` : ''}`
+        : '';
       const mark = level.floodLevel === group.chosenLevel ? '*' : '';
       lines.push(
         `  ${`${level.floodLevel}${mark}`.padEnd(8)}${String(level.seeds.length).padStart(5)}  ${estimateText(level.testCleanAcc).padStart(16)}  ${estimateText(level.testAcc).padStart(16)}  ${diffText.padStart(28)}`,
@@ -212,8 +233,22 @@ export function formatSummary(summary: SweepSummary, reportLocation: string): st
 }
 
 function summaryCsv(summary: SweepSummary): string {
-  const header = ['group', 'setting', 'floodLevel', 'chosen', 'seeds', 'testCleanAccMean', 'testCleanAccSd', 'testAccMean', 'testAccSd', 'diffCleanMean', 'diffCleanCiLow', 'diffCleanCiHigh'];
-  const quote = (v: unknown) => (v === null || v === undefined ? '' : /[",\n]/.test(String(v)) ? `"${String(v).replaceAll('"', '""')}"` : String(v));
+  const header = [
+    'group',
+    'setting',
+    'floodLevel',
+    'chosen',
+    'seeds',
+    'testCleanAccMean',
+    'testCleanAccSd',
+    'testAccMean',
+    'testAccSd',
+    'diffCleanMean',
+    'diffCleanCiLow',
+    'diffCleanCiHigh',
+  ];
+  const quote = (v: unknown) =>
+    v === null || v === undefined ? '' : /[",\n]/.test(String(v)) ? `"${String(v).replaceAll('"', '""')}"` : String(v);
   const rows = summary.groups.flatMap((group) =>
     group.levels.map((level) => {
       const diff = level.diffToBaseline?.testCleanAcc;

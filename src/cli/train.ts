@@ -18,17 +18,19 @@ export function registerTrain(program: Command): void {
     const { BackendError, initBackend } = await import('../flooding/backend.js');
     const { DatasetError, makeDataset } = await import('../flooding/datasets.js');
     const { runTask } = await import('../flooding/trainer.js');
-    let dataset;
+    let dataset: ReturnType<typeof makeDataset>;
     try {
       dataset = makeDataset(config.dataset, config.seed);
     } catch (error) {
       throw error instanceof DatasetError ? new DatasetError(renameFieldToFlag(error.message), { cause: error }) : error;
     }
-    let backend;
+    let backend: Awaited<ReturnType<typeof initBackend>>;
     try {
       backend = await initBackend(requested);
     } catch (error) {
-      throw error instanceof BackendError ? new UsageError(`--backend: ${error.message.replace(/^backend: /, '')}`, { cause: error }) : error;
+      throw error instanceof BackendError
+        ? new UsageError(`--backend: ${error.message.replace(/^backend: /, '')}`, { cause: error })
+        : error;
     }
     const progress = new ProgressLine();
     const eta = new Eta();
@@ -45,7 +47,10 @@ export function registerTrain(program: Command): void {
 
 function formatResult(result: TaskResult): string {
   const { config } = result;
-  const optimizer = config.optimizer.name === 'sgd' ? `sgd lr ${config.optimizer.lr} momentum ${config.optimizer.momentum}` : `adam lr ${config.optimizer.lr}`;
+  const optimizer =
+    config.optimizer.name === 'sgd'
+      ? `sgd lr ${config.optimizer.lr} momentum ${config.optimizer.momentum}`
+      : `adam lr ${config.optimizer.lr}`;
   const lines = [
     `${config.dataset.name} · flood level ${config.floodLevel} · ${optimizer} · seed ${config.seed} · backend ${result.backend}`,
     `${'split'.padEnd(6)} ${'loss'.padStart(8)} ${'acc'.padStart(7)} ${'clean loss'.padStart(11)} ${'clean acc'.padStart(10)}`,

@@ -1,9 +1,10 @@
 // The union package, not tfjs-core alone: only its Node build registers the gradients.
+
+import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { createRequire } from 'node:module';
-import { BACKENDS, type BackendName, type BackendRequest } from './names.js';
 import { FloodsweepError } from './errors.js';
+import { BACKENDS, type BackendName, type BackendRequest } from './names.js';
 
 export { tf };
 

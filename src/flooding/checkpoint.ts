@@ -1,5 +1,5 @@
-import { parseKeepingNonFinite, stringifyKeepingNonFinite } from './json.js';
 import { FloodsweepError } from './errors.js';
+import { parseKeepingNonFinite, stringifyKeepingNonFinite } from './json.js';
 import type { EpochMetrics } from './metrics.js';
 import type { RngState } from './rng.js';
 

@@ -77,7 +77,11 @@ export const taskConfigSchema = z.strictObject({
   optimizer: optimizerSchema.prefault({ name: 'sgd' }),
   training: trainingSchema.prefault({}),
   floodLevel: z.number().min(0).default(0),
-  seed: z.int().min(0).max(2 ** 31 - 1).default(0),
+  seed: z
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1)
+    .default(0),
 });
 
 export type DatasetConfig = z.output<typeof datasetSchema>;

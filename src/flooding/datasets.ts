@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { FloodsweepError } from './errors.js';
 import type { DatasetConfig } from './config.js';
+import { FloodsweepError } from './errors.js';
 import { Rng } from './rng.js';
 
 /** One split: `x` is row-major `n` x `dim`; labels are class indices 0..numClasses-1. */
@@ -205,7 +205,9 @@ function csvDataset(config: ConfigOf<'csv'>, rng: Rng): Dataset {
     featureIndices.forEach((column, j) => {
       const cell = row.cells[column];
       if (!NUMBER.test(cell)) {
-        throw new DatasetError(`dataset.path: column "${header[column]}", line ${row.line} of ${where}: ${JSON.stringify(cell)} is not a number`);
+        throw new DatasetError(
+          `dataset.path: column "${header[column]}", line ${row.line} of ${where}: ${JSON.stringify(cell)} is not a number`,
+        );
       }
       values[r * dim + j] = Number(cell);
     });
@@ -214,7 +216,9 @@ function csvDataset(config: ConfigOf<'csv'>, rng: Rng): Dataset {
   const labelStrings = rows.map((row) => row.cells[labelIndex]);
   const classes = sortClasses([...new Set(labelStrings)]);
   if (classes.length < 2) {
-    throw new DatasetError(`dataset.labelColumn: column "${config.labelColumn}" has a single class (${JSON.stringify(classes[0])}); at least 2 are needed`);
+    throw new DatasetError(
+      `dataset.labelColumn: column "${config.labelColumn}" has a single class (${JSON.stringify(classes[0])}); at least 2 are needed`,
+    );
   }
   const classIndex = new Map(classes.map((name, i) => [name, i]));
 

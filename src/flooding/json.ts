@@ -5,7 +5,11 @@
 const NON_FINITE = '$nonFinite';
 
 export function stringifyKeepingNonFinite(value: unknown, space?: number): string {
-  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? { [NON_FINITE]: String(v) } : v), space);
+  return JSON.stringify(
+    value,
+    (_key, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? { [NON_FINITE]: String(v) } : v),
+    space,
+  );
 }
 
 export function parseKeepingNonFinite(text: string): unknown {

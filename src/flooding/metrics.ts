@@ -1,5 +1,5 @@
-import type { BackendName } from './names.js';
 import type { TaskConfig } from './config.js';
+import type { BackendName } from './names.js';
 
 /** Loss and accuracy of one split, on its (possibly noisy) labels and on its clean labels. */
 export interface SplitMetrics {

@@ -92,7 +92,8 @@ export class Model {
       predict: (x) =>
         tf.tidy(() => {
           let h = x;
-          for (const { kernel, bias, relu } of layers) h = tf.fused.matMul({ a: h, b: kernel, bias, activation: relu ? 'relu' : 'linear' }) as tf.Tensor2D;
+          for (const { kernel, bias, relu } of layers)
+            h = tf.fused.matMul({ a: h, b: kernel, bias, activation: relu ? 'relu' : 'linear' }) as tf.Tensor2D;
           return h;
         }),
       dispose: () => tf.dispose(layers.flatMap(({ kernel, bias }) => [kernel, bias])),

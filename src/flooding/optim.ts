@@ -46,7 +46,8 @@ function zerosLike(variables: tf.Variable[]): tf.Variable[] {
 function importInto(slots: tf.Variable[], values: Float32Array[]): void {
   if (values.length !== slots.length) throw new Error(`optimizer state has ${values.length} tensors, expected ${slots.length}`);
   slots.forEach((slot, i) => {
-    if (values[i].length !== slot.size) throw new Error(`optimizer state tensor ${i} has ${values[i].length} values, expected ${slot.size}`);
+    if (values[i].length !== slot.size)
+      throw new Error(`optimizer state tensor ${i} has ${values[i].length} values, expected ${slot.size}`);
     tf.tidy(() => slot.assign(tf.tensor(values[i], slot.shape)));
   });
 }
@@ -201,7 +202,8 @@ tf.registerKernel({
     const [w, g, wOut] = [variable, grad, outputs[0]].map((t) => heap.typedArrayFromHeap(t));
     if (weightDecay > 0) addWeightDecay(g, w, f32(weightDecay), wOut);
     const direction = weightDecay > 0 ? wOut : g;
-    if (velocity) sgdMomentumLoop(w, direction, heap.typedArrayFromHeap(velocity), f32(lr), f32(momentum), wOut, heap.typedArrayFromHeap(outputs[1]));
+    if (velocity)
+      sgdMomentumLoop(w, direction, heap.typedArrayFromHeap(velocity), f32(lr), f32(momentum), wOut, heap.typedArrayFromHeap(outputs[1]));
     else sgdLoop(w, direction, f32(lr), wOut);
     return outputs;
   },
@@ -216,7 +218,15 @@ function sgdLoop(w: Float32Array, direction: Float32Array, lr: number, wOut: Flo
   for (let i = 0; i < w.length; i++) wOut[i] = f32(w[i] - f32(direction[i] * lr));
 }
 
-function sgdMomentumLoop(w: Float32Array, direction: Float32Array, v: Float32Array, lr: number, momentum: number, wOut: Float32Array, vOut: Float32Array): void {
+function sgdMomentumLoop(
+  w: Float32Array,
+  direction: Float32Array,
+  v: Float32Array,
+  lr: number,
+  momentum: number,
+  wOut: Float32Array,
+  vOut: Float32Array,
+): void {
   for (let i = 0; i < w.length; i++) {
     const step = f32(f32(v[i] * momentum) + direction[i]);
     vOut[i] = step;
@@ -239,7 +249,16 @@ tf.registerKernel({
   },
 });
 
-function adamLoop(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, a: Attrs, wOut: Float32Array, mOut: Float32Array, vOut: Float32Array): void {
+function adamLoop(
+  w: Float32Array,
+  g: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  a: Attrs,
+  wOut: Float32Array,
+  mOut: Float32Array,
+  vOut: Float32Array,
+): void {
   const [beta1, beta2, oneMinusBeta1, oneMinusBeta2] = [f32(a.beta1), f32(a.beta2), f32(1 - a.beta1), f32(1 - a.beta2)];
   const [rootBiasCorrection2, epsilon, lr] = [f32(a.rootBiasCorrection2), f32(a.epsilon), f32(a.lr)];
   for (let i = 0; i < w.length; i++) {

@@ -2,7 +2,7 @@ import { activeBackend, tf } from './backend.js';
 import { type Checkpoint, CheckpointError, decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
 import { configHash, type TaskConfig } from './config.js';
 import { type Dataset, makeDataset, type Split } from './datasets.js';
-import type { EpochMetrics, SplitMetrics, TaskResult } from './metrics.js';
+import type { EpochMetrics, TaskResult } from './metrics.js';
 import { type InferenceModel, Model } from './model.js';
 import { clipByGlobalNorm, createOptimizer, type Optimizer } from './optim.js';
 import { Rng } from './rng.js';
@@ -67,7 +67,9 @@ export class TrainingRun {
       run.optimizer.importState({ tensors: checkpoint.optimizerTensors, count: checkpoint.optimizerCount });
     } catch (error) {
       run.dispose();
-      throw error instanceof CheckpointError ? error : new CheckpointError(`checkpoint does not fit the model: ${(error as Error).message}`);
+      throw error instanceof CheckpointError
+        ? error
+        : new CheckpointError(`checkpoint does not fit the model: ${(error as Error).message}`);
     }
     run.pending = { ...checkpoint.pending };
     run.rows.push(...checkpoint.rows);
@@ -233,7 +235,10 @@ function meanCrossEntropy(logits: tf.Tensor2D, oneHot: tf.Tensor2D): tf.Scalar {
     const logProbs = tf.logSoftmax(z);
     save([logProbs]);
     return {
-      value: logProbs.mul(oneHot).sum().mul(-1 / n) as tf.Scalar,
+      value: logProbs
+        .mul(oneHot)
+        .sum()
+        .mul(-1 / n) as tf.Scalar,
       gradFunc: (dy: tf.Tensor, [saved]: tf.Tensor[]) => saved.exp().sub(oneHot).mul(dy.div(n)),
     };
   });

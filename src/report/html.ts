@@ -1,5 +1,12 @@
-import type { Estimate, Difference } from '../sweep/statistics.js';
-import { type GroupSummary, isLossMetric, type LevelSummary, type SelectionMetric, type SettingValue, type SweepSummary } from '../sweep/aggregate.js';
+import {
+  type GroupSummary,
+  isLossMetric,
+  type LevelSummary,
+  type SelectionMetric,
+  type SettingValue,
+  type SweepSummary,
+} from '../sweep/aggregate.js';
+import type { Difference, Estimate } from '../sweep/statistics.js';
 import { formatLevel, type SweepFigure } from './sweep-figures.js';
 
 /**
@@ -10,7 +17,12 @@ import { formatLevel, type SweepFigure } from './sweep-figures.js';
 export function renderReport(summary: SweepSummary, figures: SweepFigure[], reproducibility?: ReproducibilitySection): string {
   const groupNumbers = new Map(summary.groups.map((group, i) => [group.group, i + 1]));
   const groupSections = summary.groups.map((group, i) =>
-    groupSection(group, i + 1, summary, figures.filter((figure) => figure.group === group.group)),
+    groupSection(
+      group,
+      i + 1,
+      summary,
+      figures.filter((figure) => figure.group === group.group),
+    ),
   );
   return `<!doctype html>
 <html lang="en">
@@ -69,7 +81,10 @@ function overview(summary: SweepSummary): string {
   const rows: Array<[string, string]> = [
     ['sweep id', `<code>${escapeHtml(summary.sweepId)}</code>`],
     ['status', `<span class="status status-${escapeHtml(summary.status)}">${escapeHtml(summary.status)}</span>`],
-    ['tasks', `${summary.succeededTasks} of ${summary.taskCount} finished${failed > 0 ? `, ${failed} failed or unfinished (listed below)` : ''}`],
+    [
+      'tasks',
+      `${summary.succeededTasks} of ${summary.taskCount} finished${failed > 0 ? `, ${failed} failed or unfinished (listed below)` : ''}`,
+    ],
     ['backend', summary.backends.length > 0 ? summary.backends.map(escapeHtml).join(', ') : '<span class="muted">not recorded</span>'],
     ['selection', escapeHtml(selectionRule(summary))],
     ['groups', String(summary.groups.length)],
@@ -86,7 +101,9 @@ function selectionRule({ selection }: SweepSummary): string {
 function sharedSettings(settings: Record<string, SettingValue>): string {
   const entries = Object.entries(settings);
   if (entries.length === 0) return '';
-  const rows = entries.map(([path, value]) => `<tr><td class="text"><code>${escapeHtml(path)}</code></td><td class="text">${escapeHtml(String(value))}</td></tr>`);
+  const rows = entries.map(
+    ([path, value]) => `<tr><td class="text"><code>${escapeHtml(path)}</code></td><td class="text">${escapeHtml(String(value))}</td></tr>`,
+  );
   return `<details><summary>Settings shared by all tasks (${entries.length})</summary>\n<table>\n${rows.join('\n')}\n</table>\n</details>`;
 }
 

@@ -68,7 +68,10 @@ export function resolveFontFiles(fontDir?: string): string[] {
   const dir = fontDir ?? readEnvironment().fontDir ?? packagedFontDir();
   const regular = path.join(dir, REGULAR_FONT);
   if (!existsSync(regular)) {
-    throw new FloodsweepError('internal', `font file ${regular} not found: set fontDir or ${ENV_NAMES.fontDir} to a directory containing ${REGULAR_FONT}`);
+    throw new FloodsweepError(
+      'internal',
+      `font file ${regular} not found: set fontDir or ${ENV_NAMES.fontDir} to a directory containing ${REGULAR_FONT}`,
+    );
   }
   const bold = path.join(dir, BOLD_FONT);
   return existsSync(bold) ? [regular, bold] : [regular];
@@ -119,7 +122,11 @@ function toVegaLite(spec: ChartSpec, width: number, height: number): TopLevelSpe
   const hLineRows = hLines.map((hLine) => ({ series: hLine.name, y: hLine.y }));
 
   const x = { field: 'x', type: 'quantitative', title: spec.xLabel } as const;
-  const y = { type: 'quantitative', title: spec.yLabel, scale: spec.yDomain ? { domain: spec.yDomain, zero: false } : { zero: false } } as const;
+  const y = {
+    type: 'quantitative',
+    title: spec.yLabel,
+    scale: spec.yDomain ? { domain: spec.yDomain, zero: false } : { zero: false },
+  } as const;
   // Every layer encodes colour and dash by series name over the same domain, so vega-lite merges them into one legend.
   const color = {
     field: 'series',
@@ -129,14 +136,23 @@ function toVegaLite(spec: ChartSpec, width: number, height: number): TopLevelSpe
     scale: { domain: names, range: colors },
     legend: { orient: 'bottom', direction: 'horizontal', columns: 2 },
   } as const;
-  const strokeDash = { field: 'series', type: 'nominal', title: null, sort: names, scale: { domain: names, range: series.map((s) => s.dash) } } as const;
+  const strokeDash = {
+    field: 'series',
+    type: 'nominal',
+    title: null,
+    sort: names,
+    scale: { domain: names, range: series.map((s) => s.dash) },
+  } as const;
 
   // One constant-colour layer per band: a colour scale here would join the legend and make every symbol translucent.
-  const bandLayers = bands.map((band, i) => ({
-    data: { values: band.points },
-    mark: { type: 'area', color: colors[i], opacity: 0.2, clip: true },
-    encoding: { x, y: { ...y, field: 'low' }, y2: { field: 'high' } },
-  } as const));
+  const bandLayers = bands.map(
+    (band, i) =>
+      ({
+        data: { values: band.points },
+        mark: { type: 'area', color: colors[i], opacity: 0.2, clip: true },
+        encoding: { x, y: { ...y, field: 'low' }, y2: { field: 'high' } },
+      }) as const,
+  );
   const lineLayer = {
     data: { values: lineRows },
     mark: { type: 'line', strokeWidth: 2, clip: true },
@@ -189,7 +205,12 @@ export async function demoFigures(
   ];
   const seriesOf = (value: (m: EpochMetrics) => { train: number; test: number }): LineSeries[] =>
     runs.flatMap(({ level, epochs, color }) => [
-      { name: `train (noisy labels), b = ${formatLevel(level)}`, dashed: true, color, points: epochs.map((m) => ({ x: m.epoch, y: value(m).train })) },
+      {
+        name: `train (noisy labels), b = ${formatLevel(level)}`,
+        dashed: true,
+        color,
+        points: epochs.map((m) => ({ x: m.epoch, y: value(m).train })),
+      },
       { name: `test (clean labels), b = ${formatLevel(level)}`, color, points: epochs.map((m) => ({ x: m.epoch, y: value(m).test })) },
     ]);
   const comparison = `without flooding (b = 0) and with flooding (b = ${formatLevel(chosenLevel)})`;

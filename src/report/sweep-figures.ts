@@ -1,6 +1,6 @@
 import type { EpochMetrics } from '../flooding/metrics.js';
 import type { GroupSummary, LevelSummary, SweepSummary } from '../sweep/aggregate.js';
-import { demoFigures, type Figure, type LineSeries, renderChart, type RenderOptions } from './plots.js';
+import { demoFigures, type Figure, type LineSeries, type RenderOptions, renderChart } from './plots.js';
 
 export interface SweepFigure {
   /** File name under plots/, e.g. `group-1-accuracy-vs-level.png`; the SVG goes beside it as `.svg`. */
@@ -31,11 +31,16 @@ export async function sweepFigures(
   const figures: SweepFigure[] = [];
   for (const [index, group] of summary.groups.entries()) {
     const prefix = `group-${index + 1}`;
-    const add = (name: string, caption: string, figure: Figure) => figures.push({ name: `${prefix}-${name}.png`, group: group.group, caption, figure });
+    const add = (name: string, caption: string, figure: Figure) =>
+      figures.push({ name: `${prefix}-${name}.png`, group: group.group, caption, figure });
     const finished = group.levels.filter((level) => level.testCleanAcc);
     if (finished.length === 0) continue;
 
-    add('accuracy-vs-level', 'Clean test accuracy against flood level: mean over seeds with a ±1 sd band.', await accuracyVsLevel(group, finished, options));
+    add(
+      'accuracy-vs-level',
+      'Clean test accuracy against flood level: mean over seeds with a ±1 sd band.',
+      await accuracyVsLevel(group, finished, options),
+    );
 
     const comparison = demoComparison(group);
     if (comparison) {
@@ -47,7 +52,9 @@ export async function sweepFigures(
       add('accuracy', `Training accuracy (noisy labels, dashed) and test accuracy (clean labels): ${about}.`, accuracy);
     }
 
-    const curves = await Promise.all(finished.map(async (level) => ({ level, seed: level.runs[0].seed, rows: await curvesOf(level.runs[0].taskId) })));
+    const curves = await Promise.all(
+      finished.map(async (level) => ({ level, seed: level.runs[0].seed, rows: await curvesOf(level.runs[0].taskId) })),
+    );
     const seeds = new Set(curves.map((curve) => curve.seed));
     const seedNote = seeds.size === 1 ? `seed ${[...seeds][0]}` : 'the first finished seed of each level';
     add(
@@ -78,7 +85,17 @@ async function accuracyVsLevel(group: GroupSummary, finished: LevelSummary[], op
       yDomain,
       bands: [{ name: 'mean ± sd over seeds', points }],
       // A vertical mark drawn as a two-point line spanning the y range.
-      lines: chosen === null ? [] : [{ name: `chosen level b = ${formatLevel(chosen)}`, dashed: true, color: CHOSEN_COLOR, points: yDomain.map((y) => ({ x: chosen, y })) }],
+      lines:
+        chosen === null
+          ? []
+          : [
+              {
+                name: `chosen level b = ${formatLevel(chosen)}`,
+                dashed: true,
+                color: CHOSEN_COLOR,
+                points: yDomain.map((y) => ({ x: chosen, y })),
+              },
+            ],
       hLines: baseline ? [{ y: 100 * baseline.mean, name: `b = 0 (no flooding): ${(100 * baseline.mean).toFixed(2)}%` }] : [],
     },
     options,
@@ -100,7 +117,9 @@ async function trainingLossPerLevel(
       xLabel: 'epoch',
       yLabel: 'cross-entropy loss',
       lines,
-      hLines: curves.filter(({ level }) => level.floodLevel > 0).map(({ level }) => ({ y: level.floodLevel, name: `flood level ${formatLevel(level.floodLevel)}` })),
+      hLines: curves
+        .filter(({ level }) => level.floodLevel > 0)
+        .map(({ level }) => ({ y: level.floodLevel, name: `flood level ${formatLevel(level.floodLevel)}` })),
     },
     options,
   );

@@ -1,14 +1,5 @@
 /** The cloud adapters: DynamoDB (one table, through lib-dynamodb) and S3, with AWS SDK v3. */
-import { DynamoDBClient, type CreateTableCommandInput, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
-import {
-  BatchWriteCommand,
-  DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-  type QueryCommandInput,
-} from '@aws-sdk/lib-dynamodb';
+import { type CreateTableCommandInput, DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import {
   GetObjectCommand,
   HeadObjectCommand,
@@ -17,9 +8,27 @@ import {
   S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
+import {
+  BatchWriteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  type QueryCommandInput,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import type { EpochMetrics } from '../flooding/metrics.js';
 import type { ReproRecord, SweepRecord, SweepStatus, TaskRecord, TaskStatus } from '../sweep/records.js';
-import { StoreError, validateId, validateKey, validatePrefix, type ArtifactStore, type MetricsStore, type SweepPatch, type TaskPatch } from './ports.js';
+import {
+  type ArtifactStore,
+  type MetricsStore,
+  StoreError,
+  type SweepPatch,
+  type TaskPatch,
+  validateId,
+  validateKey,
+  validatePrefix,
+} from './ports.js';
 import {
   chronologicalKey,
   decodeEpoch,
@@ -123,9 +132,7 @@ export class DynamoMetricsStore implements MetricsStore {
       gsi1sk: chronologicalKey(record),
     };
     return this.conditional(`PutItem ${this.where(item)}`, () =>
-      this.client.send(
-        new PutCommand({ TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }),
-      ),
+      this.client.send(new PutCommand({ TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' })),
     );
   }
 
@@ -158,9 +165,7 @@ export class DynamoMetricsStore implements MetricsStore {
   async putTask(record: TaskRecord): Promise<void> {
     validateTask(record);
     const item = this.itemOf(taskItemKey(record.sweepId, record.taskId), record);
-    await this.call(`PutItem ${this.where(item)}`, () =>
-      this.client.send(new PutCommand({ TableName: this.tableName, Item: item })),
-    );
+    await this.call(`PutItem ${this.where(item)}`, () => this.client.send(new PutCommand({ TableName: this.tableName, Item: item })));
   }
 
   async getTask(sweepId: string, taskId: string): Promise<TaskRecord | undefined> {
@@ -194,18 +199,14 @@ export class DynamoMetricsStore implements MetricsStore {
     const skPrefix = epochSkPrefix(taskId);
     const items = await this.queryPrefix(sweepPk(sweepId), skPrefix);
     return items
-      .map((item) =>
-        decodeEpoch(this.recordOf(item), this.where(item), { epoch: Number(String(item.sk).slice(skPrefix.length)) }),
-      )
+      .map((item) => decodeEpoch(this.recordOf(item), this.where(item), { epoch: Number(String(item.sk).slice(skPrefix.length)) }))
       .sort((a, b) => a.epoch - b.epoch);
   }
 
   async putRepro(record: ReproRecord): Promise<void> {
     validateRepro(record);
     const item = this.itemOf({ pk: reproPk(record.name), sk: `RUN#${chronologicalKey(record)}` }, record);
-    await this.call(`PutItem ${this.where(item)}`, () =>
-      this.client.send(new PutCommand({ TableName: this.tableName, Item: item })),
-    );
+    await this.call(`PutItem ${this.where(item)}`, () => this.client.send(new PutCommand({ TableName: this.tableName, Item: item })));
   }
 
   async listRepro(name: string, limit?: number): Promise<ReproRecord[]> {
@@ -340,7 +341,9 @@ export class DynamoMetricsStore implements MetricsStore {
       const unprocessed = output.UnprocessedItems?.[this.tableName] ?? [];
       if (unprocessed.length === 0) return;
       if (attempt === BATCH_ATTEMPTS) {
-        throw new StoreError('service', `DynamoDB BatchWriteItem ${what}: ${unprocessed.length} items still unprocessed after ${attempt} attempts`,
+        throw new StoreError(
+          'service',
+          `DynamoDB BatchWriteItem ${what}: ${unprocessed.length} items still unprocessed after ${attempt} attempts`,
         );
       }
       pending = unprocessed as typeof requests;
@@ -436,9 +439,7 @@ export class S3ArtifactStore implements ArtifactStore {
     let token: string | undefined;
     do {
       try {
-        const page = await this.client.send(
-          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
-        );
+        const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }));
         keys.push(...(page.Contents ?? []).flatMap((object) => (object.Key === undefined ? [] : [object.Key])));
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } catch (error) {

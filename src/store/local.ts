@@ -7,7 +7,16 @@ import { dirname, join, resolve } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import type { EpochMetrics } from '../flooding/metrics.js';
 import type { ReproRecord, SweepRecord, SweepStatus, TaskRecord, TaskStatus } from '../sweep/records.js';
-import { StoreError, validateId, validateKey, validatePrefix, type ArtifactStore, type MetricsStore, type SweepPatch, type TaskPatch } from './ports.js';
+import {
+  type ArtifactStore,
+  type MetricsStore,
+  StoreError,
+  type SweepPatch,
+  type TaskPatch,
+  validateId,
+  validateKey,
+  validatePrefix,
+} from './ports.js';
 import {
   decodeEpoch,
   decodeRepro,
@@ -184,9 +193,7 @@ export class LocalMetricsStore implements MetricsStore {
 
   async listSweeps(limit?: number): Promise<SweepRecord[]> {
     validateLimit(limit);
-    const sweepIds = (await entriesOf(join(this.root, 'sweeps')))
-      .filter((entry) => entry.isDirectory())
-      .map((entry) => entry.name);
+    const sweepIds = (await entriesOf(join(this.root, 'sweeps'))).filter((entry) => entry.isDirectory()).map((entry) => entry.name);
     // A sweep directory can hold tasks before (or without) its sweep record.
     const sweeps = (await mapLimited(sweepIds, (sweepId) => this.getSweep(sweepId))).filter(
       (sweep): sweep is SweepRecord => sweep !== undefined,

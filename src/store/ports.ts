@@ -59,8 +59,9 @@ const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
  */
 export function validateId(what: string, id: string): string {
   if (typeof id !== 'string' || !ID.test(id)) {
-    throw new StoreError('input', `invalid ${what} ${JSON.stringify(id)}: ` +
-        "use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit",
+    throw new StoreError(
+      'input',
+      `invalid ${what} ${JSON.stringify(id)}: ` + "use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit",
     );
   }
   return id;
@@ -68,8 +69,7 @@ export function validateId(what: string, id: string): string {
 
 const KEY_SEGMENT = /^[A-Za-z0-9._=+,-]+$/;
 const KEY_RULES =
-  "keys are '/'-separated segments of letters, digits and . _ - = + , " +
-  "with no leading '/' and no empty, '.' or '..' segment";
+  "keys are '/'-separated segments of letters, digits and . _ - = + , " + "with no leading '/' and no empty, '.' or '..' segment";
 
 function keyProblem(segments: string[]): string | undefined {
   for (const segment of segments) {

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { describeIssues, type TaskConfig } from '../flooding/config.js';
 import type { EpochMetrics } from '../flooding/metrics.js';
-import { REPRO_VERDICTS, SWEEP_STATUSES, TASK_STATUSES, type ReproRecord, type SweepRecord, type TaskRecord } from '../sweep/records.js';
+import { REPRO_VERDICTS, type ReproRecord, SWEEP_STATUSES, type SweepRecord, TASK_STATUSES, type TaskRecord } from '../sweep/records.js';
 import { StoreError, validateId } from './ports.js';
 
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -13,8 +13,7 @@ const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 /** Listings sort timestamps as strings, which is only chronological for one fixed format. */
 function validateTimestamp(what: string, value: string): void {
   if (typeof value !== 'string' || !ISO_UTC.test(value) || Number.isNaN(Date.parse(value))) {
-    throw new StoreError('input', `invalid ${what} ${JSON.stringify(value)}: expected an ISO timestamp like new Date().toISOString()`,
-    );
+    throw new StoreError('input', `invalid ${what} ${JSON.stringify(value)}: expected an ISO timestamp like new Date().toISOString()`);
   }
 }
 

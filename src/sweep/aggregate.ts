@@ -110,7 +110,14 @@ export async function summarizeSweep(input: SummarizeInput): Promise<SweepSummar
   tasks.forEach((task, i) => {
     const outcome = outcomes[i];
     if (typeof outcome === 'string') {
-      failedTasks.push({ taskId: task.taskId, group: task.group, floodLevel: task.config.floodLevel, seed: task.config.seed, status: task.status, error: outcome });
+      failedTasks.push({
+        taskId: task.taskId,
+        group: task.group,
+        floodLevel: task.config.floodLevel,
+        seed: task.config.seed,
+        status: task.status,
+        error: outcome,
+      });
     } else {
       runs.set(task.taskId, outcome);
     }
@@ -131,18 +138,16 @@ export async function summarizeSweep(input: SummarizeInput): Promise<SweepSummar
     backends: [...new Set(tasks.flatMap((task) => (task.backend ? [task.backend] : [])))].sort(),
     taskCount: tasks.length,
     succeededTasks: runs.size,
-    failedTasks: failedTasks.sort((a, b) => groupOrder.get(a.group)! - groupOrder.get(b.group)! || a.floodLevel - b.floodLevel || a.seed - b.seed),
+    failedTasks: failedTasks.sort(
+      (a, b) => groupOrder.get(a.group)! - groupOrder.get(b.group)! || a.floodLevel - b.floodLevel || a.seed - b.seed,
+    ),
     sharedSettings: shared,
     groups,
   };
 }
 
 /** The run's numbers at the epoch the rule looks at, or why the task has none. */
-async function selectedRun(
-  task: TaskRecord,
-  selection: Selection,
-  epochsOf: SummarizeInput['epochsOf'],
-): Promise<RunSummary | string> {
+async function selectedRun(task: TaskRecord, selection: Selection, epochsOf: SummarizeInput['epochsOf']): Promise<RunSummary | string> {
   if (task.status === 'FAILED') return task.error ?? 'failed without an error message';
   if (task.status !== 'SUCCEEDED') return `did not finish: ${task.status} at epoch ${task.epochsDone} of ${task.epochsTotal}`;
   const summarize = (epoch: number, row: { val: SplitMetrics; test: SplitMetrics }): RunSummary => ({
@@ -220,7 +225,10 @@ function summarizeGroup(
     setting: describeSetting(label),
     levels,
     chosenLevel: bestLevel(levels, selection),
-    bestFloodedLevel: bestLevel(levels.filter((level) => level.floodLevel !== BASELINE_LEVEL), selection),
+    bestFloodedLevel: bestLevel(
+      levels.filter((level) => level.floodLevel !== BASELINE_LEVEL),
+      selection,
+    ),
     hasBaseline: baseline !== undefined,
   };
 }
@@ -234,8 +242,14 @@ function differenceTo(baselineRuns: RunSummary[], runs: RunSummary[]): BaselineD
   if (pairs.length === 0) return null;
   return {
     seeds: pairs.map(({ run }) => run.seed),
-    testCleanAcc: pairedDifference(pairs.map((p) => p.run.testCleanAcc), pairs.map((p) => p.base.testCleanAcc)),
-    testAcc: pairedDifference(pairs.map((p) => p.run.testAcc), pairs.map((p) => p.base.testAcc)),
+    testCleanAcc: pairedDifference(
+      pairs.map((p) => p.run.testCleanAcc),
+      pairs.map((p) => p.base.testCleanAcc),
+    ),
+    testAcc: pairedDifference(
+      pairs.map((p) => p.run.testAcc),
+      pairs.map((p) => p.base.testAcc),
+    ),
   };
 }
 

@@ -52,4 +52,3 @@ export interface ReproRecord {
   /** Any JSON value. */
   details: unknown;
 }
-

@@ -179,7 +179,13 @@ export function compareSnapshots(current: SweepSnapshot, baseline: SweepSnapshot
 
   const tasks = baseline.tasks.map((base): TaskComparison => {
     const now = currentByPosition.get(base.position);
-    const common = { position: base.position, floodLevel: base.floodLevel, seed: base.seed, baselineTaskId: base.taskId, taskId: now?.taskId ?? null };
+    const common = {
+      position: base.position,
+      floodLevel: base.floodLevel,
+      seed: base.seed,
+      baselineTaskId: base.taskId,
+      taskId: now?.taskId ?? null,
+    };
     if (!now?.final || !base.final) {
       return { ...common, outcome: 'missing', configChanges: [], drift: [], maxDifference: 0 };
     }
@@ -193,7 +199,8 @@ export function compareSnapshots(current: SweepSnapshot, baseline: SweepSnapshot
       const difference = Object.is(a, b) ? 0 : Math.abs(b - a);
       const comparable = Number.isNaN(difference) ? Infinity : difference;
       maxDifference = Math.max(maxDifference, comparable);
-      if (comparable > toleranceOf(metric)) drift.push({ metric, baseline: a, current: b, difference: b - a, tolerance: toleranceOf(metric) });
+      if (comparable > toleranceOf(metric))
+        drift.push({ metric, baseline: a, current: b, difference: b - a, tolerance: toleranceOf(metric) });
     }
     const outcome = drift.length > 0 || configChanges.length > 0 ? 'drifted' : 'reproduced';
     return { ...common, outcome, configChanges, drift, maxDifference };

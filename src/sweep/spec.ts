@@ -18,7 +18,6 @@ import { canonicalJson } from '../flooding/json.js';
  * how the best flood level is selected, and how many tasks run at once.
  */
 
-
 /** Losses are minimised, accuracies maximised. */
 export const SELECTION_METRICS = ['val.acc', 'val.cleanAcc', 'val.loss', 'val.cleanLoss'] as const;
 /** `best`: the best value over the evaluated epochs. */
@@ -225,9 +224,7 @@ export function validateSpec(input: unknown): SweepSpec {
     ...(base.success ? [] : problemsOf(base.error)),
     ...duplicateProblems(input.floodLevels, ['floodLevels']),
     ...duplicateProblems(input.seeds, ['seeds']),
-    ...(isPlainObject(input.grid)
-      ? Object.entries(input.grid).flatMap(([key, values]) => duplicateProblems(values, ['grid', key]))
-      : []),
+    ...(isPlainObject(input.grid) ? Object.entries(input.grid).flatMap(([key, values]) => duplicateProblems(values, ['grid', key])) : []),
     ...gridKeyProblems(input.grid),
   ];
   if (!parsed.success || problems.length > 0) throw new SpecError(uniqueLines(problems.map(formatProblem)));

@@ -1,5 +1,5 @@
 import { MissingStateError } from '../errors.js';
-import { renderReport, type ReproducibilitySection } from '../report/html.js';
+import { type ReproducibilitySection, renderReport } from '../report/html.js';
 import { sweepFigures } from '../report/sweep-figures.js';
 import type { Stores } from '../store/open.js';
 import { sweepKeys } from '../store/ports.js';

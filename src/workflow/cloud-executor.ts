@@ -23,7 +23,9 @@ function explainAwsError(error: unknown, stackName: string, region: string | und
   const e = error as Error & { name?: string };
   const where = region ? ` in ${region}` : '';
   if (e.name === 'CredentialsProviderError' || /credential/i.test(e.message)) {
-    return new UsageError('--cloud: no AWS credentials found; set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or run `aws configure`)');
+    return new UsageError(
+      '--cloud: no AWS credentials found; set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or run `aws configure`)',
+    );
   }
   if (/region/i.test(e.message) && /missing/i.test(e.message)) {
     return new UsageError('--region: no AWS region configured; pass --region or set AWS_REGION');
@@ -47,7 +49,8 @@ export async function resolveCloudTarget(stackName = DEFAULT_STACK, region?: str
   }
   const required = ['StateMachineArn', 'BucketName', 'TableName'];
   const missing = required.filter((key) => !outputs[key]);
-  if (missing.length > 0) throw new UsageError(`--stack: stack "${stackName}" has no output ${missing.join(', ')}; is it a floodsweep stack?`);
+  if (missing.length > 0)
+    throw new UsageError(`--stack: stack "${stackName}" has no output ${missing.join(', ')}; is it a floodsweep stack?`);
   return {
     stackName,
     region,
@@ -80,7 +83,11 @@ export interface CloudRunOptions {
  * Starts the sweep on the deployed state machine and follows its tasks in the table until the
  * execution ends. Returns the Compare output of reproducibility runs.
  */
-export async function runWorkflowInCloud(input: PlanInput & { spec: { name: string } }, target: CloudTarget, options: CloudRunOptions = {}): Promise<{ sweepId: string; compare?: CompareOutput }> {
+export async function runWorkflowInCloud(
+  input: PlanInput & { spec: { name: string } },
+  target: CloudTarget,
+  options: CloudRunOptions = {},
+): Promise<{ sweepId: string; compare?: CompareOutput }> {
   const sweepId = input.sweepId ?? newSweepId(input.spec.name);
   const sfn = new SFNClient({ region: target.region });
   const stores = openStores(target.stores);
@@ -124,7 +131,14 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((done, fail) => {
     if (signal?.aborted) return fail(signal.reason);
     const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(timer), fail(signal.reason)), { once: true });
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        fail(signal.reason);
+      },
+      { once: true },
+    );
   });
 }
 

@@ -1,9 +1,17 @@
+import { UsageError } from '../errors.js';
 import { stringifyKeepingNonFinite } from '../flooding/json.js';
 import type { Stores } from '../store/open.js';
 import { sweepKeys } from '../store/ports.js';
-import { BaselineError, type Comparison, compareSnapshots, describeComparison, parseBaseline, type SweepSnapshot, snapshotOf } from '../sweep/repro.js';
+import {
+  BaselineError,
+  type Comparison,
+  compareSnapshots,
+  describeComparison,
+  parseBaseline,
+  type SweepSnapshot,
+  snapshotOf,
+} from '../sweep/repro.js';
 import { validateSpec } from '../sweep/spec.js';
-import { UsageError } from '../errors.js';
 import { readStoredJson, readSummary, writeReport } from './aggregate.js';
 import { type CompareOutput, compareInputSchema, parsePayload } from './payloads.js';
 

@@ -8,7 +8,13 @@ import { readFileSync } from 'node:fs';
 export const WORKFLOW_DEFINITION_FILE = new URL('../../src/workflow/definition.asl.json', import.meta.url);
 
 /** The function ARNs the definition refers to, by substitution name: the same names CDK fills in. */
-export const FUNCTION_SUBSTITUTIONS = ['PlanFunctionArn', 'TrainFunctionArn', 'RecordFailureFunctionArn', 'AggregateFunctionArn', 'CompareFunctionArn'] as const;
+export const FUNCTION_SUBSTITUTIONS = [
+  'PlanFunctionArn',
+  'TrainFunctionArn',
+  'RecordFailureFunctionArn',
+  'AggregateFunctionArn',
+  'CompareFunctionArn',
+] as const;
 
 export interface WorkflowDefinition {
   StartAt: string;

@@ -6,8 +6,8 @@ import { aggregate } from './aggregate.js';
 import { compare } from './compare.js';
 import { loadWorkflowDefinition, toLocalDefinition, trainStateTimeoutSeconds } from './definition.js';
 import {
-  alertSchema,
   type AggregateOutput,
+  alertSchema,
   type CompareOutput,
   executionOutputSchema,
   manifestSchema,
@@ -26,7 +26,10 @@ if (!('withResolvers' in Promise)) {
     value<T>() {
       let resolve!: (value: T | PromiseLike<T>) => void;
       let reject!: (reason?: unknown) => void;
-      const promise = new Promise<T>((res, rej) => ((resolve = res), (reject = rej)));
+      const promise = new Promise<T>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
       return { promise, resolve, reject };
     },
   });
@@ -60,7 +63,10 @@ const asJson = (value: unknown): JsonValue => JSON.parse(JSON.stringify(value));
 const LOCAL_ARN = (name: string) => `arn:aws:lambda:us-east-1:000000000000:function:floodsweep-${name}`;
 
 /** Runs the sweep workflow in process: the shared definition, the same step functions, any stores. */
-export function runWorkflowLocally(input: PlanInput, options: LocalExecutorOptions): { result: Promise<WorkflowResult>; abort: () => void } {
+export function runWorkflowLocally(
+  input: PlanInput,
+  options: LocalExecutorOptions,
+): { result: Promise<WorkflowResult>; abort: () => void } {
   const stores = openStores(options.stores);
   const taskOfJob = new Map<number, string>();
   const pool = new WorkerPool({
@@ -85,16 +91,14 @@ export function runWorkflowLocally(input: PlanInput, options: LocalExecutorOptio
   const machine = new StateMachine(definition as StateMachineDefinition, { validationOptions: { checkArn: true, checkPaths: true } });
   // Errors thrown by our own steps, kept so that the caller gets them (with their kind), not the executor's wrapper.
   let stepError: unknown;
-  const step =
-    (run: (event: unknown) => Promise<unknown>) =>
-    async (event: JsonValue) => {
-      try {
-        return asJson(await run(event));
-      } catch (error) {
-        stepError = error;
-        throw error;
-      }
-    };
+  const step = (run: (event: unknown) => Promise<unknown>) => async (event: JsonValue) => {
+    try {
+      return asJson(await run(event));
+    } catch (error) {
+      stepError = error;
+      throw error;
+    }
+  };
   const execution = machine.run(asJson(input), {
     overrides: {
       taskResourceLocalHandlers: {

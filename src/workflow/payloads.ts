@@ -5,8 +5,8 @@
  * Payloads stay small (ids and keys): Step Functions caps a state's input and output at 256 KiB.
  */
 import { z } from 'zod';
-import { describeIssues } from '../flooding/config.js';
 import { FloodsweepError } from '../errors.js';
+import { describeIssues } from '../flooding/config.js';
 import { REPRO_VERDICTS } from '../sweep/records.js';
 
 const id = z.string().min(1).max(128);
@@ -51,7 +51,10 @@ export const trainOutputSchema = z.strictObject({ sweepId: id, taskId: id, done:
 export type TrainOutput = z.output<typeof trainOutputSchema>;
 
 /** A manifest item on the first call; the previous call's output when the Choice loops back to Train. */
-export const trainInputSchema = manifestItemSchema.extend({ done: z.boolean().optional(), epoch: z.number().int().nonnegative().optional() });
+export const trainInputSchema = manifestItemSchema.extend({
+  done: z.boolean().optional(),
+  epoch: z.number().int().nonnegative().optional(),
+});
 export type TrainInput = z.output<typeof trainInputSchema>;
 
 /** Train's input plus the error the Catch put at `$.error`. */

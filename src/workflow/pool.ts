@@ -2,9 +2,9 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { z } from 'zod';
 import { type ErrorKind, FloodsweepError } from '../errors.js';
-import type { BackendName } from '../flooding/names.js';
 import type { TaskConfig } from '../flooding/config.js';
 import type { TaskResult } from '../flooding/metrics.js';
+import type { BackendName } from '../flooding/names.js';
 import type { StoreConfig } from '../store/open.js';
 import { parsePayload, type TrainInput, type TrainOutput, trainOutputSchema } from './payloads.js';
 import { type FromWorker, fromWorkerSchema, type ToWorker, taskResultSchema, type WorkerJob, type WorkerSetup } from './protocol.js';
@@ -80,7 +80,11 @@ export class WorkerPool {
   }
 
   /** Queues one workflow Train step of a sweep task, against the given stores. */
-  trainStep(stores: StoreConfig, input: TrainInput, budget: { maxEpochs?: number; deadline?: number } = {}): { jobId: number; result: Promise<TrainOutput> } {
+  trainStep(
+    stores: StoreConfig,
+    input: TrainInput,
+    budget: { maxEpochs?: number; deadline?: number } = {},
+  ): { jobId: number; result: Promise<TrainOutput> } {
     return this.submit({ kind: 'trainStep', stores, input, ...budget }, trainOutputSchema);
   }
 
@@ -148,12 +152,15 @@ export class WorkerPool {
   private dispatch(): void {
     for (const slot of this.slots) {
       if (slot.job || this.queue.length === 0) continue;
-      void slot.ready.then(() => {
-        if (slot.job || this.queue.length === 0) return;
-        slot.job = this.queue.shift()!;
-        const message: ToWorker = { type: 'job', jobId: slot.job.jobId, job: slot.job.job };
-        slot.worker.postMessage(message);
-      }, () => undefined);
+      void slot.ready.then(
+        () => {
+          if (slot.job || this.queue.length === 0) return;
+          slot.job = this.queue.shift()!;
+          const message: ToWorker = { type: 'job', jobId: slot.job.jobId, job: slot.job.job };
+          slot.worker.postMessage(message);
+        },
+        () => undefined,
+      );
     }
   }
 

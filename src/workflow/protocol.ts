@@ -3,9 +3,9 @@
  * these schemas (a thread is a boundary like a Lambda's), results by the job's own schema.
  */
 import { z } from 'zod';
-import { BACKENDS } from '../flooding/names.js';
 import { taskConfigSchema } from '../flooding/config.js';
 import type { TaskResult } from '../flooding/metrics.js';
+import { BACKENDS } from '../flooding/names.js';
 import { storeConfigSchema } from '../store/open.js';
 import { trainInputSchema } from './payloads.js';
 

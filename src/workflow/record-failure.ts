@@ -1,5 +1,5 @@
 import type { Stores } from '../store/open.js';
-import { type FailureInput, failureInputSchema, type FailureOutput, parsePayload } from './payloads.js';
+import { type FailureInput, type FailureOutput, failureInputSchema, parsePayload } from './payloads.js';
 
 /** Records a task that threw (after the workflow's retries) so the sweep can go on without it. */
 export async function recordFailure(stores: Stores, event: unknown): Promise<FailureOutput> {
@@ -24,4 +24,3 @@ function describeFailure(error: FailureInput['error']): string {
   }
   return `${error.Error ?? 'Error'}: ${cause}`;
 }
-

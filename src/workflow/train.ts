@@ -1,11 +1,11 @@
+import { MissingStateError } from '../errors.js';
 import { activeBackend } from '../flooding/backend.js';
 import { CheckpointError } from '../flooding/checkpoint.js';
 import type { EpochMetrics, TaskResult } from '../flooding/metrics.js';
 import { TrainingRun } from '../flooding/trainer.js';
 import type { Stores } from '../store/open.js';
 import { sweepKeys } from '../store/ports.js';
-import { MissingStateError } from '../errors.js';
-import { parsePayload, type TrainInput, trainInputSchema, type TrainOutput } from './payloads.js';
+import { parsePayload, type TrainInput, type TrainOutput, trainInputSchema } from './payloads.js';
 
 export interface TrainBudget {
   /** Stop (and checkpoint) when fewer milliseconds than this remain... */
@@ -88,4 +88,3 @@ export async function trainStep(stores: Stores, event: unknown, budget: TrainBud
     run.dispose();
   }
 }
-

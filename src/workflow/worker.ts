@@ -1,8 +1,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
+import { kindOf } from '../errors.js';
 import { initBackend } from '../flooding/backend.js';
 import { runTask } from '../flooding/trainer.js';
 import { openStores, type StoreConfig, type Stores } from '../store/open.js';
-import { kindOf } from '../errors.js';
 import { parsePayload } from './payloads.js';
 import { type FromWorker, toWorkerSchema, type WorkerJob, workerSetupSchema } from './protocol.js';
 import { trainStep } from './train.js';
@@ -43,6 +43,13 @@ port.on('message', async (raw: unknown) => {
     send({ type: 'done', jobId, result: await perform(jobId, job) });
   } catch (error) {
     const e = error as Error;
-    send({ type: 'failed', jobId, name: e.name === 'Error' ? e.constructor.name : e.name, kind: kindOf(error), message: e.message, stack: e.stack });
+    send({
+      type: 'failed',
+      jobId,
+      name: e.name === 'Error' ? e.constructor.name : e.name,
+      kind: kindOf(error),
+      message: e.message,
+      stack: e.stack,
+    });
   }
 });
