@@ -158,7 +158,8 @@ export async function runWithProgress<T extends SweepRunResult>(
   settings: Pick<RunSweepOptions, 'backend' | 'workers' | 'epochsPerCall' | 'maxTasks'>,
   start: (options: RunSweepOptions) => Promise<T>,
 ): Promise<T> {
-  if (flags.out !== undefined && !flags.cloud) throw new UsageError('--out: only with --cloud (where the results are copied); the local results directory is --results');
+  if (flags.out !== undefined && !flags.cloud)
+    throw new UsageError('--out: only with --cloud (where the results are copied); the local results directory is --results');
   const cloud = flags.cloud ? { target: await cloudTarget(flags), downloadDir: flags.out ?? DEFAULT_RESULTS_DIR } : undefined;
   const stores: StoreConfig | undefined = cloud ? undefined : await storeConfig(flags, use);
   const progress = new ProgressLine();
