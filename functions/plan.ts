@@ -1,5 +1,6 @@
+import { readEnvironment } from '../src/env.js';
 import { plan } from '../src/workflow/plan.js';
-import { lambdaEnvironment, storesFromEnvironment } from './lambda.js';
+import { storesFromEnvironment } from './lambda.js';
 
 export const handler = async (event: unknown) =>
-  plan(storesFromEnvironment(), event, { maxConcurrencyCap: lambdaEnvironment().maxConcurrency });
+  plan(storesFromEnvironment(), event, { maxConcurrencyCap: readEnvironment().maxConcurrency });

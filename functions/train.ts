@@ -1,11 +1,12 @@
+import { readEnvironment } from '../src/env.js';
 import { initBackend } from '../src/flooding/backend.js';
 import { trainStep } from '../src/workflow/train.js';
-import { type LambdaContext, lambdaEnvironment, storesFromEnvironment } from './lambda.js';
+import { type LambdaContext, storesFromEnvironment } from './lambda.js';
 
 let backendReady: Promise<unknown> | undefined;
 
 export const handler = async (event: unknown, context?: LambdaContext) => {
-  const environment = lambdaEnvironment();
+  const environment = readEnvironment();
   backendReady ??= initBackend(environment.backend, { wasmDir: environment.wasmDir });
   await backendReady;
   return trainStep(storesFromEnvironment(), event, {

@@ -80,7 +80,6 @@ async function runDemo(options: DemoOptions): Promise<void> {
   const results = join(outDir, 'results');
   const { summary, reportLocation } = await runWithProgress(
     { results },
-    'writing',
     { backend, workers: options.workers, epochsPerCall: spec.training?.epochs },
     (runOptions) => runSweep(spec, runOptions),
   );

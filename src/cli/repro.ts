@@ -24,7 +24,7 @@ export function registerRepro(program: Command): void {
     async (reproSpecPath: string, options: StoreOptions & { out?: string; workers?: number; backend?: string; json?: boolean }) => {
       const backend = backendRequest(options.backend);
       const { runReproducibility } = await import('../run.js');
-      const result = await runWithProgress(options, 'writing', { backend, workers: options.workers }, (runOptions) =>
+      const result = await runWithProgress(options, { backend, workers: options.workers }, (runOptions) =>
         runReproducibility(reproSpecPath, runOptions),
       );
       process.stdout.write(

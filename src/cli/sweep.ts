@@ -62,7 +62,6 @@ export function registerSweep(program: Command): void {
     const { resumeSweep, runSweep } = await import('../run.js');
     const result = await runWithProgress(
       options,
-      'writing',
       { backend, workers: options.workers, epochsPerCall: options.epochsPerCall, maxTasks: options.maxTasks },
       (runOptions) => (spec ? runSweep(spec, runOptions) : resumeSweep(options.resume!, runOptions)),
     );
@@ -154,14 +153,13 @@ export async function openFor(options: StoreOptions) {
  */
 export async function runWithProgress<T extends SweepRunResult>(
   flags: StoreOptions & { out?: string },
-  use: 'writing',
   settings: Pick<RunSweepOptions, 'backend' | 'workers' | 'epochsPerCall' | 'maxTasks'>,
   start: (options: RunSweepOptions) => Promise<T>,
 ): Promise<T> {
   if (flags.out !== undefined && !flags.cloud)
     throw new UsageError('--out: only with --cloud (where the results are copied); the local results directory is --results');
   const cloud = flags.cloud ? { target: await cloudTarget(flags), downloadDir: flags.out ?? DEFAULT_RESULTS_DIR } : undefined;
-  const stores: StoreConfig | undefined = cloud ? undefined : await storeConfig(flags, use);
+  const stores: StoreConfig | undefined = cloud ? undefined : await storeConfig(flags, 'writing');
   const progress = new ProgressLine();
   const eta = new Eta();
   const started = Date.now();

@@ -115,7 +115,7 @@ export class WorkerPool {
     const slot: Slot = { worker, ready: Promise.resolve('wasm') };
     slot.ready = new Promise<BackendName>((resolve, reject) => {
       const onMessage = (raw: unknown) => {
-        const message = fromWorkerSchema.parse(raw);
+        const message = parsePayload(fromWorkerSchema, raw, 'worker message');
         if (message.type === 'ready') resolve(message.backend);
         else if (message.type === 'startFailed') reject(new WorkerJobError('BackendError', 'input', message.message));
         else return;
