@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   ArnFormat,
+  Aws,
   type CfnElement,
   CfnOutput,
   Duration,
@@ -68,6 +69,8 @@ export const KEY_PATTERNS = {
   plots: 'sweeps/*/plots/*',
   /** A reproducibility run's comparison with its baseline. */
   repro: 'sweeps/*/repro.json',
+  /** The Distributed Map's ResultWriter exports the child executions' outputs here. */
+  mapResults: 'sweeps/*/map-results/*',
   anySweepKey: 'sweeps/*',
   /** Baseline files of reproducibility runs (config.ts BASELINE_PREFIX). */
   baselines: `${BASELINE_PREFIX}*`,
@@ -259,6 +262,8 @@ export class FloodsweepStack extends Stack {
     const definitionSubstitutions: Record<string, string> = {
       ArtifactBucket: this.bucket.bucketName,
       AlertTopicArn: this.alertTopic.topicArn,
+      // Service integration ARNs (arn:<partition>:states:::s3:getObject) follow the stack's partition.
+      Partition: Aws.PARTITION,
     };
     for (const [name, fn] of Object.entries(WORKFLOW_FUNCTIONS)) definitionSubstitutions[name] = this.functions[fn].functionArn;
     this.stateMachine = new sfn.StateMachine(this, 'SweepStateMachine', {
@@ -401,6 +406,14 @@ export class FloodsweepStack extends Stack {
     stateMachine.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [this.bucket.arnForObjects(KEY_PATTERNS.manifest)] }),
     );
+    // The Map's ResultWriter writes the children's outputs to S3 (multipart for large results), so
+    // that they are not collected into the Map's 256 KiB result.
+    stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:PutObject', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:AbortMultipartUpload'],
+        resources: [this.bucket.arnForObjects(KEY_PATTERNS.mapResults)],
+      }),
+    );
     // NotifyDrift publishes to the (KMS-encrypted) alert topic.
     stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [this.alertTopic.topicArn] }));
     stateMachine.addToRolePolicy(
@@ -445,6 +458,11 @@ export class FloodsweepStack extends Stack {
       role,
       `AwsSolutions-IAM5[Resource::<${this.logicalIdOf(this.bucket)}.Arn>/${KEY_PATTERNS.manifest}]`,
       'The ItemReader reads the manifest of the sweep being run; the sweep id is known only at run time.',
+    );
+    this.acknowledge(
+      role,
+      `AwsSolutions-IAM5[Resource::<${this.logicalIdOf(this.bucket)}.Arn>/${KEY_PATTERNS.mapResults}]`,
+      'The ResultWriter writes under the prefix of the sweep being run; the sweep id is known only at run time.',
     );
     this.acknowledge(
       role,

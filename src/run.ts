@@ -16,9 +16,9 @@ import type { SweepSummary } from './sweep/aggregate.js';
 import { parseBaseline, parseReproSpec } from './sweep/repro.js';
 import { parseSpecText, type SweepSpec, validateSpec } from './sweep/spec.js';
 import { readSummary } from './workflow/aggregate.js';
-import { type CloudTarget, downloadResults, runWorkflowInCloud } from './workflow/cloud-executor.js';
+import { type CloudTarget, downloadResults, followCloudExecution, startCloudExecution } from './workflow/cloud-executor.js';
 import { runWorkflowLocally } from './workflow/local-executor.js';
-import type { CompareOutput, PlanInput, ReproBlock } from './workflow/payloads.js';
+import type { CompareOutput, ExecutionInput, ReproBlock } from './workflow/payloads.js';
 
 export interface RunSweepOptions {
   /** Where results go when the sweep runs locally: a results directory (the default, ./floodsweep-results) or DynamoDB + S3. */
@@ -76,8 +76,8 @@ export const defaultStores = (): StoreConfig => ({ kind: 'local', rootDir: DEFAU
 
 /** Runs a sweep spec (from `parseSpecText`, `loadSpecFile` or `validateSpec`) through the workflow. */
 export async function runSweep(spec: SweepSpec, options: RunSweepOptions = {}): Promise<SweepRunResult> {
-  const input: PlanInput = { spec, sweepId: options.sweepId, maxTasks: options.maxTasks, repro: options.repro };
-  if (options.cloud) return runInCloud(spec, input, options.cloud, options);
+  const input: ExecutionInput = { spec, sweepId: options.sweepId, maxTasks: options.maxTasks, repro: options.repro };
+  if (options.cloud) return runInCloud(input, options.cloud, options);
   return runLocally(input, options.stores ?? defaultStores(), options);
 }
 
@@ -133,7 +133,7 @@ export async function requireSummary(stores: Stores, sweepId: string): Promise<S
   return summary;
 }
 
-async function runLocally(input: PlanInput, storeConfig: StoreConfig, options: RunSweepOptions): Promise<SweepRunResult> {
+async function runLocally(input: ExecutionInput, storeConfig: StoreConfig, options: RunSweepOptions): Promise<SweepRunResult> {
   const emit = options.onEvent ?? (() => undefined);
   const progress: SweepProgress = {
     sweepId: input.sweepId ?? '',
@@ -187,25 +187,52 @@ async function runLocally(input: PlanInput, storeConfig: StoreConfig, options: R
 }
 
 async function runInCloud(
-  spec: SweepSpec,
-  input: PlanInput,
+  input: ExecutionInput,
   cloud: NonNullable<RunSweepOptions['cloud']>,
   options: RunSweepOptions,
 ): Promise<SweepRunResult> {
   const emit = options.onEvent ?? (() => undefined);
-  let sweepId = input.sweepId ?? '';
-  const { compare, sweepId: ran } = await runWorkflowInCloud({ ...input, spec }, cloud.target, {
-    signal: options.signal,
-    onStarted: (id, stateMachineArn) => {
-      sweepId = id;
-      emit({ type: 'started', sweepId: id, taskCount: 0, where: stateMachineArn });
-    },
-    onProgress: (counts) => emit({ type: 'progress', progress: { sweepId, ...counts, active: [] } }),
-  });
+  const { sweepId, executionArn } = await startCloudExecution(input, cloud.target);
+  emit({ type: 'started', sweepId, taskCount: 0, where: executionArn });
+  const { compare } = await followExecution(sweepId, executionArn, cloud.target, options);
   const stores = openStores(cloud.target.stores);
-  const summary = await requireSummary(stores, ran);
+  const summary = await requireSummary(stores, sweepId);
   const reportLocation = cloud.downloadDir
-    ? await downloadResults(stores, ran, cloud.downloadDir)
-    : stores.artifacts.locate(sweepKeys(ran).report);
-  return { sweepId: ran, summary, reportLocation, compare };
+    ? await downloadResults(stores, sweepId, cloud.downloadDir)
+    : stores.artifacts.locate(sweepKeys(sweepId).report);
+  return { sweepId, summary, reportLocation, compare };
+}
+
+/** Follows a cloud execution with progress events; aborting stops following, not the execution. */
+export async function followExecution(
+  sweepId: string,
+  executionArn: string,
+  target: CloudTarget,
+  options: Pick<RunSweepOptions, 'onEvent' | 'signal'> = {},
+): Promise<{ compare?: CompareOutput }> {
+  const emit = options.onEvent ?? (() => undefined);
+  try {
+    return await followCloudExecution(executionArn, target, {
+      signal: options.signal,
+      onProgress: ({ tasksTotal, succeeded, failed, running }) =>
+        emit({
+          type: 'progress',
+          // The Map Run counts child executions, not epochs: progress and ETA are in tasks.
+          progress: {
+            sweepId,
+            tasksTotal,
+            succeeded,
+            failed,
+            running,
+            active: [],
+            epochsDone: succeeded + failed,
+            epochsTotal: tasksTotal,
+          },
+        }),
+    });
+  } catch (error) {
+    if (options.signal?.aborted)
+      throw new FloodsweepError('internal', `stopped following ${executionArn}; the execution keeps running`, { cause: error });
+    throw error;
+  }
 }

@@ -126,8 +126,8 @@ describe('bundled Lambda handlers, outside the project', { timeout: 600_000 }, (
     const spec = await tinySpec();
     const sweepId = 'bundle-test';
     const planned = await invoke<{ sweepId: string; manifestKey: string; taskCount: number; maxConcurrency: number }>('plan', {
-      spec,
-      sweepId,
+      input: { spec, sweepId },
+      executionName: `${sweepId}-0001`,
     });
     assert.equal(planned.sweepId, sweepId);
     assert.ok(planned.taskCount >= 2, `task count ${planned.taskCount}`);

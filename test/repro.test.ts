@@ -198,7 +198,7 @@ const steps = {
   broken: once(async (): Promise<Run & { victim: TaskRecord }> => {
     const { sweepId: baseline } = await steps.plain();
     const stores = openStores(local);
-    const planned = await plan(stores, { spec: TINY_SPEC });
+    const planned = await plan(stores, { input: { spec: TINY_SPEC }, executionName: 'repro-test-tiny' });
     const victim = (await stores.metrics.listTasks(planned.sweepId)).find((t) => t.config.floodLevel === 0.3 && t.config.seed === 1)!;
     await stores.artifacts.put(sweepKeys(planned.sweepId).taskCheckpoint(victim.taskId), Buffer.from('garbage from broken storage'));
     const run = await runLocally({
@@ -222,7 +222,7 @@ const steps = {
    */
   diverged: once(async (): Promise<{ sweepId: string; written: CliResult; out: string }> => {
     const stores = openStores(local);
-    const { sweepId } = await plan(stores, { spec: DIVERGING_SPEC });
+    const { sweepId } = await plan(stores, { input: { spec: DIVERGING_SPEC }, executionName: 'repro-test-diverging' });
     const [task] = await stores.metrics.listTasks(sweepId);
     const nan = { loss: NaN, acc: 0.5, cleanLoss: NaN, cleanAcc: 0.5 };
     await stores.metrics.updateTask(sweepId, task.taskId, ['PENDING'], {

@@ -462,7 +462,7 @@ describe('floodsweep sweep', { concurrency: true }, () => {
       });
 
       test('plan writes the spec, the manifest and PENDING tasks, and returns keys only', async () => {
-        planned = await planHandler({ spec: readFixture('handlers.json') });
+        planned = await planHandler({ input: { spec: readFixture('handlers.json') }, executionName: 'handlers-test-execution' });
         assert.equal(planned.taskCount, 2);
         assert.deepEqual(Object.keys(planned).sort(), ['epochCount', 'manifestKey', 'maxConcurrency', 'sweepId', 'taskCount']);
         items = JSON.parse(readFileSync(join(dir, planned.manifestKey), 'utf8'));
@@ -548,7 +548,7 @@ describe('floodsweep sweep', { concurrency: true }, () => {
       let corrupt: Buffer;
 
       before(async () => {
-        const planned = await plan(stores, { spec: readFixture('partial.json') });
+        const planned = await plan(stores, { input: { spec: readFixture('partial.json') }, executionName: 'sweep-test-partial' });
         sweepId = planned.sweepId;
         const tasks = await stores.metrics.listTasks(sweepId);
         victim = tasks.find((t) => t.config.floodLevel === 0.2)!;

@@ -27,6 +27,7 @@ const validateAsl = createRequire(import.meta.url)('asl-validator') as (
 const RESOURCE_SUBSTITUTIONS: Record<string, string> = {
   ArtifactBucket: 'floodsweep-artifacts-123456789012-eu-west-1',
   AlertTopicArn: 'arn:aws:sns:eu-west-1:123456789012:floodsweep-alerts',
+  Partition: 'aws',
 };
 
 /** What CDK would fill in for a deployed stack. */

@@ -19,6 +19,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { EpochMetrics } from '../flooding/metrics.js';
 import type { ReproRecord, SweepRecord, SweepStatus, TaskRecord, TaskStatus } from '../sweep/records.js';
+import { awsClientSettings } from './aws-settings.js';
 import {
   type ArtifactStore,
   type MetricsStore,
@@ -473,7 +474,7 @@ export function awsClients(options: AwsClientOptions = {}) {
   const { region, credentials } = options;
   const dynamodbEndpoint = options.dynamodbEndpointUrl ?? options.endpointUrl;
   const s3Endpoint = options.s3EndpointUrl ?? options.endpointUrl;
-  const dynamodb = new DynamoDBClient({ region, credentials, endpoint: dynamodbEndpoint });
+  const dynamodb = new DynamoDBClient({ region, credentials, endpoint: dynamodbEndpoint, ...awsClientSettings() });
   const documents = DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } });
   // Emulators such as s3rver want path-style URLs, and store streamed uploads corrupted when the
   // SDK adds its default flexible checksums.
@@ -483,6 +484,6 @@ export function awsClients(options: AwsClientOptions = {}) {
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   };
-  const s3 = new S3Client({ region, credentials, ...(s3Endpoint ? emulatorSettings : {}) });
+  const s3 = new S3Client({ region, credentials, ...(s3Endpoint ? emulatorSettings : {}), ...awsClientSettings() });
   return { dynamodb, documents, s3 };
 }

@@ -1,14 +1,23 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  DescribeMapRunCommand,
+  ListExecutionsCommand,
+  ListMapRunsCommand,
+  SFNClient,
+  StartExecutionCommand,
+  StopExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import { z } from 'zod';
 import { DEFAULT_STACK } from '../env.js';
 import { FloodsweepError, UsageError } from '../errors.js';
+import { awsClientSettings } from '../store/aws-settings.js';
 import { openStores, type StoreConfig, type Stores } from '../store/open.js';
 import { sweepKeys } from '../store/ports.js';
-import { type CompareOutput, compareOutputSchema, type PlanInput, parsePayload } from './payloads.js';
-import { newSweepId } from './plan.js';
+import { executionNameFor, isExecutionOf, sweepIdOf } from './names.js';
+import { type CompareOutput, compareOutputSchema, type ExecutionInput, parsePayload } from './payloads.js';
 
 /** The deployed stack a `--cloud` command talks to, from its CloudFormation outputs. */
 export interface CloudTarget {
@@ -37,7 +46,7 @@ function explainAwsError(error: unknown, stackName: string, region: string | und
 }
 
 export async function resolveCloudTarget(stackName = DEFAULT_STACK, region?: string): Promise<CloudTarget> {
-  const client = new CloudFormationClient({ region });
+  const client = new CloudFormationClient({ region, ...awsClientSettings() });
   let outputs: Record<string, string>;
   try {
     const { Stacks } = await client.send(new DescribeStacksCommand({ StackName: stackName }));
@@ -61,67 +70,113 @@ export async function resolveCloudTarget(stackName = DEFAULT_STACK, region?: str
 
 const cloudOutputSchema = z.object({ compare: compareOutputSchema.optional() });
 
-/** Task counts of a sweep running in the cloud, read from its task records. */
+/** Child executions of the sweep's Distributed Map (one per task), from DescribeMapRun. */
 export interface CloudProgress {
   tasksTotal: number;
+  /** Children that ended (a task that failed and was recorded counts here too). */
   succeeded: number;
   failed: number;
   running: number;
-  epochsDone: number;
-  epochsTotal: number;
 }
 
-export interface CloudRunOptions {
-  onStarted?: (sweepId: string, stateMachineArn: string) => void;
+export interface FollowOptions {
   onProgress?: (progress: CloudProgress) => void;
   /** Stops following (the execution keeps running in the cloud). */
   signal?: AbortSignal;
+  /** First poll interval; it grows by half up to POLL_MAX_MS while nothing changes. */
   pollMs?: number;
 }
 
-/**
- * Starts the sweep on the deployed state machine and follows its tasks in the table until the
- * execution ends. Returns the Compare output of reproducibility runs.
- */
-export async function runWorkflowInCloud(
-  input: PlanInput & { spec: { name: string } },
-  target: CloudTarget,
-  options: CloudRunOptions = {},
-): Promise<{ sweepId: string; compare?: CompareOutput }> {
-  const sweepId = input.sweepId ?? newSweepId(input.spec.name);
-  const sfn = new SFNClient({ region: target.region });
-  const stores = openStores(target.stores);
+const POLL_MAX_MS = 60_000;
+
+/** Starts one execution of the sweep: a fresh execution name each time, the sweep id in the input. */
+export async function startCloudExecution(input: ExecutionInput, target: CloudTarget): Promise<{ sweepId: string; executionArn: string }> {
+  const sweepId = sweepIdOf(input);
+  const sfn = new SFNClient({ region: target.region, ...awsClientSettings() });
   try {
-    let executionArn: string;
-    try {
-      ({ executionArn = '' } = await sfn.send(
-        new StartExecutionCommand({ stateMachineArn: target.stateMachineArn, name: sweepId, input: JSON.stringify({ ...input, sweepId }) }),
-      ));
-    } catch (error) {
-      throw explainAwsError(error, target.stackName, target.region);
-    }
-    options.onStarted?.(sweepId, target.stateMachineArn);
+    const { executionArn } = await sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn: target.stateMachineArn,
+        name: executionNameFor(sweepId),
+        input: JSON.stringify({ ...input, sweepId }),
+      }),
+    );
+    if (!executionArn) throw new FloodsweepError('service', 'Step Functions: StartExecution returned no execution ARN');
+    return { sweepId, executionArn };
+  } catch (error) {
+    throw explainAwsError(error, target.stackName, target.region);
+  } finally {
+    sfn.destroy();
+  }
+}
+
+/**
+ * Follows an execution until it ends: progress from its Map Run's item counts (DescribeMapRun,
+ * one read per poll whatever the sweep's size), polled with backoff. Returns the Compare output of
+ * reproducibility runs; an execution that did not succeed is an error with its cause.
+ */
+export async function followCloudExecution(
+  executionArn: string,
+  target: CloudTarget,
+  options: FollowOptions = {},
+): Promise<{ compare?: CompareOutput }> {
+  const sfn = new SFNClient({ region: target.region, ...awsClientSettings() });
+  const firstPollMs = options.pollMs ?? 5000;
+  let pollMs = firstPollMs;
+  let last = '';
+  try {
     for (;;) {
       const execution = await sfn.send(new DescribeExecutionCommand({ executionArn }));
-      const tasks = await stores.metrics.listTasks(sweepId);
-      const count = (status: string) => tasks.filter((t) => t.status === status).length;
-      options.onProgress?.({
-        tasksTotal: tasks.length,
-        succeeded: count('SUCCEEDED'),
-        failed: count('FAILED'),
-        running: count('RUNNING'),
-        epochsDone: tasks.reduce((n, t) => n + t.epochsDone, 0),
-        epochsTotal: tasks.reduce((n, t) => n + t.epochsTotal, 0),
-      });
+      const { mapRuns } = await sfn.send(new ListMapRunsCommand({ executionArn }));
+      if (mapRuns?.[0]?.mapRunArn) {
+        const { itemCounts } = await sfn.send(new DescribeMapRunCommand({ mapRunArn: mapRuns[0].mapRunArn }));
+        const progress: CloudProgress = {
+          tasksTotal: itemCounts?.total ?? 0,
+          succeeded: itemCounts?.succeeded ?? 0,
+          failed: (itemCounts?.failed ?? 0) + (itemCounts?.timedOut ?? 0) + (itemCounts?.aborted ?? 0),
+          running: itemCounts?.running ?? 0,
+        };
+        options.onProgress?.(progress);
+        const now = JSON.stringify(progress);
+        pollMs = now === last ? Math.min(POLL_MAX_MS, pollMs * 1.5) : firstPollMs;
+        last = now;
+      }
       if (execution.status !== 'RUNNING') {
         if (execution.status !== 'SUCCEEDED') {
           throw new FloodsweepError('service', `execution ${execution.status}: ${execution.error ?? ''} ${execution.cause ?? ''}`.trim());
         }
-        const output = parsePayload(cloudOutputSchema, JSON.parse(execution.output ?? '{}'), 'execution output');
-        return { sweepId, compare: output.compare };
+        return parsePayload(cloudOutputSchema, JSON.parse(execution.output ?? '{}'), 'execution output');
       }
-      await sleep(options.pollMs ?? 5000, options.signal);
+      await sleep(pollMs, options.signal);
     }
+  } finally {
+    sfn.destroy();
+  }
+}
+
+/** The running execution of a sweep, if any (its name starts with the sweep id, cut to fit). */
+export async function findRunningExecution(target: CloudTarget, sweepId: string): Promise<string | undefined> {
+  const sfn = new SFNClient({ region: target.region, ...awsClientSettings() });
+  try {
+    let nextToken: string | undefined;
+    do {
+      const page = await sfn.send(
+        new ListExecutionsCommand({ stateMachineArn: target.stateMachineArn, statusFilter: 'RUNNING', nextToken }),
+      );
+      const match = page.executions?.find((e) => e.name && isExecutionOf(e.name, sweepId));
+      if (match?.executionArn) return match.executionArn;
+      nextToken = page.nextToken;
+    } while (nextToken);
+    return undefined;
+  } finally {
+    sfn.destroy();
+  }
+}
+
+export async function stopCloudExecution(target: CloudTarget, executionArn: string, cause: string): Promise<void> {
+  const sfn = new SFNClient({ region: target.region, ...awsClientSettings() });
+  try {
+    await sfn.send(new StopExecutionCommand({ executionArn, error: 'StoppedByUser', cause }));
   } finally {
     sfn.destroy();
   }

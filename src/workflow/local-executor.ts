@@ -3,15 +3,17 @@ import { FloodsweepError } from '../errors.js';
 import type { BackendName, BackendRequest } from '../flooding/names.js';
 import { openStores, type StoreConfig } from '../store/open.js';
 import { aggregate } from './aggregate.js';
+import { CloudLimitError, checkLambdaPayload, checkStatePayload, HistoryCounter } from './cloud-limits.js';
 import { compare } from './compare.js';
-import { loadWorkflowDefinition, toLocalDefinition, trainStateTimeoutSeconds } from './definition.js';
+import { loadWorkflowDefinition, toLocalDefinition, trainStateTimeoutSeconds, type WorkflowDefinition } from './definition.js';
+import { executionNameFor, sweepIdOf } from './names.js';
 import {
   type AggregateOutput,
   alertSchema,
   type CompareOutput,
+  type ExecutionInput,
   executionOutputSchema,
   manifestSchema,
-  type PlanInput,
   type PlanOutput,
   parsePayload,
   trainInputSchema,
@@ -47,6 +49,8 @@ export interface LocalExecutorOptions {
   onTaskEnd?: (taskId: string, outcome: 'succeeded' | 'failed') => void;
   /** Where the alert a drifted reproducibility run sends (an SNS topic in the cloud) goes. */
   onAlert?: (subject: string, message: string) => void;
+  /** The definition to run, with its substitutions filled in (default: the shipped one). */
+  definition?: WorkflowDefinition;
 }
 
 export interface WorkflowResult {
@@ -62,11 +66,30 @@ const asJson = (value: unknown): JsonValue => JSON.parse(JSON.stringify(value));
 
 const LOCAL_ARN = (name: string) => `arn:aws:lambda:us-east-1:000000000000:function:floodsweep-${name}`;
 
-/** Runs the sweep workflow in process: the shared definition, the same step functions, any stores. */
+/** The shipped definition with local ARNs for its substitutions. */
+export function localWorkflowDefinition(): WorkflowDefinition {
+  return loadWorkflowDefinition({
+    PlanFunctionArn: LOCAL_ARN('plan'),
+    TrainFunctionArn: LOCAL_ARN('train'),
+    RecordFailureFunctionArn: LOCAL_ARN('record-failure'),
+    AggregateFunctionArn: LOCAL_ARN('aggregate'),
+    CompareFunctionArn: LOCAL_ARN('compare'),
+    ArtifactBucket: 'local',
+    AlertTopicArn: 'arn:aws:sns:us-east-1:000000000000:floodsweep-alerts',
+    Partition: 'aws',
+  });
+}
+
+/**
+ * Runs the sweep workflow in process: the shared definition, the same step functions, any stores,
+ * and the cloud's limits (payload sizes, history events, execution names) enforced as it runs.
+ */
 export function runWorkflowLocally(
-  input: PlanInput,
+  executionInput: ExecutionInput,
   options: LocalExecutorOptions,
 ): { result: Promise<WorkflowResult>; abort: () => void } {
+  // The sweep id travels in the input (as the cloud executor sends it), so a retried Plan reuses it.
+  const input = { ...executionInput, sweepId: sweepIdOf(executionInput) };
   const stores = openStores(options.stores);
   const taskOfJob = new Map<number, string>();
   const pool = new WorkerPool({
@@ -75,34 +98,34 @@ export function runWorkflowLocally(
     size: options.workers,
     onEpoch: (jobId, epoch, total) => options.onEpoch?.(taskOfJob.get(jobId)!, epoch, total),
   });
-  const definition = toLocalDefinition(
-    loadWorkflowDefinition({
-      PlanFunctionArn: LOCAL_ARN('plan'),
-      TrainFunctionArn: LOCAL_ARN('train'),
-      RecordFailureFunctionArn: LOCAL_ARN('record-failure'),
-      AggregateFunctionArn: LOCAL_ARN('aggregate'),
-      CompareFunctionArn: LOCAL_ARN('compare'),
-      ArtifactBucket: 'local',
-      AlertTopicArn: 'arn:aws:sns:us-east-1:000000000000:floodsweep-alerts',
-    }),
-  );
+  const shipped = options.definition ?? localWorkflowDefinition();
+  const mapWritesResults = Object.values(shipped.States).some((state) => state.Type === 'Map' && state.ResultWriter);
+  const definition = toLocalDefinition(structuredClone(shipped));
   const trainTimeoutMs = trainStateTimeoutSeconds(definition) * 1000;
   // The definition is our own file, checked against ASL by test/workflow.test.ts.
   const machine = new StateMachine(definition as StateMachineDefinition, { validationOptions: { checkArn: true, checkPaths: true } });
   // Errors thrown by our own steps, kept so that the caller gets them (with their kind), not the executor's wrapper.
   let stepError: unknown;
-  const step = (run: (event: unknown) => Promise<unknown>) => async (event: JsonValue) => {
+  /** Like a Lambda: the request and the response go through JSON, each at most 6 MiB. */
+  const lambda = (state: string, run: (event: unknown) => Promise<unknown>) => async (event: JsonValue) => {
     try {
-      return asJson(await run(event));
+      checkLambdaPayload(state, 'request', event);
+      const output = await run(event);
+      checkLambdaPayload(state, 'response', output);
+      return asJson(output);
     } catch (error) {
       stepError = error;
       throw error;
     }
   };
+  const executionName = executionNameFor(input.sweepId);
   const execution = machine.run(asJson(input), {
+    context: {
+      Execution: { Id: `local:${executionName}`, Name: executionName, Input: asJson(input), StartTime: new Date().toISOString() },
+    },
     overrides: {
       taskResourceLocalHandlers: {
-        Plan: step(async (event) => {
+        Plan: lambda('Plan', async (event) => {
           // Never more Train calls than workers: a queued call's wait would count against its timeout.
           const planned = await plan(stores, event, { maxConcurrencyCap: pool.size });
           options.onPlanned?.(planned, await pool.backend());
@@ -111,6 +134,7 @@ export function runWorkflowLocally(
           return { ...planned, items };
         }),
         Train: async (event) => {
+          checkLambdaPayload('Train', 'request', event);
           const item = parsePayload(trainInputSchema, event, 'Train input');
           // Like a Lambda, a call stops and checkpoints before the state's timeout.
           const deadline = Date.now() + trainTimeoutMs;
@@ -118,16 +142,18 @@ export function runWorkflowLocally(
           taskOfJob.set(jobId, item.taskId);
           const output = await result.finally(() => taskOfJob.delete(jobId));
           if (output.done) options.onTaskEnd?.(item.taskId, 'succeeded');
+          checkLambdaPayload('Train', 'response', output);
           return asJson(output);
         },
-        RecordFailure: step(async (event) => {
+        RecordFailure: lambda('RecordFailure', async (event) => {
           const recorded = await recordFailure(stores, event);
-          options.onTaskEnd?.(recorded.taskId, 'failed');
+          if (recorded.taskId) options.onTaskEnd?.(recorded.taskId, 'failed');
           return recorded;
         }),
-        Aggregate: step((event) => aggregate(stores, event)),
-        Compare: step((event) => compare(stores, event)),
-        NotifyDrift: step(async (event) => {
+        MarkSweepFailed: lambda('MarkSweepFailed', (event) => recordFailure(stores, event)),
+        Aggregate: lambda('Aggregate', (event) => aggregate(stores, event)),
+        Compare: lambda('Compare', (event) => compare(stores, event)),
+        NotifyDrift: lambda('NotifyDrift', async (event) => {
           const { Subject, Message } = parsePayload(alertSchema, event, 'NotifyDrift input');
           options.onAlert?.(Subject, Message);
           return {};
@@ -135,13 +161,37 @@ export function runWorkflowLocally(
       },
     },
   });
-  const result = execution.result
-    .then((output) => {
+  let limitError: CloudLimitError | undefined;
+  const watched = watchLimits(execution.eventLogs, {
+    mapWritesResults,
+    onMapResults: async (results) => {
+      // What ResultWriter does in the cloud: the children's outputs go to S3, the Map's own output stays small.
+      const prefix = `sweeps/${input.sweepId}/map-results/local`;
+      await stores.artifacts.put(`${prefix}/SUCCEEDED_0.json`, JSON.stringify(results), 'application/json');
+      await stores.artifacts.put(
+        `${prefix}/manifest.json`,
+        JSON.stringify({ ResultFiles: { SUCCEEDED: [{ Key: `${prefix}/SUCCEEDED_0.json` }] } }),
+        'application/json',
+      );
+    },
+    onBreach: (error) => {
+      limitError ??= error;
+      execution.abort();
+    },
+  });
+  const result = Promise.all([execution.result, watched])
+    .then(([output]) => {
+      if (limitError) throw limitError;
       const { plan: planned, aggregate: aggregated, compare: compared } = parsePayload(executionOutputSchema, output, 'workflow output');
       const { items: _items, ...planOutput } = planned;
       return { plan: planOutput, aggregate: aggregated, compare: compared };
     })
-    .catch((error: unknown) => {
+    .catch(async (error: unknown) => {
+      if (limitError) {
+        // In the cloud the failing state's Catch marks the sweep FAILED; here the execution was stopped.
+        await recordFailure(stores, { sweepId: input.sweepId, error: { Error: limitError.stepFunctionsError, Cause: limitError.message } });
+        throw limitError;
+      }
       if (error instanceof ExecutionAbortedError) throw new WorkflowAbortedError();
       if (error instanceof ExecutionError && stepError instanceof FloodsweepError) throw stepError;
       throw new FloodsweepError('internal', `workflow: ${(error as Error).message}`, { cause: error });
@@ -152,6 +202,47 @@ export function runWorkflowLocally(
     void pool.close();
   };
   return { result, abort };
+}
+
+type EventLog = Awaited<ReturnType<ReturnType<StateMachine['run']>['eventLogs']['next']>>['value'];
+
+/**
+ * Follows the execution's events and checks what Step Functions would: every state's input and
+ * output size (a Distributed Map's collected result included, unless ResultWriter exports it) and
+ * the history events of the execution and of each Map child.
+ */
+async function watchLimits(
+  events: AsyncGenerator<EventLog>,
+  hooks: { mapWritesResults: boolean; onMapResults: (results: unknown) => Promise<void>; onBreach: (error: CloudLimitError) => void },
+): Promise<void> {
+  const history = new HistoryCounter();
+  // Each Map child's output is the output of the last state it exits.
+  const childOutputs = new Map<number, unknown>();
+  try {
+    for await (const event of events) {
+      if (!event || !('state' in event)) continue;
+      const { state, index } = event;
+      if (event.type === 'StateEntered') {
+        history.state(state.type, index);
+        checkStatePayload(state.name, 'input', state.input);
+      } else if (event.type === 'StateRetried') {
+        history.retry(index);
+      } else if (event.type === 'StateExited') {
+        checkStatePayload(state.name, 'output', state.output);
+        if (index !== undefined) childOutputs.set(index, state.output);
+        else if (state.type === 'Map') {
+          const results = [...childOutputs].sort(([a], [b]) => a - b).map(([, output]) => output);
+          childOutputs.clear();
+          // Without ResultWriter, Step Functions collects the results into the Map's output, whatever its ResultPath.
+          if (hooks.mapWritesResults) await hooks.onMapResults(results);
+          else checkStatePayload(state.name, 'output', results);
+        }
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof CloudLimitError)) throw error;
+    hooks.onBreach(error);
+  }
 }
 
 /** The execution was stopped (Ctrl-C): nothing failed, the sweep can be resumed. */

@@ -21,8 +21,8 @@ export const reproBlockSchema = z.strictObject({
 });
 export type ReproBlock = z.output<typeof reproBlockSchema>;
 
-/** The execution input, which is also Plan's input. */
-export const planInputSchema = z.object({
+/** The execution's input. */
+export const executionInputSchema = z.object({
   /** Validated by Plan (sweep/spec.ts). */
   spec: z.unknown(),
   /** The sweep's id: given when resuming, made from the spec's name otherwise. */
@@ -30,6 +30,10 @@ export const planInputSchema = z.object({
   maxTasks: z.number().int().positive().optional(),
   repro: reproBlockSchema.optional(),
 });
+export type ExecutionInput = z.output<typeof executionInputSchema>;
+
+/** Plan gets the execution input and the execution's name, from which it derives a missing sweep id. */
+export const planInputSchema = z.strictObject({ input: executionInputSchema, executionName: z.string().min(1).max(80) });
 export type PlanInput = z.output<typeof planInputSchema>;
 
 export const planOutputSchema = z.strictObject({
@@ -57,15 +61,16 @@ export const trainInputSchema = manifestItemSchema.extend({
 });
 export type TrainInput = z.output<typeof trainInputSchema>;
 
-/** Train's input plus the error the Catch put at `$.error`. */
-export const failureInputSchema = z.object({
-  sweepId: id,
-  taskId: id,
-  error: z.object({ Error: z.string().optional(), Cause: z.string().optional() }).optional(),
-});
+const caughtErrorSchema = z.object({ Error: z.string().optional(), Cause: z.string().optional() });
+
+/**
+ * RecordFailure's input: a task's (Train's input plus the error its Catch put at `$.error`), or,
+ * without a taskId, the sweep's (a step after Plan failed; MarkSweepFailed passes `$.failure`).
+ */
+export const failureInputSchema = z.object({ sweepId: id, taskId: id.optional(), error: caughtErrorSchema.optional() });
 export type FailureInput = z.output<typeof failureInputSchema>;
 
-export const failureOutputSchema = z.strictObject({ sweepId: id, taskId: id, failed: z.literal(true) });
+export const failureOutputSchema = z.strictObject({ sweepId: id, taskId: id.optional(), failed: z.literal(true) });
 export type FailureOutput = z.output<typeof failureOutputSchema>;
 
 export const aggregateInputSchema = z.strictObject({ sweepId: id });

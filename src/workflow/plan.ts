@@ -1,13 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import type { Stores } from '../store/open.js';
 import { sweepKeys } from '../store/ports.js';
 import { expandSpec, type SweepSpec, validateSpec } from '../sweep/spec.js';
-import { type ManifestItem, type PlanInput, type PlanOutput, parsePayload, planInputSchema } from './payloads.js';
-
-export function newSweepId(name: string, now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-  return `${name}-${stamp}-${randomBytes(2).toString('hex')}`;
-}
+import { sweepIdOfExecution } from './names.js';
+import { type ManifestItem, type PlanOutput, parsePayload, planInputSchema } from './payloads.js';
 
 export interface PlanOptions {
   /** The deployment's ceiling on parallel tasks, whatever a spec asks for. */
@@ -20,11 +15,11 @@ export interface PlanOptions {
  * only), a PENDING record per task (kept as they are when a sweep is resumed) and the sweep record.
  */
 export async function plan(stores: Stores, event: unknown, options: PlanOptions = {}): Promise<PlanOutput> {
-  const input: PlanInput = parsePayload(planInputSchema, event, 'Plan input');
+  const { input, executionName } = parsePayload(planInputSchema, event, 'Plan input');
   const now = options.now ?? (() => new Date());
   const spec: SweepSpec = validateSpec(input.spec);
   const tasks = expandSpec(spec, { maxTasks: input.maxTasks });
-  const sweepId = input.sweepId ?? newSweepId(spec.name, now());
+  const sweepId = input.sweepId ?? sweepIdOfExecution(spec.name, executionName);
   const keys = sweepKeys(sweepId);
   const manifest: ManifestItem[] = tasks.map((t) => ({ sweepId, taskId: t.taskId }));
   await stores.artifacts.put(keys.spec, `${JSON.stringify(spec, null, 2)}\n`, 'application/json');

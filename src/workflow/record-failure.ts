@@ -1,14 +1,19 @@
 import type { Stores } from '../store/open.js';
 import { type FailureInput, type FailureOutput, failureInputSchema, parsePayload } from './payloads.js';
 
-/** Records a task that threw (after the workflow's retries) so the sweep can go on without it. */
+/**
+ * Records a failure after the workflow's retries: a task's, so the sweep goes on without it, or
+ * (no taskId) the sweep's, when a step after Plan failed, so it never stays RUNNING.
+ */
 export async function recordFailure(stores: Stores, event: unknown): Promise<FailureOutput> {
   const input: FailureInput = parsePayload(failureInputSchema, event, 'RecordFailure input');
   const { sweepId, taskId } = input;
-  await stores.metrics.updateTask(sweepId, taskId, ['PENDING', 'RUNNING', 'FAILED'], {
-    status: 'FAILED',
-    error: describeFailure(input.error),
-  });
+  const error = describeFailure(input.error);
+  if (taskId === undefined) {
+    await stores.metrics.updateSweep(sweepId, ['RUNNING', 'SUCCEEDED', 'PARTIAL', 'FAILED'], { status: 'FAILED', error });
+    return { sweepId, failed: true };
+  }
+  await stores.metrics.updateTask(sweepId, taskId, ['PENDING', 'RUNNING', 'FAILED'], { status: 'FAILED', error });
   return { sweepId, taskId, failed: true };
 }
 

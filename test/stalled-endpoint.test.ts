@@ -1,0 +1,118 @@
+/**
+ * A stopped (not killed) DynamoDB endpoint: the AWS clients give up with one line naming the
+ * service instead of hanging the sweep, and the sweep resumes once the endpoint is back.
+ * The endpoint is dynalite behind a TCP proxy that can stop forwarding.
+ */
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { after, before, test } from 'node:test';
+import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { exitCodeOf, FloodsweepError, loadSpecFile, runSweep, type StoreConfig } from '../src/index.js';
+import { awsClients, createTableInput } from '../src/store/aws.js';
+import { EMULATOR_CREDENTIALS, EMULATOR_REGION, type Emulators, startEmulators } from './aws-emulators.js';
+
+/** Forwards TCP to `port`; while stalled it accepts connections and holds their bytes. */
+class StallingProxy {
+  private readonly server: Server;
+  private stalled = false;
+  private readonly held: Array<() => void> = [];
+  private readonly sockets = new Set<Socket>();
+
+  constructor(private readonly port: number) {
+    this.server = createServer((client) => {
+      const upstream = createConnection(this.port, '127.0.0.1');
+      this.sockets.add(client).add(upstream);
+      const forward = (chunk: Buffer) => (this.stalled ? this.held.push(() => upstream.write(chunk)) : upstream.write(chunk));
+      client.on('data', forward);
+      upstream.on('data', (chunk) => client.write(chunk));
+      const end = () => {
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on('error', end).on('close', end);
+      upstream.on('error', end).on('close', end);
+    });
+  }
+
+  async listen(): Promise<number> {
+    await new Promise<void>((listening) => this.server.listen(0, '127.0.0.1', listening));
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  stall(): void {
+    this.stalled = true;
+  }
+
+  resume(): void {
+    this.stalled = false;
+    for (const write of this.held.splice(0)) write();
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise((closed) => this.server.close(closed));
+  }
+}
+
+let emulators: Emulators;
+let proxy: StallingProxy;
+let stores: StoreConfig;
+
+before(async () => {
+  process.env.AWS_ACCESS_KEY_ID = EMULATOR_CREDENTIALS.accessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY = EMULATOR_CREDENTIALS.secretAccessKey;
+  emulators = await startEmulators();
+  proxy = new StallingProxy(emulators.dynamodbPort);
+  const proxyPort = await proxy.listen();
+  const direct = awsClients({
+    region: EMULATOR_REGION,
+    credentials: EMULATOR_CREDENTIALS,
+    dynamodbEndpointUrl: `http://127.0.0.1:${emulators.dynamodbPort}`,
+    s3EndpointUrl: `http://127.0.0.1:${emulators.s3Port}`,
+  });
+  await direct.dynamodb.send(new CreateTableCommand(createTableInput('metrics')));
+  await direct.s3.send(new CreateBucketCommand({ Bucket: 'artifacts' }));
+  direct.dynamodb.destroy();
+  direct.s3.destroy();
+  stores = {
+    kind: 'aws',
+    table: 'metrics',
+    bucket: 'artifacts',
+    region: EMULATOR_REGION,
+    dynamodbEndpointUrl: `http://127.0.0.1:${proxyPort}`,
+    s3EndpointUrl: `http://127.0.0.1:${emulators.s3Port}`,
+  };
+});
+
+after(async () => {
+  await proxy.close();
+  await emulators.close();
+});
+
+const spec = loadSpecFile(new URL('../examples/tiny.json', import.meta.url).pathname);
+const sweepId = 'stalled-endpoint-test';
+
+test('a stalled DynamoDB endpoint fails the sweep with one line naming DynamoDB, well before a minute', { timeout: 60_000 }, async () => {
+  proxy.stall();
+  try {
+    await assert.rejects(runSweep(spec, { stores, sweepId, workers: 1, backend: 'wasm' }), (error: unknown) => {
+      assert.ok(error instanceof FloodsweepError, String(error));
+      assert.equal(error.kind, 'service');
+      assert.equal(exitCodeOf(error), 1);
+      assert.match(error.message, /^DynamoDB \w+ .*failed/);
+      assert.equal(error.message.split('\n').length, 1);
+      return true;
+    });
+  } finally {
+    proxy.resume();
+  }
+});
+
+test('once the endpoint is back, the same sweep runs to the end', { timeout: 120_000 }, async () => {
+  const result = await runSweep(spec, { stores, sweepId, workers: 1, backend: 'wasm' });
+  assert.equal(result.sweepId, sweepId);
+  assert.equal(result.summary.status, 'SUCCEEDED');
+  assert.equal(result.summary.succeededTasks, 4);
+});
