@@ -7,7 +7,7 @@
 # context is the project root, filtered down by .dockerignore to what the bundle needs.
 #
 # Build by hand:  docker build --platform linux/amd64 -t floodsweep-train .
-ARG NODE_MAJOR=24
+ARG NODE_MAJOR=22
 
 FROM public.ecr.aws/lambda/nodejs:${NODE_MAJOR} AS build
 WORKDIR /build
