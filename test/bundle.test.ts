@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
@@ -23,6 +23,7 @@ import { promisify } from 'node:util';
 import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { build } from 'esbuild';
+import { buildTrainingCheck, CHECK_FILE } from '../infra/build-image.js';
 import {
   BUNDLE_FILE,
   copyRuntimeFiles,
@@ -84,6 +85,16 @@ process.stdout.write(JSON.stringify(result));
 
 function isPng(bytes: Buffer): boolean {
   return bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+}
+
+/** tfjs-node is an optional dependency: its install fails without internet access, and npm then leaves it out. */
+function tfjsNodeInstalled(): boolean {
+  try {
+    require.resolve('@tensorflow/tfjs-node');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Where a sweep run by the handlers keeps its records and artifacts, and how the test reads them back. */
@@ -291,5 +302,31 @@ describe(`bundled Lambda handlers, outside the project, on Node ${LAMBDA_NODE_MA
 
   it('runs a tiny sweep with the DynamoDB and S3 stores (dynalite, s3rver)', async () => {
     await runTinySweep(await awsTarget());
+  });
+
+  it("runs the training image's build check: one epoch trains on wasm, and on tfjs-node where it is installed, else fails", async () => {
+    // As in the image: tfjs stays external and resolves from node_modules (here the project's).
+    const cacheDir = path.join(PROJECT_ROOT, 'node_modules', '.cache');
+    await mkdir(cacheDir, { recursive: true });
+    const checkDir = await mkdtemp(path.join(cacheDir, 'floodsweep-check-'));
+    try {
+      await buildTrainingCheck(PROJECT_ROOT, checkDir);
+      const check = (backend: string) =>
+        run(node, [CHECK_FILE, backend], { cwd: checkDir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+      const passed = (backend: string) =>
+        new RegExp(`^training check passed: ${backend} \\(tfjs 4\\.22\\.0\\), train loss \\d\\.\\d+ -> \\d\\.\\d+ after one epoch$`, 'm');
+      assert.match((await check('wasm')).stdout, passed('wasm'));
+      if (tfjsNodeInstalled()) {
+        assert.match((await check('tfjs-node')).stdout, passed('tfjs-node'));
+      } else {
+        await assert.rejects(check('tfjs-node'), (error: { code?: number; stderr?: string }) => {
+          assert.notEqual(error.code, 0);
+          assert.match(error.stderr ?? '', /tfjs-node was requested but @tensorflow\/tfjs-node is not installed/);
+          return true;
+        });
+      }
+    } finally {
+      await rm(checkDir, { recursive: true, force: true });
+    }
   });
 });
