@@ -12,11 +12,11 @@ import { build } from 'esbuild';
 import { copyRuntimeFiles, esbuildOptions } from './bundling.js';
 
 /** The build check's entry, relative to the project root, and its bundle's file name. */
-export const CHECK_ENTRY = 'infra/image/check-training.ts';
+const CHECK_ENTRY = 'infra/image/check-training.ts';
 export const CHECK_FILE = 'check-training.mjs';
 
 /** The train handler of the image, with its runtime files, in `bundleDir`. */
-export async function buildImageBundle(projectRoot: string, bundleDir: string): Promise<void> {
+async function buildImageBundle(projectRoot: string, bundleDir: string): Promise<void> {
   await build(esbuildOptions('train', { projectRoot, outdir: bundleDir, variant: 'image' }));
   await copyRuntimeFiles('train', projectRoot, bundleDir);
 }
