@@ -1,51 +1,43 @@
 /**
  * Runs inside the training image's build (see Dockerfile): bundles the train handler with the
- * options of infra/bundling.ts (variant `image`: every @tensorflow/* package stays external) and
- * writes the package.json of the image's node_modules: exactly those external packages, at the
- * versions package-lock.json pins. Installing it installs @tensorflow/tfjs-node, whose install
- * script downloads libtensorflow.
+ * options of infra/bundling.ts (variant `image`: every @tensorflow/* package stays external, to be
+ * installed from infra/image/package-lock.json), and the image's build check
+ * (infra/image/check-training.ts) with the same options.
  *
- *   node --import tsx infra/build-image.ts <bundle dir> <runtime package dir>
+ *   node --import tsx infra/build-image.ts <bundle dir> <check dir>
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { copyRuntimeFiles, esbuildOptions } from './bundling.js';
 
-/** What the image bundle's external imports resolve to: node_modules of the image. */
-export const IMAGE_RUNTIME_PACKAGES = ['@tensorflow/tfjs-node', '@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm'];
+/** The build check's entry, relative to the project root, and its bundle's file name. */
+const CHECK_ENTRY = 'infra/image/check-training.ts';
+export const CHECK_FILE = 'check-training.mjs';
 
-interface PackageLock {
-  packages: Record<string, { version?: string }>;
-}
-
-export async function runtimePackageJson(
-  projectRoot: string,
-): Promise<{ name: string; private: true; dependencies: Record<string, string> }> {
-  const lock = JSON.parse(await readFile(path.join(projectRoot, 'package-lock.json'), 'utf8')) as PackageLock;
-  const dependencies: Record<string, string> = {};
-  for (const name of IMAGE_RUNTIME_PACKAGES) {
-    const version = lock.packages[`node_modules/${name}`]?.version;
-    if (!version) throw new Error(`package-lock.json pins no version of ${name}`);
-    dependencies[name] = version;
-  }
-  return { name: 'floodsweep-train-runtime', private: true, dependencies };
-}
-
-export async function buildImage(projectRoot: string, bundleDir: string, runtimeDir: string): Promise<void> {
+/** The train handler of the image, with its runtime files, in `bundleDir`. */
+async function buildImageBundle(projectRoot: string, bundleDir: string): Promise<void> {
   await build(esbuildOptions('train', { projectRoot, outdir: bundleDir, variant: 'image' }));
   await copyRuntimeFiles('train', projectRoot, bundleDir);
-  await mkdir(runtimeDir, { recursive: true });
-  await writeFile(path.join(runtimeDir, 'package.json'), `${JSON.stringify(await runtimePackageJson(projectRoot), null, 2)}\n`);
+}
+
+/** The build check, bundled like the image's train handler, as `checkDir/check-training.mjs`. */
+export async function buildTrainingCheck(projectRoot: string, checkDir: string): Promise<void> {
+  await build({
+    ...esbuildOptions('train', { projectRoot, outdir: checkDir, variant: 'image' }),
+    entryPoints: [path.join(projectRoot, CHECK_ENTRY)],
+    outfile: path.join(checkDir, CHECK_FILE),
+  });
 }
 
 const thisFile = fileURLToPath(import.meta.url);
 if (process.argv[1] && path.resolve(process.argv[1]) === thisFile) {
-  const [bundleDir, runtimeDir] = process.argv.slice(2);
-  if (!bundleDir || !runtimeDir) {
-    console.error('usage: node --import tsx infra/build-image.ts <bundle dir> <runtime package dir>');
+  const [bundleDir, checkDir] = process.argv.slice(2);
+  if (!bundleDir || !checkDir) {
+    console.error('usage: node --import tsx infra/build-image.ts <bundle dir> <check dir>');
     process.exit(2);
   }
-  await buildImage(path.resolve(path.dirname(thisFile), '..'), path.resolve(bundleDir), path.resolve(runtimeDir));
+  const projectRoot = path.resolve(path.dirname(thisFile), '..');
+  await buildImageBundle(projectRoot, path.resolve(bundleDir));
+  await buildTrainingCheck(projectRoot, path.resolve(checkDir));
 }

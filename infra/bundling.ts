@@ -16,8 +16,8 @@ import { type BundlingOptions, LogLevel, OutputFormat } from 'aws-cdk-lib/aws-la
 import type { BuildOptions } from 'esbuild';
 import { ENV_NAMES } from '../src/env-names.js';
 
-/** The Lambda Node.js major version (runtime `nodejs24.x`, image `public.ecr.aws/lambda/nodejs:24`). */
-export const LAMBDA_NODE_MAJOR = 24;
+/** The Lambda Node.js major version (runtime `nodejs22.x`, image `public.ecr.aws/lambda/nodejs:22`). */
+export const LAMBDA_NODE_MAJOR = 22;
 export const ESBUILD_TARGET = `node${LAMBDA_NODE_MAJOR}`;
 
 /** The bundle's file name; the Lambda handler is `index.handler`. */

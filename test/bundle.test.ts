@@ -1,34 +1,63 @@
 /**
- * The Lambda artifacts work: each handler is bundled with exactly the options the stack deploys
- * (infra/bundling.ts, zip variant), copied with its runtime files into a directory with no
- * node_modules anywhere above it, and run there by a child `node` process (so module resolution
- * cannot fall back on the project's node_modules): plan a tiny sweep, train every task on the wasm
- * backend until done (resuming from a checkpoint), record a failure, aggregate into a report,
- * compare the run with itself as a reproducibility baseline.
- * Stores: the local file stores (no table or bucket in the environment).
+ * The Lambda artifacts work on the runtime they deploy to: each handler is bundled with exactly the
+ * options the stack deploys (infra/bundling.ts, zip variant), copied with its runtime files into a
+ * directory with no node_modules anywhere above it, and run there by a child process on the
+ * deployed Node major (the npm registry's `node` package, so module resolution cannot fall back on
+ * the project's node_modules and the test's own Node version does not matter): plan a tiny sweep,
+ * train every task on the wasm backend until done (resuming from a checkpoint), record a failure,
+ * aggregate into a report, compare the run with itself as a reproducibility baseline.
+ * Stores: once the local files, once DynamoDB and S3 (dynalite and s3rver, in process).
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { build } from 'esbuild';
+import { buildTrainingCheck, CHECK_FILE } from '../infra/build-image.js';
 import {
   BUNDLE_FILE,
   copyRuntimeFiles,
   esbuildOptions,
   FUNCTION_IDS,
   type FunctionId,
+  LAMBDA_NODE_MAJOR,
   RUNTIME_FILES,
   runtimeFileEnvironment,
 } from '../infra/bundling.js';
+import { ENV_NAMES } from '../src/env-names.js';
+import { awsClients, createTableInput, DynamoMetricsStore, S3ArtifactStore } from '../src/store/aws.js';
+import { openStores, type Stores } from '../src/store/open.js';
 
 const run = promisify(execFile);
 const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+const require = createRequire(import.meta.url);
+const dynalite = require('dynalite') as (options: { createTableMs?: number }) => Server;
+const S3rver = require('s3rver') as new (options: {
+  port: number;
+  address: string;
+  silent: boolean;
+  directory: string;
+}) => { run(): Promise<AddressInfo>; close(): Promise<void> };
+// s3rver knows only this key pair; dynalite accepts any.
+const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+const region = 'us-east-1';
+
+/** The `node` binary of the Lambda runtime's major, from the npm registry's `node` package. */
+async function lambdaNode(): Promise<string> {
+  const { stdout } = await run('npx', ['-y', '-p', `node@${LAMBDA_NODE_MAJOR}`, 'node', '-p', 'process.execPath']);
+  return stdout.trim();
+}
 
 /** examples/tiny.json, cut to 2 epochs (evaluated every epoch) so the test stays quick. */
 async function tinySpec(): Promise<Record<string, unknown>> {
@@ -58,15 +87,34 @@ function isPng(bytes: Buffer): boolean {
   return bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
 }
 
-describe('bundled Lambda handlers, outside the project', { timeout: 600_000 }, () => {
+/** tfjs-node is an optional dependency: its install fails without internet access, and npm then leaves it out. */
+function tfjsNodeInstalled(): boolean {
+  try {
+    require.resolve('@tensorflow/tfjs-node');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Where a sweep run by the handlers keeps its records and artifacts, and how the test reads them back. */
+interface StoreTarget {
+  env: Record<string, string>;
+  stores: Stores;
+}
+
+describe(`bundled Lambda handlers, outside the project, on Node ${LAMBDA_NODE_MAJOR}`, { timeout: 600_000 }, () => {
   let buildDir: string;
   let runDir: string;
-  let resultsDir: string;
+  let node: string;
+  let dynamodbServer: Server;
+  let s3Server: InstanceType<typeof S3rver>;
+  let s3Directory: string;
+  let endpoints: { dynamodbEndpointUrl: string; s3EndpointUrl: string };
 
   before(async () => {
     buildDir = await mkdtemp(path.join(tmpdir(), 'floodsweep-build-'));
     runDir = await mkdtemp(path.join(tmpdir(), 'floodsweep-lambda-'));
-    resultsDir = path.join(runDir, 'results');
     // Build each function as the stack does, then copy only the artifact (bundle, esbuild's
     // copied files, the runtime files) to where no node_modules can be found.
     for (const fn of FUNCTION_IDS) {
@@ -76,25 +124,70 @@ describe('bundled Lambda handlers, outside the project', { timeout: 600_000 }, (
       await cp(outdir, path.join(runDir, fn), { recursive: true });
     }
     await writeFile(path.join(runDir, 'run.mjs'), RUNNER);
+    node = await lambdaNode();
+    dynamodbServer = dynalite({ createTableMs: 0 });
+    await new Promise<void>((listening) => dynamodbServer.listen(0, '127.0.0.1', listening));
+    s3Directory = await mkdtemp(path.join(tmpdir(), 'floodsweep-s3rver-'));
+    s3Server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: s3Directory });
+    const s3Address = await s3Server.run();
+    endpoints = {
+      dynamodbEndpointUrl: `http://127.0.0.1:${(dynamodbServer.address() as AddressInfo).port}`,
+      s3EndpointUrl: `http://127.0.0.1:${s3Address.port}`,
+    };
   });
 
   after(async () => {
+    dynamodbServer.closeAllConnections();
+    await new Promise((closed) => dynamodbServer.close(closed));
+    await s3Server.close();
     await rm(buildDir, { recursive: true, force: true });
     await rm(runDir, { recursive: true, force: true });
+    await rm(s3Directory, { recursive: true, force: true });
   });
 
-  async function invoke<T>(fn: FunctionId, event: unknown, extraEnv: Record<string, string> = {}): Promise<T> {
+  function localTarget(): StoreTarget {
+    const resultsDir = path.join(runDir, 'results');
+    return { env: { [ENV_NAMES.resultsDir]: resultsDir }, stores: openStores({ kind: 'local', rootDir: resultsDir }) };
+  }
+
+  /** A table created from the stack's description and a bucket, on dynalite and s3rver. */
+  async function awsTarget(): Promise<StoreTarget> {
+    const table = 'floodsweep-metrics';
+    const bucket = 'floodsweep-artifacts';
+    const clients = awsClients({ region, credentials, ...endpoints });
+    await clients.dynamodb.send(new CreateTableCommand(createTableInput(table)));
+    const describeTable = new DescribeTableCommand({ TableName: table });
+    while ((await clients.dynamodb.send(describeTable)).Table?.TableStatus !== 'ACTIVE');
+    await clients.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    return {
+      env: {
+        [ENV_NAMES.table]: table,
+        [ENV_NAMES.bucket]: bucket,
+        AWS_REGION: region,
+        AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+        AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodbEndpointUrl,
+        AWS_ENDPOINT_URL_S3: endpoints.s3EndpointUrl,
+      },
+      stores: {
+        metrics: new DynamoMetricsStore({ client: clients.documents, tableName: table }),
+        artifacts: new S3ArtifactStore({ client: clients.s3, bucket }),
+      },
+    };
+  }
+
+  async function invoke<T>(fn: FunctionId, event: unknown, target: StoreTarget, extraEnv: Record<string, string> = {}): Promise<T> {
     const bundleDir = path.join(runDir, fn);
-    // A clean environment: no NODE_OPTIONS (tsx), no test-runner variables, no AWS settings.
+    // A clean environment: no NODE_OPTIONS (tsx), no test-runner variables, no AWS settings but the target's.
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
-      FLOODSWEEP_RESULTS_DIR: resultsDir,
       FLOODSWEEP_BACKEND: 'wasm',
       ...runtimeFileEnvironment(fn, bundleDir),
+      ...target.env,
       ...extraEnv,
     };
     try {
-      const { stdout } = await run(process.execPath, ['run.mjs', path.join(bundleDir, BUNDLE_FILE), JSON.stringify(event)], {
+      const { stdout } = await run(node, ['run.mjs', path.join(bundleDir, BUNDLE_FILE), JSON.stringify(event)], {
         cwd: runDir,
         env,
         maxBuffer: 16 * 1024 * 1024,
@@ -105,6 +198,11 @@ describe('bundled Lambda handlers, outside the project', { timeout: 600_000 }, (
       throw new Error(`${fn} handler failed: ${stderr ?? String(error)}`);
     }
   }
+
+  it(`runs them on Node ${LAMBDA_NODE_MAJOR}, the deployed functions' runtime`, async () => {
+    const { stdout } = await run(node, ['-p', 'process.versions.node']);
+    assert.equal(stdout.trim().split('.')[0], String(LAMBDA_NODE_MAJOR));
+  });
 
   it('copies nothing but the artifact, with no node_modules above it', async () => {
     for (let dir = runDir; ; dir = path.dirname(dir)) {
@@ -122,28 +220,27 @@ describe('bundled Lambda handlers, outside the project', { timeout: 600_000 }, (
     }
   });
 
-  it('plans, trains (resuming from a checkpoint), records a failure, aggregates and compares a tiny sweep', async () => {
+  /** Plans, trains (resuming from a checkpoint), records a failure, aggregates and compares a tiny sweep. */
+  async function runTinySweep(target: StoreTarget): Promise<void> {
+    const { metrics, artifacts } = target.stores;
     const spec = await tinySpec();
     const sweepId = 'bundle-test';
-    const planned = await invoke<{ sweepId: string; manifestKey: string; taskCount: number; maxConcurrency: number }>('plan', {
-      input: { spec, sweepId },
-      executionName: `${sweepId}-0001`,
-    });
+    const planned = await invoke<{ sweepId: string; manifestKey: string; taskCount: number; maxConcurrency: number }>(
+      'plan',
+      { input: { spec, sweepId }, executionName: `${sweepId}-0001` },
+      target,
+    );
     assert.equal(planned.sweepId, sweepId);
     assert.ok(planned.taskCount >= 2, `task count ${planned.taskCount}`);
 
-    // The local artifact store mirrors S3 keys on disk.
-    const manifest = JSON.parse(await readFile(path.join(resultsDir, ...planned.manifestKey.split('/')), 'utf8')) as Array<{
-      sweepId: string;
-      taskId: string;
-    }>;
+    const manifest = JSON.parse(String(await artifacts.get(planned.manifestKey))) as Array<{ sweepId: string; taskId: string }>;
     assert.equal(manifest.length, planned.taskCount);
 
     for (const item of manifest) {
       // One epoch per call: the first call checkpoints and returns done=false, the next resumes.
       const calls: Array<{ done: boolean; epoch: number }> = [];
       for (let call = 0; call < 10; call++) {
-        const output = await invoke<{ done: boolean; epoch: number }>('train', item, { FLOODSWEEP_EPOCHS_PER_CALL: '1' });
+        const output = await invoke<{ done: boolean; epoch: number }>('train', item, target, { FLOODSWEEP_EPOCHS_PER_CALL: '1' });
         calls.push(output);
         if (output.done) break;
       }
@@ -156,24 +253,25 @@ describe('bundled Lambda handlers, outside the project', { timeout: 600_000 }, (
     }
 
     // Run against a finished task, the failure recorder changes nothing (only PENDING/RUNNING/FAILED tasks are marked).
-    const failed = await invoke<{ failed: boolean }>('recordFailure', {
-      ...manifest[0],
-      error: { Error: 'Test', Cause: 'not really' },
-    });
+    const failed = await invoke<{ failed: boolean }>(
+      'recordFailure',
+      { ...manifest[0], error: { Error: 'Test', Cause: 'not really' } },
+      target,
+    );
     assert.equal(failed.failed, true);
 
-    const aggregated = await invoke<{ status: string; summaryKey: string; reportKey: string }>('aggregate', { sweepId });
+    const aggregated = await invoke<{ status: string; summaryKey: string; reportKey: string }>('aggregate', { sweepId }, target);
     assert.equal(aggregated.status, 'SUCCEEDED');
 
     // A reproducibility run compared with itself: same spec, same backend, same numbers.
-    const compared = await invoke<{ verdict: string; message: string }>('compare', {
-      sweepId,
-      repro: { name: 'bundle-test', baseline: { sweepId } },
-    });
+    const compared = await invoke<{ verdict: string; message: string }>(
+      'compare',
+      { sweepId, repro: { name: 'bundle-test', baseline: { sweepId } } },
+      target,
+    );
     assert.equal(compared.verdict, 'REPRODUCED', compared.message);
 
-    const { LocalMetricsStore } = await import('../src/store/local.js');
-    const tasks = await new LocalMetricsStore(resultsDir).listTasks(sweepId);
+    const tasks = await metrics.listTasks(sweepId);
     assert.equal(tasks.length, planned.taskCount);
     for (const task of tasks) {
       assert.equal(task.status, 'SUCCEEDED', `${task.taskId}: ${task.status} ${task.error ?? ''}`);
@@ -181,24 +279,54 @@ describe('bundled Lambda handlers, outside the project', { timeout: 600_000 }, (
       assert.equal(task.epochsDone, 2);
     }
 
-    const sweepDir = path.join(resultsDir, 'sweeps', sweepId);
-    const summary = JSON.parse(await readFile(path.join(resultsDir, ...aggregated.summaryKey.split('/')), 'utf8')) as {
-      status: string;
-    };
+    const summary = JSON.parse(String(await artifacts.get(aggregated.summaryKey))) as { status: string };
     assert.equal(summary.status, 'SUCCEEDED');
-    const report = await readFile(path.join(resultsDir, ...aggregated.reportKey.split('/')), 'utf8');
-    assert.match(report, /<html/i);
-    assert.ok(existsSync(path.join(sweepDir, 'repro.json')), 'repro.json');
+    assert.match(String(await artifacts.get(aggregated.reportKey)), /<html/i);
+    assert.ok(await artifacts.exists(`sweeps/${sweepId}/repro.json`), 'repro.json');
 
-    const plots = (await readdir(path.join(sweepDir, 'plots'))).filter((file) => file.endsWith('.png'));
+    const plots = (await artifacts.list(`sweeps/${sweepId}/plots/`)).filter((key) => key.endsWith('.png'));
     assert.ok(plots.length > 0, 'no PNG plots');
     for (const plot of plots) {
-      const bytes = await readFile(path.join(sweepDir, 'plots', plot));
+      const bytes = (await artifacts.get(plot))!;
       assert.ok(isPng(bytes), `${plot} is not a PNG`);
       // Width and height from the IHDR chunk; a real chart with text is tens of kilobytes.
       const [width, height] = [bytes.readUInt32BE(16), bytes.readUInt32BE(20)];
       assert.ok(width >= 400 && height >= 200, `${plot}: ${width}x${height}`);
-      assert.ok((await stat(path.join(sweepDir, 'plots', plot))).size > 10_000, `${plot} is only ${bytes.length} bytes`);
+      assert.ok(bytes.length > 10_000, `${plot} is only ${bytes.length} bytes`);
+    }
+  }
+
+  it('runs a tiny sweep with the local file stores', async () => {
+    await runTinySweep(localTarget());
+  });
+
+  it('runs a tiny sweep with the DynamoDB and S3 stores (dynalite, s3rver)', async () => {
+    await runTinySweep(await awsTarget());
+  });
+
+  it("runs the training image's build check: one epoch trains on wasm, and on tfjs-node where it is installed, else fails", async () => {
+    // As in the image: tfjs stays external and resolves from node_modules (here the project's).
+    const cacheDir = path.join(PROJECT_ROOT, 'node_modules', '.cache');
+    await mkdir(cacheDir, { recursive: true });
+    const checkDir = await mkdtemp(path.join(cacheDir, 'floodsweep-check-'));
+    try {
+      await buildTrainingCheck(PROJECT_ROOT, checkDir);
+      const check = (backend: string) =>
+        run(node, [CHECK_FILE, backend], { cwd: checkDir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+      const passed = (backend: string) =>
+        new RegExp(`^training check passed: ${backend} \\(tfjs 4\\.22\\.0\\), train loss \\d\\.\\d+ -> \\d\\.\\d+ after one epoch$`, 'm');
+      assert.match((await check('wasm')).stdout, passed('wasm'));
+      if (tfjsNodeInstalled()) {
+        assert.match((await check('tfjs-node')).stdout, passed('tfjs-node'));
+      } else {
+        await assert.rejects(check('tfjs-node'), (error: { code?: number; stderr?: string }) => {
+          assert.notEqual(error.code, 0);
+          assert.match(error.stderr ?? '', /tfjs-node was requested but @tensorflow\/tfjs-node is not installed/);
+          return true;
+        });
+      }
+    } finally {
+      await rm(checkDir, { recursive: true, force: true });
     }
   });
 });
