@@ -406,7 +406,11 @@ for (const [variant, s] of Object.entries(variants)) {
       assert.equal(readFileSync(asset, 'utf8'), workflowText);
 
       const substitutions = machine.DefinitionSubstitutions as Json;
-      const expected: Json = { ArtifactBucket: { Ref: bucketId }, AlertTopicArn: { Ref: s.logicalId(s.stack.alertTopic) } };
+      const expected: Json = {
+        ArtifactBucket: { Ref: bucketId },
+        AlertTopicArn: { Ref: s.logicalId(s.stack.alertTopic) },
+        Partition: { Ref: 'AWS::Partition' },
+      };
       for (const [name, fn] of Object.entries(WORKFLOW_FUNCTIONS)) expected[name] = { 'Fn::GetAtt': [ids[fn], 'Arn'] };
       assert.deepEqual(substitutions, expected);
       const used = new Set([...workflowText.matchAll(/\$\{(\w+)\}/g)].map((m) => m[1]));
@@ -417,8 +421,9 @@ for (const [variant, s] of Object.entries(variants)) {
         if (typeof value === 'string') {
           const whole = /^\$\{(\w+)\}$/.exec(value);
           if (whole) return substitutions[whole[1]];
-          assert.doesNotMatch(value, /\$\{/, `partial placeholder in ${value}`);
-          return value;
+          // Inside a string (an ARN) only the partition is substituted: CloudFormation fills it in.
+          assert.doesNotMatch(value.replaceAll('${Partition}', ''), /\$\{/, `partial placeholder in ${value}`);
+          return value.replaceAll('${Partition}', '<Partition>');
         }
         if (Array.isArray(value)) return value.map(substitute);
         if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v)]));
@@ -430,7 +435,44 @@ for (const [variant, s] of Object.entries(variants)) {
       const map = definition.States.TrainAll as Json;
       assert.equal(map.Type, 'Map');
       assert.deepEqual(map.ItemReader.Parameters.Bucket, { Ref: bucketId });
-      assert.equal(map.ItemReader.Resource, 'arn:aws:states:::s3:getObject');
+      assert.equal(map.ItemReader.Resource, 'arn:<Partition>:states:::s3:getObject');
+      assert.doesNotMatch(workflowText, /arn:aws:/, 'ARNs follow the partition of the stack');
+      // Fit for thousands of tasks: the children's outputs go to S3, not into the Map's 256 KiB result.
+      assert.equal(map.ResultWriter.Resource, 'arn:<Partition>:states:::s3:putObject');
+      assert.deepEqual(map.ResultWriter.Parameters.Bucket, { Ref: bucketId });
+      assert.equal(map.ResultWriter.Parameters['Prefix.$'], "States.Format('sweeps/{}/map-results', $.plan.sweepId)");
+      assert.equal(map.ToleratedFailurePercentage, 100, 'a child whose RecordFailure fails never aborts the sweep');
+      for (const name of ['TrainAll', 'Aggregate', 'Compare']) {
+        assert.deepEqual(
+          definition.States[name].Catch,
+          [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'MarkSweepFailed' }],
+          name,
+        );
+      }
+      assert.deepEqual(definition.States.MarkSweepFailed.Resource, { 'Fn::GetAtt': [ids.recordFailure, 'Arn'] });
+      assert.equal(definition.States[definition.States.MarkSweepFailed.Next].Type, 'Fail');
+      // Retriers: jittered and capped; throttling waits longer; Train resumes after transient errors.
+      const tasks = [
+        ...Object.entries(definition.States as Record<string, Json>),
+        ...Object.entries(map.ItemProcessor.States as Record<string, Json>),
+      ].filter(([, state]) => state.Type === 'Task' && typeof state.Resource === 'object');
+      for (const [name, state] of tasks) {
+        const retriers = state.Retry as Json[];
+        for (const retrier of retriers) {
+          assert.equal(retrier.JitterStrategy, 'FULL', name);
+          assert.ok(retrier.MaxDelaySeconds > 0, name);
+        }
+        const throttling = retriers.find((r) => r.ErrorEquals.includes('Lambda.TooManyRequestsException'));
+        const service = retriers.find((r) => r.ErrorEquals.includes('Lambda.ClientExecutionTimeoutException'));
+        assert.ok(
+          throttling && service && throttling.MaxAttempts > service.MaxAttempts && throttling.MaxDelaySeconds > service.MaxDelaySeconds,
+          name,
+        );
+        const fn = Object.entries(ids).find(([, id]) => state.Resource['Fn::GetAtt']?.[0] === id)?.[0] as FunctionId;
+        assert.ok(state.TimeoutSeconds > resource(json, ids[fn]).Properties.Timeout, `${name}: the state outlives its function`);
+      }
+      const trainRetriers = map.ItemProcessor.States.Train.Retry as Json[];
+      assert.ok(trainRetriers.some((r) => ['StoreError', 'Runtime.ExitError', 'States.Timeout'].every((e) => r.ErrorEquals.includes(e))));
       assert.deepEqual(map.ItemProcessor.ProcessorConfig, { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' });
       assert.equal(map.MaxConcurrencyPath, '$.plan.maxConcurrency');
       assert.deepEqual(map.ItemProcessor.States.Train.Resource, { 'Fn::GetAtt': [ids.train, 'Arn'] });
@@ -455,7 +497,8 @@ for (const [variant, s] of Object.entries(variants)) {
       const invoke = statements.filter((st) => asArray(st.Action).includes('lambda:InvokeFunction'));
       assert.equal(invoke.length, 1);
       assert.deepEqual(new Set(asArray(invoke[0].Resource)), new Set(FUNCTION_IDS.map((fn) => ({ 'Fn::GetAtt': [ids[fn], 'Arn'] }))));
-      assert.deepEqual(objectGrants(json, roleId, bucketId, 's3:GetObject'), [KEY_PATTERNS.manifest]);
+      assert.deepEqual(objectGrants(json, roleId, bucketId, 's3:GetObject'), [KEY_PATTERNS.manifest, KEY_PATTERNS.mapResults]);
+      assert.deepEqual(objectGrants(json, roleId, bucketId, 's3:PutObject'), [KEY_PATTERNS.mapResults], 'the ResultWriter');
 
       const start = statements.find((st) => asArray(st.Action).includes('states:StartExecution'));
       assert.deepEqual(start?.Resource, { Ref: stateMachineId });

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { DEFAULT_EPOCHS_PER_CALL, DEFAULT_MAX_TASKS, DEFAULT_RESULTS_DIR } from '../env.js';
+import { DEFAULT_EPOCHS_PER_CALL, DEFAULT_MAX_TASKS, DEFAULT_RESULTS_DIR, DEFAULT_STACK } from '../env.js';
 import { UsageError } from '../errors.js';
 import type { RunSweepOptions, SweepRunResult } from '../run.js';
 import type { StoreConfig } from '../store/open.js';
@@ -9,7 +9,7 @@ import type { SweepSummary } from '../sweep/aggregate.js';
 import { invocation } from './invocation.js';
 import { addBackendOption, backendRequest, parsePositiveInteger } from './options.js';
 import { describeProgress, Eta, formatDuration, ProgressLine } from './progress.js';
-import { addStoreOptions, cloudTarget, type StoreOptions, storeConfig, storeFlags } from './stores.js';
+import { addStoreOptions, cloudTarget, type StoreOptions, shellQuote, storeConfig, storeFlags } from './stores.js';
 
 export function registerSweep(program: Command): void {
   const sweep = program.command('sweep').description('plan, run and inspect sweeps over flood levels x seeds x settings');
@@ -82,8 +82,11 @@ export function registerSweep(program: Command): void {
 
   addStoreOptions(sweep.command('status <sweepId>').description("a sweep's status and the progress of its tasks"))
     .option('--json', 'print JSON')
-    .addHelpText('after', '\nExample:\n  $ floodsweep sweep status <sweepId>')
-    .action(async (sweepId: string, options: StoreOptions & { json?: boolean }) => {
+    .option('--follow', 'with --cloud: follow the running execution until it ends, then print the status')
+    .addHelpText('after', '\nExamples:\n  $ floodsweep sweep status <sweepId>\n  $ floodsweep sweep status <sweepId> --cloud --follow')
+    .action(async (sweepId: string, options: StoreOptions & { json?: boolean; follow?: boolean }) => {
+      if (options.follow && !options.cloud) throw new UsageError('--follow: only with --cloud; a local run shows its progress itself');
+      if (options.follow) await followCloudSweep(sweepId, options);
       const stores = await openFor(options);
       const record = await stores.metrics.getSweep(sweepId);
       if (!record) throw new UsageError(`sweep ${JSON.stringify(sweepId)} not found in ${stores.artifacts.locate('')}`);
@@ -99,6 +102,29 @@ export function registerSweep(program: Command): void {
         const line = `  ${t.taskId}  b=${t.config.floodLevel} seed ${t.config.seed}  ${t.status.padEnd(9)} epoch ${t.epochsDone}/${t.epochsTotal}`;
         process.stdout.write(`${line}${t.error ? `  ${t.error}` : ''}\n`);
       }
+    });
+
+  sweep
+    .command('stop <sweepId>')
+    .description("stop a sweep's running execution on the deployed stack (a local run stops with Ctrl-C)")
+    .requiredOption('--cloud', 'the deployed stack (required)')
+    .option('--stack <name>', `the deployed stack's name (default ${DEFAULT_STACK})`)
+    .option('--region <region>', 'AWS region (default from the AWS environment)')
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ floodsweep sweep stop <sweepId> --cloud\n\nResume it later with: floodsweep sweep run --resume <sweepId> --cloud',
+    )
+    .action(async (sweepId: string, options: StoreOptions) => {
+      const { findRunningExecution, stopCloudExecution } = await import('../workflow/cloud-executor.js');
+      const { openStores } = await import('../store/open.js');
+      const target = await cloudTarget(options);
+      const executionArn = await findRunningExecution(target, sweepId);
+      if (!executionArn) throw new UsageError(`sweep ${JSON.stringify(sweepId)} has no running execution on ${target.stateMachineArn}`);
+      const cause = 'stopped by the user (floodsweep sweep stop)';
+      await stopCloudExecution(target, executionArn, cause);
+      // A stopped execution runs no Catch: the sweep record would stay RUNNING.
+      await openStores(target.stores).metrics.updateSweep(sweepId, ['RUNNING'], { status: 'FAILED', error: cause });
+      process.stdout.write(`stopped ${executionArn}; resume with: ${invocation()} sweep run --resume ${sweepId} ${cloudFlags(options)}\n`);
     });
 
   addStoreOptions(sweep.command('results <sweepId>').description("a finished sweep's summary table"))
@@ -141,6 +167,41 @@ interface SweepRunFlags extends StoreOptions {
   backend?: string;
 }
 
+/** The flags that name the same deployed stack again, for hints. */
+function cloudFlags(options: StoreOptions): string {
+  return [
+    '--cloud',
+    options.stack ? `--stack ${shellQuote(options.stack)}` : '',
+    options.region ? `--region ${shellQuote(options.region)}` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
+}
+
+/** Follows a sweep's running cloud execution with a progress line until it ends. */
+async function followCloudSweep(sweepId: string, options: StoreOptions): Promise<void> {
+  const { findRunningExecution } = await import('../workflow/cloud-executor.js');
+  const { followExecution } = await import('../run.js');
+  const target = await cloudTarget(options);
+  const executionArn = await findRunningExecution(target, sweepId);
+  if (!executionArn) return;
+  const progress = new ProgressLine();
+  const eta = new Eta();
+  process.stderr.write(`following ${executionArn}\n`);
+  try {
+    await followExecution(sweepId, executionArn, target, {
+      onEvent: (event) => {
+        if (event.type === 'progress')
+          progress.update(
+            describeProgress(event.progress, eta.estimate(event.progress.epochsDone, event.progress.epochsTotal), progress.width),
+          );
+      },
+    });
+  } finally {
+    progress.finish();
+  }
+}
+
 /** The stores a reading command looks at. */
 export async function openFor(options: StoreOptions) {
   const { openStores } = await import('../store/open.js');
@@ -168,9 +229,10 @@ export async function runWithProgress<T extends SweepRunResult>(
   const interrupt = () => {
     controller.abort();
     progress.finish();
+    const id = sweepId ?? '<sweepId>';
     const hint = cloud
-      ? `stopped following; the execution keeps running in the cloud: ${invocation()} sweep status ${sweepId ?? '<sweepId>'} --cloud`
-      : `interrupted; finish it with: ${invocation()} sweep run --resume ${sweepId ?? '<sweepId>'} ${storeFlags(stores!)}`;
+      ? `stopped following; the execution keeps running in the cloud. Follow it again: ${invocation()} sweep status ${id} ${cloudFlags(flags)} --follow; stop it: ${invocation()} sweep stop ${id} ${cloudFlags(flags)}`
+      : `interrupted; finish it with: ${invocation()} sweep run --resume ${id} ${storeFlags(stores!)}`;
     process.stderr.write(`${hint}\n`);
     process.exit(130);
   };
