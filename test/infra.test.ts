@@ -417,13 +417,16 @@ for (const [variant, s] of Object.entries(variants)) {
       assert.deepEqual([...used].sort(), Object.keys(expected).sort(), 'every placeholder is substituted, and nothing else');
 
       // The definition after substitution: the file with each placeholder replaced by its value.
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the workflow file's placeholder, not a template
+      const PARTITION_PLACEHOLDER = '${Partition}';
       const substitute = (value: unknown): unknown => {
         if (typeof value === 'string') {
           const whole = /^\$\{(\w+)\}$/.exec(value);
           if (whole) return substitutions[whole[1]];
           // Inside a string (an ARN) only the partition is substituted: CloudFormation fills it in.
-          assert.doesNotMatch(value.replaceAll('${Partition}', ''), /\$\{/, `partial placeholder in ${value}`);
-          return value.replaceAll('${Partition}', '<Partition>');
+          const withPartition = value.replaceAll(PARTITION_PLACEHOLDER, '<Partition>');
+          assert.doesNotMatch(withPartition, /\$\{/, `partial placeholder in ${value}`);
+          return withPartition;
         }
         if (Array.isArray(value)) return value.map(substitute);
         if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v)]));

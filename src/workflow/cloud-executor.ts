@@ -14,7 +14,7 @@ import { z } from 'zod';
 import { DEFAULT_STACK } from '../env.js';
 import { FloodsweepError, UsageError } from '../errors.js';
 import { awsClientSettings } from '../store/aws-settings.js';
-import { openStores, type StoreConfig, type Stores } from '../store/open.js';
+import type { StoreConfig, Stores } from '../store/open.js';
 import { sweepKeys } from '../store/ports.js';
 import { executionNameFor, isExecutionOf, sweepIdOf } from './names.js';
 import { type CompareOutput, compareOutputSchema, type ExecutionInput, parsePayload } from './payloads.js';
