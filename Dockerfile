@@ -27,7 +27,6 @@ COPY tsconfig.json ./
 COPY src ./src
 COPY functions ./functions
 COPY infra/bundling.ts infra/build-image.ts ./infra/
-COPY infra/image/check-training.ts ./infra/image/
 # The train bundle (infra/bundling.ts, variant image) and the build check, bundled the same way.
 RUN node --import tsx infra/build-image.ts /build/bundle /build/check
 WORKDIR /build/runtime

@@ -2,7 +2,7 @@
  * Runs inside the training image's build (see Dockerfile): bundles the train handler with the
  * options of infra/bundling.ts (variant `image`: every @tensorflow/* package stays external, to be
  * installed from infra/image/package-lock.json), and the image's build check
- * (infra/image/check-training.ts) with the same options.
+ * (functions/check-training.ts) with the same options.
  *
  *   node --import tsx infra/build-image.ts <bundle dir> <check dir>
  */
@@ -12,7 +12,7 @@ import { build } from 'esbuild';
 import { copyRuntimeFiles, esbuildOptions } from './bundling.js';
 
 /** The build check's entry, relative to the project root, and its bundle's file name. */
-const CHECK_ENTRY = 'infra/image/check-training.ts';
+const CHECK_ENTRY = 'functions/check-training.ts';
 export const CHECK_FILE = 'check-training.mjs';
 
 /** The train handler of the image, with its runtime files, in `bundleDir`. */

@@ -89,10 +89,8 @@ test('only the CLI imports the CLI; handlers call the workflow steps', () => {
     ),
     [],
   );
-  assert.deepEqual(
-    violations('functions', inside('functions', 'src/workflow', 'src/store/open.ts', 'src/env.ts', 'src/flooding/backend.ts')),
-    [],
-  );
+  // Handlers call workflow steps; functions/check-training.ts, the training image's build check, trains one epoch.
+  assert.deepEqual(violations('functions', inside('functions', 'src/workflow', 'src/store/open.ts', 'src/env.ts', 'src/flooding')), []);
 });
 
 test('infra/ imports no runtime code of src/, only the constants file that imports nothing', () => {

@@ -1,4 +1,5 @@
 import { ExecutionAbortedError, ExecutionError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import { z } from 'zod';
 import { FloodsweepError } from '../errors.js';
 import type { BackendName, BackendRequest } from '../flooding/names.js';
 import { openStores, type StoreConfig } from '../store/open.js';
@@ -16,6 +17,7 @@ import {
   manifestSchema,
   type PlanOutput,
   parsePayload,
+  planOutputSchema,
   trainInputSchema,
 } from './payloads.js';
 import { plan } from './plan.js';
@@ -105,7 +107,7 @@ export function runWorkflowLocally(
   // The definition is our own file, checked against ASL by test/workflow.test.ts.
   const machine = new StateMachine(definition as StateMachineDefinition, { validationOptions: { checkArn: true, checkPaths: true } });
   // Errors thrown by our own steps, kept so that the caller gets them (with their kind), not the executor's wrapper.
-  let stepError: unknown;
+  let stepError: { state: string; error: unknown } | undefined;
   /** Like a Lambda: the request and the response go through JSON, each at most 6 MiB. */
   const lambda = (state: string, run: (event: unknown) => Promise<unknown>) => async (event: JsonValue) => {
     try {
@@ -114,10 +116,16 @@ export function runWorkflowLocally(
       checkLambdaPayload(state, 'response', output);
       return asJson(output);
     } catch (error) {
-      stepError = error;
+      stepError = { state, error };
       throw error;
     }
   };
+  const planLambda = lambda('Plan', async (event) => {
+    // Never more Train calls than workers: a queued call's wait would count against its timeout.
+    const planned = await plan(stores, event, { maxConcurrencyCap: pool.size });
+    options.onPlanned?.(planned, await pool.backend());
+    return planned;
+  });
   const executionName = executionNameFor(input.sweepId);
   const execution = machine.run(asJson(input), {
     context: {
@@ -125,14 +133,13 @@ export function runWorkflowLocally(
     },
     overrides: {
       taskResourceLocalHandlers: {
-        Plan: lambda('Plan', async (event) => {
-          // Never more Train calls than workers: a queued call's wait would count against its timeout.
-          const planned = await plan(stores, event, { maxConcurrencyCap: pool.size });
-          options.onPlanned?.(planned, await pool.backend());
+        Plan: async (event) => {
+          const planned = parsePayload(planOutputSchema, await planLambda(event), 'Plan output');
+          // The local translation's items (the cloud's ItemReader reads them from S3): not part of the Lambda's response.
           const manifest = await stores.artifacts.get(planned.manifestKey);
           const items = parsePayload(manifestSchema, JSON.parse(manifest!.toString('utf8')), 'manifest');
-          return { ...planned, items };
-        }),
+          return asJson({ ...planned, items });
+        },
         Train: async (event) => {
           checkLambdaPayload('Train', 'request', event);
           const item = parsePayload(trainInputSchema, event, 'Train input');
@@ -193,7 +200,10 @@ export function runWorkflowLocally(
         throw limitError;
       }
       if (error instanceof ExecutionAbortedError) throw new WorkflowAbortedError();
-      if (error instanceof ExecutionError && stepError instanceof FloodsweepError) throw stepError;
+      if (error instanceof ExecutionError && stepError) {
+        if (stepError.error instanceof FloodsweepError) throw stepError.error;
+        throw new FloodsweepError('internal', `${stepError.state} failed: ${String(stepError.error)}`, { cause: stepError.error });
+      }
       throw new FloodsweepError('internal', `workflow: ${(error as Error).message}`, { cause: error });
     })
     .finally(() => pool.close());
@@ -202,6 +212,20 @@ export function runWorkflowLocally(
     void pool.close();
   };
   return { result, abort };
+}
+
+/**
+ * A state's data as it is in the cloud: without the manifest items that the local translation
+ * (ItemReader -> ItemsPath) keeps at `$.plan.items`; in the cloud the Map reads them from S3.
+ */
+function asInTheCloud(data: unknown): unknown {
+  const parsed = z
+    .object({ plan: z.object({ items: z.unknown() }).loose() })
+    .loose()
+    .safeParse(data);
+  if (!parsed.success) return data;
+  const { items: _items, ...plan } = parsed.data.plan;
+  return { ...parsed.data, plan };
 }
 
 type EventLog = Awaited<ReturnType<ReturnType<StateMachine['run']>['eventLogs']['next']>>['value'];
@@ -224,11 +248,11 @@ async function watchLimits(
       const { state, index } = event;
       if (event.type === 'StateEntered') {
         history.state(state.type, index);
-        checkStatePayload(state.name, 'input', state.input);
+        checkStatePayload(state.name, 'input', asInTheCloud(state.input));
       } else if (event.type === 'StateRetried') {
         history.retry(index);
       } else if (event.type === 'StateExited') {
-        checkStatePayload(state.name, 'output', state.output);
+        checkStatePayload(state.name, 'output', asInTheCloud(state.output));
         if (index !== undefined) childOutputs.set(index, state.output);
         else if (state.type === 'Map') {
           const results = [...childOutputs].sort(([a], [b]) => a - b).map(([, output]) => output);

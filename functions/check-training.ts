@@ -6,11 +6,11 @@
  *
  *   node check-training.mjs tfjs-node
  */
-import { readEnvironment } from '../../src/env.js';
-import { initBackend, tf } from '../../src/flooding/backend.js';
-import { resolveTaskConfig } from '../../src/flooding/config.js';
-import { BACKENDS, type BackendName } from '../../src/flooding/names.js';
-import { TrainingRun } from '../../src/flooding/trainer.js';
+import { readEnvironment } from '../src/env.js';
+import { initBackend, tf } from '../src/flooding/backend.js';
+import { resolveTaskConfig } from '../src/flooding/config.js';
+import { BACKENDS, type BackendName } from '../src/flooding/names.js';
+import { TrainingRun } from '../src/flooding/trainer.js';
 
 async function checkTraining(backend: BackendName): Promise<string> {
   await initBackend(backend, { wasmDir: readEnvironment().wasmDir });
