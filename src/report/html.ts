@@ -1,4 +1,5 @@
 import {
+  formatLevel,
   type GroupSummary,
   isLossMetric,
   type LevelSummary,
@@ -7,7 +8,7 @@ import {
   type SweepSummary,
 } from '../sweep/aggregate.js';
 import type { Difference, Estimate } from '../sweep/statistics.js';
-import { formatLevel, type SweepFigure } from './sweep-figures.js';
+import type { SweepFigure } from './sweep-figures.js';
 
 /**
  * report.html: one self-contained page (inline CSS, figures as PNG data: URIs, no external

@@ -1,5 +1,5 @@
 import type { EpochMetrics } from '../flooding/metrics.js';
-import type { GroupSummary, LevelSummary, SweepSummary } from '../sweep/aggregate.js';
+import { formatLevel, type GroupSummary, type LevelSummary, type SweepSummary } from '../sweep/aggregate.js';
 import { demoFigures, type Figure, type LineSeries, type RenderOptions, renderChart } from './plots.js';
 
 export interface SweepFigure {
@@ -12,11 +12,6 @@ export interface SweepFigure {
 }
 
 const CHOSEN_COLOR = '#e45756';
-
-/** Flood levels in labels: no float noise like 0.30000000000000004. */
-export function formatLevel(level: number): string {
-  return String(Number(level.toPrecision(4)));
-}
 
 /**
  * Per group (numbered from 1 in summary order): test accuracy against flood level, the demo's loss

@@ -47,9 +47,3 @@ export async function readStoredJson(stores: Stores, key: string): Promise<unkno
   if (!bytes) throw new MissingStateError(`${stores.artifacts.locate(key)} is missing`);
   return JSON.parse(bytes.toString('utf8'));
 }
-
-/** The summary Aggregate wrote, or undefined before the sweep was aggregated. */
-export async function readSummary(stores: Stores, sweepId: string): Promise<SweepSummary | undefined> {
-  const bytes = await stores.artifacts.get(sweepKeys(sweepId).summary);
-  return bytes ? (JSON.parse(bytes.toString('utf8')) as SweepSummary) : undefined;
-}
