@@ -1,0 +1,175 @@
+/**
+ * Interactive charts (vega-lite specs for vega-embed in a browser), shared by the dashboard and
+ * report.html, and the vega scripts they run on, read from node_modules: no page loads anything
+ * from outside.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { TopLevelSpec } from 'vega-lite';
+import { FloodsweepError } from '../errors.js';
+import { type EpochMetrics, SPLITS } from '../flooding/metrics.js';
+import { formatLevel, type GroupSummary } from '../sweep/aggregate.js';
+
+const CHOSEN_COLOR = '#e45756';
+const percent = (fraction: number) => Math.round(10000 * fraction) / 100;
+const clipPercent = (value: number) => Math.min(100, Math.max(0, value));
+
+/**
+ * Clean test accuracy against flood level: mean over seeds, a ±1 sd band clipped to [0, 100],
+ * a marker per measured level, every seed's value, and a dashed rule at the chosen level.
+ */
+export function accuracyVsLevelSpec(group: GroupSummary): TopLevelSpec {
+  const finished = group.levels.filter((level) => level.testCleanAcc);
+  const levels = finished.map((level) => {
+    const { mean, sd, n } = level.testCleanAcc!;
+    return {
+      b: level.floodLevel,
+      mean: percent(mean),
+      low: clipPercent(percent(mean - sd)),
+      high: clipPercent(percent(mean + sd)),
+      sd: percent(sd),
+      seeds: n,
+    };
+  });
+  const seeds = finished.flatMap((level) =>
+    level.runs.map((run) => ({ b: level.floodLevel, seed: run.seed, task: run.taskId, accuracy: percent(run.testCleanAcc) })),
+  );
+  const x = { field: 'b', type: 'quantitative', title: 'flood level b' } as const;
+  const y = { type: 'quantitative', title: 'clean test accuracy (%)', scale: { zero: false } } as const;
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    width: 520,
+    height: 280,
+    layer: [
+      {
+        data: { values: levels },
+        mark: { type: 'area', opacity: 0.2, color: '#4c78a8' },
+        encoding: { x, y: { ...y, field: 'low' }, y2: { field: 'high' } },
+      },
+      {
+        data: { values: seeds },
+        mark: { type: 'circle', size: 30, color: '#888', opacity: 0.6 },
+        encoding: {
+          x,
+          y: { ...y, field: 'accuracy' },
+          tooltip: [
+            { field: 'b', title: 'b' },
+            { field: 'seed', title: 'seed' },
+            { field: 'accuracy', title: 'clean test acc (%)' },
+            { field: 'task', title: 'task' },
+          ],
+        },
+      },
+      {
+        data: { values: levels },
+        mark: { type: 'line', point: { size: 60, filled: true }, color: '#4c78a8' },
+        params: [{ name: 'zoom', select: 'interval', bind: 'scales' }],
+        encoding: {
+          x,
+          y: { ...y, field: 'mean' },
+          tooltip: [
+            { field: 'b', title: 'b' },
+            { field: 'mean', title: 'mean (%)' },
+            { field: 'sd', title: 'sd (pp)' },
+            { field: 'seeds', title: 'seeds' },
+          ],
+        },
+      },
+      ...(group.chosenLevel === null
+        ? []
+        : [
+            {
+              data: { values: [{ b: group.chosenLevel, label: `chosen b = ${formatLevel(group.chosenLevel)}` }] },
+              mark: { type: 'rule' as const, strokeDash: [6, 4], color: CHOSEN_COLOR },
+              encoding: { x, tooltip: [{ field: 'label', title: 'level' }] },
+            },
+          ]),
+    ],
+  };
+}
+
+/** The runs whose per-epoch curves a chart shows, each with a legend label such as `b=0.3 seed 1`. */
+export interface CurveRun {
+  label: string;
+  rows: EpochMetrics[];
+}
+
+/**
+ * Per-epoch loss and accuracy of the given runs on train/val/test, noisy and clean labels: colour
+ * tells the runs apart, the dash the curve; click a curve in the legend to highlight it, drag to zoom.
+ */
+export function curvesSpec(runs: CurveRun[]): TopLevelSpec {
+  const values = runs.flatMap(({ label, rows }) =>
+    rows.flatMap((row) =>
+      SPLITS.flatMap((split) => [
+        { run: label, epoch: row.epoch, curve: `${split} (noisy labels)`, loss: row[split].loss, accuracy: percent(row[split].acc) },
+        {
+          run: label,
+          epoch: row.epoch,
+          curve: `${split} (clean labels)`,
+          loss: row[split].cleanLoss,
+          accuracy: percent(row[split].cleanAcc),
+        },
+      ]),
+    ),
+  );
+  const chart = (field: 'loss' | 'accuracy', title: string) => ({
+    width: 520,
+    height: 220,
+    mark: { type: 'line' as const, point: true },
+    params: [
+      { name: `${field}Curve`, select: { type: 'point' as const, fields: ['curve'] }, bind: 'legend' as const },
+      { name: `${field}Zoom`, select: 'interval' as const, bind: 'scales' as const },
+    ],
+    encoding: {
+      x: { field: 'epoch', type: 'quantitative' as const, title: 'epoch' },
+      y: { field, type: 'quantitative' as const, title, scale: { zero: false } },
+      color: { field: 'run', type: 'nominal' as const, title: 'run' },
+      strokeDash: { field: 'curve', type: 'nominal' as const, title: 'curve' },
+      opacity: { condition: { param: `${field}Curve`, value: 1 }, value: 0.15 },
+      tooltip: [{ field: 'run' }, { field: 'curve' }, { field: 'epoch' }, { field, title, format: field === 'loss' ? '.4f' : '.2f' }],
+    },
+  });
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    data: { values },
+    vconcat: [chart('loss', 'cross-entropy loss'), chart('accuracy', 'accuracy (%)')],
+  } as TopLevelSpec;
+}
+
+/** The browser builds of vega, vega-lite and vega-embed, in the order a page loads them. */
+export const VEGA_SCRIPTS = [
+  { name: 'vega.min.js', packageName: 'vega', file: 'build/vega.min.js' },
+  { name: 'vega-lite.min.js', packageName: 'vega-lite', file: 'build/vega-lite.min.js' },
+  { name: 'vega-embed.min.js', packageName: 'vega-embed', file: 'build/vega-embed.min.js' },
+] as const;
+
+/**
+ * A file of an installed package, found the way Node resolves packages (node_modules of this
+ * folder and its parents); the packages' `exports` do not list their browser builds.
+ */
+export function packageFile(packageName: string, file: string): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    const candidate = join(dir, 'node_modules', packageName, file);
+    if (existsSync(candidate)) return candidate;
+    if (dirname(dir) === dir) throw new FloodsweepError('internal', `${packageName}/${file} not found: is ${packageName} installed?`);
+  }
+}
+
+export function readVegaScript(name: string): string | undefined {
+  const script = VEGA_SCRIPTS.find((s) => s.name === name);
+  return script ? readFileSync(packageFile(script.packageName, script.file), 'utf8') : undefined;
+}
+
+/** JSON inside a <script> element: `<` escaped, so no value can close the element. */
+export function scriptJson(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, '\\u003c');
+}
+
+/** Browser code: draws every chart whose spec sits in a `<script type="application/json" data-chart-for="ID">`. */
+export const EMBED_CHARTS_SCRIPT = `
+document.querySelectorAll('script[data-chart-for]').forEach(function (element) {
+  vegaEmbed('#' + element.dataset.chartFor, JSON.parse(element.textContent), { actions: false, renderer: 'svg' });
+});
+`;
