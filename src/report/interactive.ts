@@ -35,10 +35,14 @@ export function accuracyVsLevelSpec(group: GroupSummary): TopLevelSpec {
   const seeds = finished.flatMap((level) =>
     level.runs.map((run) => ({ b: level.floodLevel, seed: run.seed, task: run.taskId, accuracy: percent(run.testCleanAcc) })),
   );
-  const x = { field: 'b', type: 'quantitative', title: 'flood level b' } as const;
+  const x = { field: 'b', type: 'quantitative', title: 'flood level b', scale: { padding: 16 } } as const;
   const y = { type: 'quantitative', title: 'clean test accuracy (%)', scale: { zero: false } } as const;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: {
+      text: 'Clean test accuracy vs flood level',
+      subtitle: 'mean over seeds with a ±1 sd band; grey dots: single seeds; drag to zoom',
+    },
     width: 520,
     height: 280,
     layer: [
