@@ -123,7 +123,7 @@ describe('a sweep watched while it runs', () => {
     await page.screenshot({ path: join(DOCS, 'dashboard.png'), fullPage: true });
   });
 
-  test('the sweep list, the comparison page and the report load nothing from outside', async () => {
+  test('the sweep list, the comparison page and the report (its interactive charts drawn) load nothing from outside', async () => {
     await page.goto(dashboard.url);
     assert.deepEqual((await page.locator('#sweeps tbody td').allTextContents()).slice(1, 5), ['SUCCEEDED', '4', '0', '4']);
     await page.goto(`${dashboard.url}compare?a=${sweepId}&b=${sweepId}`);
@@ -132,6 +132,7 @@ describe('a sweep watched while it runs', () => {
 
     const report = await openPage();
     await report.page.goto(`file://${stores.artifacts.locate(sweepKeys(sweepId).report)}`);
+    await report.page.locator('#group-1-curves svg').waitFor();
     await report.page.screenshot({ path: join(DOCS, 'report.png'), fullPage: true });
     assert.deepEqual(
       report.requests.filter((url) => !url.startsWith('file://') && !url.startsWith('data:')),

@@ -13,7 +13,8 @@ import { formatLevel, type GroupSummary } from '../sweep/aggregate.js';
 
 const CHOSEN_COLOR = '#e45756';
 const percent = (fraction: number) => Math.round(10000 * fraction) / 100;
-const clipPercent = (value: number) => Math.min(100, Math.max(0, value));
+/** Accuracies are percentages: a band of mean ± sd never reaches below 0 or above 100. */
+export const clipPercent = (value: number) => Math.min(100, Math.max(0, value));
 
 /**
  * Clean test accuracy against flood level: mean over seeds, a ±1 sd band clipped to [0, 100],
@@ -93,35 +94,39 @@ export function accuracyVsLevelSpec(group: GroupSummary): TopLevelSpec {
   };
 }
 
-/** The runs whose per-epoch curves a chart shows, each with a legend label such as `b=0.3 seed 1`. */
+/** A run whose per-epoch curves a chart shows, labelled e.g. `b=0.3 seed 1`. */
 export interface CurveRun {
   label: string;
+  /** Runs of one series share a colour and a legend entry (e.g. the seeds of a level); default: the label. */
+  series?: string;
   rows: EpochMetrics[];
 }
 
 /**
  * Per-epoch loss and accuracy of the given runs on train/val/test, noisy and clean labels: colour
- * tells the runs apart, the dash the curve; click a curve in the legend to highlight it, drag to zoom.
+ * tells the runs (or series) apart, the dash the curve; click a curve in the legend to highlight it, drag to zoom.
  */
 export function curvesSpec(runs: CurveRun[]): TopLevelSpec {
-  const values = runs.flatMap(({ label, rows }) =>
+  const values = runs.flatMap(({ label, series = label, rows }) =>
     rows.flatMap((row) =>
-      SPLITS.flatMap((split) => [
-        { run: label, epoch: row.epoch, curve: `${split} (noisy labels)`, loss: row[split].loss, accuracy: percent(row[split].acc) },
-        {
+      SPLITS.flatMap((split) =>
+        (['noisy', 'clean'] as const).map((labels) => ({
           run: label,
+          series,
           epoch: row.epoch,
-          curve: `${split} (clean labels)`,
-          loss: row[split].cleanLoss,
-          accuracy: percent(row[split].cleanAcc),
-        },
-      ]),
+          curve: `${split} (${labels} labels)`,
+          loss: labels === 'noisy' ? row[split].loss : row[split].cleanLoss,
+          accuracy: percent(labels === 'noisy' ? row[split].acc : row[split].cleanAcc),
+        })),
+      ),
     ),
   );
+  // Seeds drawn as thin lines of their level's colour, when a series holds several runs.
+  const severalPerSeries = new Set(runs.map((run) => run.series ?? run.label)).size < runs.length;
   const chart = (field: 'loss' | 'accuracy', title: string) => ({
     width: 520,
     height: 220,
-    mark: { type: 'line' as const, point: true },
+    mark: severalPerSeries ? { type: 'line' as const, strokeWidth: 1 } : { type: 'line' as const, point: true },
     params: [
       { name: `${field}Curve`, select: { type: 'point' as const, fields: ['curve'] }, bind: 'legend' as const },
       { name: `${field}Zoom`, select: 'interval' as const, bind: 'scales' as const },
@@ -129,7 +134,8 @@ export function curvesSpec(runs: CurveRun[]): TopLevelSpec {
     encoding: {
       x: { field: 'epoch', type: 'quantitative' as const, title: 'epoch' },
       y: { field, type: 'quantitative' as const, title, scale: { zero: false } },
-      color: { field: 'run', type: 'nominal' as const, title: 'run' },
+      color: { field: 'series', type: 'nominal' as const, title: severalPerSeries ? 'level' : 'run' },
+      detail: { field: 'run', type: 'nominal' as const },
       strokeDash: { field: 'curve', type: 'nominal' as const, title: 'curve' },
       opacity: { condition: { param: `${field}Curve`, value: 1 }, value: 0.15 },
       tooltip: [{ field: 'run' }, { field: 'curve' }, { field: 'epoch' }, { field, title, format: field === 'loss' ? '.4f' : '.2f' }],
