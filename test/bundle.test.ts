@@ -188,6 +188,7 @@ describe('bundled Lambda handlers, outside the project', { timeout: 600_000 }, (
     assert.equal(summary.status, 'SUCCEEDED');
     const report = await readFile(path.join(resultsDir, ...aggregated.reportKey.split('/')), 'utf8');
     assert.match(report, /<html/i);
+    assert.ok(report.includes('vegaEmbed('), 'the interactive charts: vega inlined from the files beside the bundle');
     assert.ok(existsSync(path.join(sweepDir, 'repro.json')), 'repro.json');
 
     const plots = (await readdir(path.join(sweepDir, 'plots'))).filter((file) => file.endsWith('.png'));

@@ -167,9 +167,14 @@ export function packageFile(packageName: string, file: string): string {
   }
 }
 
+/** A Lambda bundle has no node_modules: infra/bundling.ts copies the scripts into `vega/` beside it. */
+const BESIDE_BUNDLE = join(dirname(fileURLToPath(import.meta.url)), 'vega');
+
 export function readVegaScript(name: string): string | undefined {
   const script = VEGA_SCRIPTS.find((s) => s.name === name);
-  return script ? readFileSync(packageFile(script.packageName, script.file), 'utf8') : undefined;
+  if (!script) return undefined;
+  const bundled = join(BESIDE_BUNDLE, script.name);
+  return readFileSync(existsSync(bundled) ? bundled : packageFile(script.packageName, script.file), 'utf8');
 }
 
 /** JSON inside a <script> element: `<` escaped, so no value can close the element. */
