@@ -177,7 +177,7 @@ test('an unreachable store is a page that says so', async () => {
   }
 });
 
-test('floodsweep ui prints its URL and serves the sweeps; a bad --port is one line, exit 2', async () => {
+test('floodsweep ui prints its URL and serves the sweeps; a bad or busy --port is one line, exit 2', async () => {
   const { child, result } = startCli(['ui', '--results', dir]);
   const url = await new Promise<string>((resolve) =>
     child.stdout!.on('data', (chunk: Buffer) => {
@@ -194,4 +194,9 @@ test('floodsweep ui prints its URL and serves the sweeps; a bad --port is one li
   const r = await bad;
   assert.equal(r.code, 2, show(r));
   assert.match(r.stderr, /^floodsweep: --port: "http": expected a port, 0-65535 \(see .* ui --help\)\n$/);
+
+  const taken = new URL(dashboard.url).port;
+  const busy = await startCli(['ui', '--results', dir, '--port', taken]).result;
+  assert.equal(busy.code, 2, show(busy));
+  assert.equal(busy.stderr, `floodsweep: --port: ${taken} is in use; pick another or leave --port out\n`);
 });

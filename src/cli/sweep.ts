@@ -7,7 +7,7 @@ import type { EpochMetrics } from '../flooding/metrics.js';
 import type { RunSweepOptions, SweepRunResult } from '../run.js';
 import type { StoreConfig, Stores } from '../store/open.js';
 import type { SweepSummary } from '../sweep/aggregate.js';
-import { TABLE_FORMATS, type TableFormat } from '../sweep/tables.js';
+import { epochTable, formatTable, TABLE_FORMATS, type TableFormat, taskTable, toCsv } from '../sweep/tables.js';
 import { invocation } from './invocation.js';
 import { addBackendOption, backendRequest, parsePositiveInteger } from './options.js';
 import { describeProgress, Eta, formatDuration, ProgressLine } from './progress.js';
@@ -138,7 +138,7 @@ export function registerSweep(program: Command): void {
       const { sweepKeys } = await import('../store/ports.js');
       const summary = await requireSummary(stores, sweepId);
       if (options.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-      else if (options.csv) process.stdout.write(await summaryCsv(summary));
+      else if (options.csv) process.stdout.write(summaryCsv(summary));
       else process.stdout.write(formatSummary(summary, stores.artifacts.locate(sweepKeys(sweepId).report)));
     });
 
@@ -172,7 +172,6 @@ function parseTableFormat(value: string): TableFormat {
 /** The tidy per-task (or per-epoch) table of a sweep, finished or not, with the grid axes of its stored spec. */
 async function tidyTable(stores: Stores, sweepId: string, format: TableFormat, perEpoch: boolean): Promise<string> {
   const { readStoredSpec } = await import('../run.js');
-  const { epochTable, formatTable, taskTable } = await import('../sweep/tables.js');
   const spec = await readStoredSpec(stores, sweepId);
   const tasks = await stores.metrics.listTasks(sweepId);
   const epochs = new Map<string, EpochMetrics[]>();
@@ -285,8 +284,7 @@ export function formatSummary(summary: SweepSummary, reportLocation: string): st
   return `${lines.join('\n')}\n`;
 }
 
-async function summaryCsv(summary: SweepSummary): Promise<string> {
-  const { toCsv } = await import('../sweep/tables.js');
+function summaryCsv(summary: SweepSummary): string {
   const columns = [
     'group',
     'setting',

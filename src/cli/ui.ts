@@ -9,9 +9,9 @@ export function registerUi(program: Command): void {
       .command('ui')
       .description('a read-only web app on 127.0.0.1 over the results: sweeps, live progress, interactive charts, comparisons'),
   )
-    .option('--port <n>', 'the port to listen on (default: a free one)', parsePort, 0)
+    .option('--port <n>', 'the port to listen on (default: a free one)', parsePort)
     .addHelpText('after', '\nExamples:\n  $ floodsweep ui --results ./floodsweep-results\n  $ floodsweep ui --cloud --port 8080')
-    .action(async (options: StoreOptions & { port: number }) => {
+    .action(async (options: StoreOptions & { port?: number }) => {
       const stores = await openFor(options);
       const { startDashboard } = await import('../ui/server.js');
       const dashboard = await startDashboard({ stores, port: options.port }).catch((error: NodeJS.ErrnoException) => {
