@@ -7,7 +7,8 @@
  * Output: one ESM file (`index.mjs`) per function, with a banner that gives the bundled CommonJS
  * dependencies (tfjs, the AWS SDK, resvg) `require`, `__filename` and `__dirname`. Beside it, the
  * files read at runtime by path, which esbuild cannot see: tfjs-backend-wasm's `.wasm` binaries
- * (train), the DejaVu fonts for the plots (aggregate), and resvg's native addon (`.node`, copied by
+ * (train), the DejaVu fonts for the plots and the vega scripts report.html inlines (aggregate,
+ * compare), and resvg's native addon (`.node`, copied by
  * esbuild's `copy` loader wherever resvg is bundled).
  */
 import { copyFile, mkdir } from 'node:fs/promises';
@@ -105,6 +106,13 @@ const PLOT_FONTS: readonly RuntimeFile[] = FONT_FILES.map((file) => ({
   to: path.posix.join(FONT_SUBDIR, file),
 }));
 
+/** The browser builds of vega that report.html inlines (src/report/interactive.ts VEGA_SCRIPTS), in `vega/` beside the bundle. */
+const REPORT_SCRIPTS: readonly RuntimeFile[] = [
+  'vega/build/vega.min.js',
+  'vega-lite/build/vega-lite.min.js',
+  'vega-embed/build/vega-embed.min.js',
+].map((file) => ({ from: `node_modules/${file}`, to: path.posix.join('vega', path.posix.basename(file)) }));
+
 /** Files each bundle reads at runtime by path (so esbuild cannot see them), copied beside it. */
 export const RUNTIME_FILES: Record<FunctionId, readonly RuntimeFile[]> = {
   plan: [],
@@ -113,9 +121,9 @@ export const RUNTIME_FILES: Record<FunctionId, readonly RuntimeFile[]> = {
     to: path.posix.join(WASM_SUBDIR, file),
   })),
   recordFailure: [],
-  aggregate: PLOT_FONTS,
+  aggregate: [...PLOT_FONTS, ...REPORT_SCRIPTS],
   // Compare renders the report again, figures included, with the verdict.
-  compare: PLOT_FONTS,
+  compare: [...PLOT_FONTS, ...REPORT_SCRIPTS],
 };
 
 /** The environment a bundle needs to find its runtime files, given the directory it runs from. */

@@ -281,7 +281,9 @@ describe(`bundled Lambda handlers, outside the project, on Node ${LAMBDA_NODE_MA
 
     const summary = JSON.parse(String(await artifacts.get(aggregated.summaryKey))) as { status: string };
     assert.equal(summary.status, 'SUCCEEDED');
-    assert.match(String(await artifacts.get(aggregated.reportKey)), /<html/i);
+    const report = String(await artifacts.get(aggregated.reportKey));
+    assert.match(report, /<html/i);
+    assert.ok(report.includes('vegaEmbed('), 'the interactive charts: vega inlined from the files beside the bundle');
     assert.ok(await artifacts.exists(`sweeps/${sweepId}/repro.json`), 'repro.json');
 
     const plots = (await artifacts.list(`sweeps/${sweepId}/plots/`)).filter((key) => key.endsWith('.png'));

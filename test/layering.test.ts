@@ -66,6 +66,29 @@ test('src/store and src/report know nothing of the workflow, the run or the CLI'
   assert.ok(!sourceFiles('src/store').some((file) => projectImports(file).some(inside('src/report'))), 'the stores do not draw');
 });
 
+test('src/ui (the dashboard) reads through the stores and draws with the report; it reaches neither the workflow nor the CLI', () => {
+  const allowed = inside(
+    'src/ui',
+    'src/store',
+    'src/sweep',
+    'src/report',
+    'src/flooding',
+    'src/env.ts',
+    'src/env-names.ts',
+    'src/errors.ts',
+  );
+  assert.deepEqual(violations('src/ui', allowed), []);
+  const importers = sourceFiles('src').filter((file) => !inside('src/ui')(file) && projectImports(file).some(inside('src/ui')));
+  assert.deepEqual(importers, ['src/cli/ui.ts'], 'only the ui command starts the dashboard');
+  const staticImports = [...readFileSync(path.join(ROOT, 'src/cli/ui.ts'), 'utf8').matchAll(/^import [^;]*? from '([^']+)'/gm)].map(
+    (m) => m[1],
+  );
+  assert.ok(
+    !staticImports.some((specifier) => specifier.startsWith('../ui/')),
+    '`floodsweep --help` must not load the server: import it in the action',
+  );
+});
+
 test('src/workflow is the only place that combines sweep, store and report; it does not reach up to the run or the CLI', () => {
   assert.deepEqual(
     violations('src/workflow', (target) => !inside('src/cli', 'src/run.ts', 'src/index.ts')(target)),
@@ -73,9 +96,9 @@ test('src/workflow is the only place that combines sweep, store and report; it d
   );
   const drawing = sourceFiles('src').filter((file) => !inside('src/report')(file) && projectImports(file).some(inside('src/report')));
   assert.deepEqual(
-    drawing.filter((file) => !inside('src/workflow', 'src/cli')(file)),
+    drawing.filter((file) => !inside('src/workflow', 'src/cli', 'src/ui')(file)),
     [],
-    'outside the workflow, only the CLI draws (the demo figures)',
+    'outside the workflow, only the CLI (the demo figures) and the dashboard draw',
   );
 });
 

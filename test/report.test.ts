@@ -110,8 +110,27 @@ async function summarizeSynthetic(datasets: DatasetName[], levels = LEVELS) {
 async function renderSweep(datasets: DatasetName[], levels = LEVELS) {
   const { summary, curvesOf } = await summarizeSynthetic(datasets, levels);
   const figures = await sweepFigures(summary, curvesOf);
-  return { summary, figures, html: renderReport(summary, figures) };
+  const curves = Object.fromEntries(
+    await Promise.all(
+      summary.groups.map(async (group) => [
+        group.group,
+        await Promise.all(
+          group.levels.flatMap((level) =>
+            level.runs.map(async (run) => ({
+              label: `b=${level.floodLevel} seed ${run.seed}`,
+              series: `b = ${level.floodLevel}`,
+              rows: await curvesOf(run.taskId),
+            })),
+          ),
+        ),
+      ]),
+    ),
+  );
+  return { summary, figures, html: renderReport(summary, figures, undefined, curves) };
 }
+
+/** The page's markup, without the inlined scripts (the vega libraries hold HTML and URLs in their code). */
+const withoutScripts = (html: string) => html.replace(/<script[^>]*>[\s\S]*?<\/script>/g, '');
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 const textsOf = (svg: string) => [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((match) => match[1]);
@@ -158,18 +177,45 @@ describe('report of a 2-group sweep with a failed task', async () => {
     assert.ok(texts('group-2-loss.png').includes('Loss without flooding (b = 0) and with flooding (b = 0.1)'));
   });
 
-  it('is self-contained: no external reference of any kind', async () => {
+  it('is self-contained: every script inline, no external reference in the markup', async () => {
     const { html } = await rendered;
+    const scripts = html.match(/<script[^>]*>/g) ?? [];
+    assert.ok(scripts.length > 3, 'the vega scripts and the chart specs are inlined');
+    assert.deepEqual(
+      scripts.filter((tag) => tag.includes('src=')),
+      [],
+    );
+    // The browser test (dashboard.test.ts) checks that the page requests nothing.
+    const markup = withoutScripts(html);
     for (const forbidden of ['http://', 'https://', 'src="//', "src='//", 'url(', '<link', '<script', '@import']) {
-      assert.ok(!html.includes(forbidden), `report contains ${forbidden}`);
+      assert.ok(!markup.includes(forbidden), `report contains ${forbidden}`);
     }
     assert.match(html, /^<!doctype html>/);
+  });
+
+  it('has interactive charts per group: accuracy against level, and the curves of every seed', async () => {
+    const { html, summary } = await rendered;
+    const specs = [...html.matchAll(/<script type="application\/json" data-chart-for="([^"]+)">([\s\S]*?)<\/script>/g)];
+    assert.deepEqual(
+      specs.map((m) => m[1]),
+      ['group-1-accuracy-vs-level', 'group-1-curves', 'group-2-accuracy-vs-level', 'group-2-curves'],
+    );
+    for (const [, id] of specs) assert.ok(html.includes(`<div class="chart" id="${id}"></div>`), id);
+    const curves = JSON.parse(specs[1][2]);
+    const runs = new Set(curves.data.values.map((v: { run: string }) => v.run));
+    assert.equal(
+      runs.size,
+      summary.groups[0].levels.reduce((n, level) => n + level.runs.length, 0),
+      'every finished seed',
+    );
+    const band = JSON.parse(specs[0][2]).layer[0].data.values as Array<{ low: number; high: number }>;
+    assert.ok(band.every((p) => p.low >= 0 && p.high <= 100));
   });
 
   it('has every group’s table with the chosen level highlighted, and every figure embedded', async () => {
     const { html, figures } = await rendered;
     for (const title of ['Group 1: dataset.name = sinusoid2d', 'Group 2: dataset.name = spiral']) assert.ok(html.includes(title), title);
-    assert.equal(html.match(/<table>/g)?.length, 2 + 1 + 1, 'two groups, the failures, the shared settings');
+    assert.equal(withoutScripts(html).match(/<table>/g)?.length, 2 + 1 + 1, 'two groups, the failures, the shared settings');
     assert.equal(html.match(/<tr class="chosen">/g)?.length, 2);
     assert.match(html, /<tr class="chosen"><td>0\.05<span class="tag">chosen<\/span><\/td><td>3 \/ 3<\/td>/);
     // Spiral at b = 0.2 lost seed 2: two seeds, and the difference pairs only those.
@@ -222,9 +268,39 @@ describe('report edge cases', () => {
     const chosenZero = { ...summary, groups: summary.groups.map((g) => ({ ...g, chosenLevel: 0 })) };
     const figures = await sweepFigures(chosenZero, curvesOf, { scale: 1 });
     const loss = figures.find((f) => f.name === 'group-1-loss.png')!;
-    assert.match(loss.caption, /b = 0 against the best level b > 0 \(the rule chose b = 0\) b = 0\.05, seed 1/);
+    assert.match(loss.caption, /^Training loss .*: b = 0 against b = 0\.05, the best level above 0 \(the rule chose b = 0\), on seed 1\.$/);
     assert.ok(textsOf(loss.figure.svg).includes('Loss without flooding (b = 0) and with flooding (b = 0.05)'));
     assert.ok(textsOf(figures[0].figure.svg).includes('chosen level b = 0'));
+  });
+
+  it('one seed: accuracy bands stay in [0, 100], the CI cell says "n = 1" once, and the verdict is in the header', async () => {
+    const { summary, curvesOf } = await summarizeSynthetic(['sinusoid2d'], [0, 0.05]);
+    const oneSeed = await summarizeSweep({
+      sweepId: summary.sweepId,
+      name: summary.name,
+      tasks: sweepTasks(['sinusoid2d'], [0, 0.05]).tasks.filter((task) => task.config.seed === SEEDS[0]),
+      epochsOf: curvesOf,
+      selection: summary.selection,
+    });
+    const html = renderReport(oneSeed, [], { verdict: 'DRIFTED', lines: ['val.acc moved'] });
+    const cell = /<td>[+−]\d+\.\d\d <span class="muted">\(([^)]*\))\)<\/span><\/td>/.exec(html);
+    assert.ok(cell, 'a difference cell without an interval');
+    assert.equal(cell[0].match(/n = 1/g)?.length, 1, cell[0]);
+    assert.match(
+      html,
+      /<h1>Sweep flood-demo <span class="status status-SUCCEEDED">SUCCEEDED<\/span> <span class="status status-DRIFTED"[^>]*>DRIFTED<\/span><\/h1>/,
+    );
+
+    const nearlyPerfect = {
+      ...summary,
+      groups: summary.groups.map((group) => ({
+        ...group,
+        levels: group.levels.map((level) => ({ ...level, testCleanAcc: { n: 3, mean: 0.99, sd: 0.05 } })),
+      })),
+    };
+    const [accuracy] = await sweepFigures(nearlyPerfect, curvesOf, { scale: 1 });
+    const ticks = textsOf(accuracy.figure.svg).map(Number).filter(Number.isFinite);
+    assert.ok(Math.max(...ticks) <= 100, `y axis up to ${Math.max(...ticks)}`);
   });
 
   it('a sweep where every task failed renders without figures', async () => {

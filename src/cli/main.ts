@@ -6,6 +6,7 @@ import { invocation } from './invocation.js';
 import { registerRepro } from './repro.js';
 import { registerSweep } from './sweep.js';
 import { registerTrain } from './train.js';
+import { registerUi } from './ui.js';
 
 // The AWS SDK warns on every Node 20 run that *future* SDK versions will need Node 22; the locked
 // versions work, and the warning would bury the one-line errors this CLI promises.
@@ -26,6 +27,7 @@ registerTrain(program);
 registerDemo(program);
 registerSweep(program);
 registerRepro(program);
+registerUi(program);
 configure(program);
 
 const debug = process.argv.includes('--debug');

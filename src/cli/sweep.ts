@@ -1,11 +1,13 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { DEFAULT_EPOCHS_PER_CALL, DEFAULT_MAX_TASKS, DEFAULT_RESULTS_DIR, DEFAULT_STACK } from '../env.js';
 import { UsageError } from '../errors.js';
+import type { EpochMetrics } from '../flooding/metrics.js';
 import type { RunSweepOptions, SweepRunResult } from '../run.js';
-import type { StoreConfig } from '../store/open.js';
+import type { StoreConfig, Stores } from '../store/open.js';
 import type { SweepSummary } from '../sweep/aggregate.js';
+import { epochTable, formatTable, TABLE_FORMATS, type TableFormat, taskTable, toCsv } from '../sweep/tables.js';
 import { invocation } from './invocation.js';
 import { addBackendOption, backendRequest, parsePositiveInteger } from './options.js';
 import { describeProgress, Eta, formatDuration, ProgressLine } from './progress.js';
@@ -74,10 +76,19 @@ export function registerSweep(program: Command): void {
     .addHelpText('after', '\nExample:\n  $ floodsweep sweep list --results ./floodsweep-results')
     .action(async (options: StoreOptions) => {
       const stores = await openFor(options);
+      const { readSummary } = await import('../store/summary.js');
+      const { bestResult, formatLevel, isLossMetric } = await import('../sweep/aggregate.js');
       const sweeps = await stores.metrics.listSweeps();
       if (sweeps.length === 0) process.stdout.write('no sweeps yet\n');
-      for (const s of sweeps)
-        process.stdout.write(`${s.sweepId}  ${s.status.padEnd(9)} ${String(s.taskCount).padStart(5)} tasks  ${s.createdAt}\n`);
+      for (const s of sweeps) {
+        const summary = s.status === 'RUNNING' ? undefined : await readSummary(stores, s.sweepId);
+        const best = summary ? bestResult(summary) : null;
+        const value = best && (isLossMetric(best.metric) ? best.value.toFixed(4) : `${pct(best.value)}%`);
+        const bestText = best ? `  best b=${formatLevel(best.floodLevel)} ${best.metric} ${value}` : '';
+        process.stdout.write(
+          `${s.sweepId}  ${s.status.padEnd(9)} ${String(s.taskCount).padStart(5)} tasks  ${s.createdAt}  ${s.name}${bestText}${best && summary!.groups.length > 1 ? ` (${best.setting})` : ''}\n`,
+        );
+      }
     });
 
   addStoreOptions(sweep.command('status <sweepId>').description("a sweep's status and the progress of its tasks"))
@@ -127,13 +138,28 @@ export function registerSweep(program: Command): void {
       process.stdout.write(`stopped ${executionArn}; resume with: ${invocation()} sweep run --resume ${sweepId} ${cloudFlags(options)}\n`);
     });
 
-  addStoreOptions(sweep.command('results <sweepId>').description("a finished sweep's summary table"))
+  addStoreOptions(sweep.command('results <sweepId>').description("a sweep's results: the summary table, or a tidy table of its tasks"))
+    .option(
+      '--format <format>',
+      `one row per task (${TABLE_FORMATS.join(', ')}): final metrics, one column per grid axis`,
+      parseTableFormat,
+    )
+    .option('--epochs', 'with --format: one row per task and evaluated epoch instead')
     .option('--json', 'print summary.json')
     .option('--csv', 'print one CSV row per group and flood level')
-    .addHelpText('after', '\nExample:\n  $ floodsweep sweep results <sweepId> --csv > levels.csv')
-    .action(async (sweepId: string, options: StoreOptions & { json?: boolean; csv?: boolean }) => {
-      if (options.json && options.csv) throw new UsageError('--json, --csv: choose one output format');
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ floodsweep sweep results <sweepId> --csv > levels.csv\n  $ floodsweep sweep results <sweepId> --format csv > tasks.csv\n  $ floodsweep sweep results <sweepId> --format jsonl --epochs > epochs.jsonl',
+    )
+    .action(async (sweepId: string, options: SweepResultsFlags) => {
+      const chosen = (['--format', '--json', '--csv'] as const).filter((flag) => options[flag.slice(2) as 'format' | 'json' | 'csv']);
+      if (chosen.length > 1) throw new UsageError(`${chosen.join(', ')}: choose one output format`);
+      if (options.epochs && !options.format) throw new UsageError('--epochs: needs --format csv, jsonl or json');
       const stores = await openFor(options);
+      if (options.format) {
+        process.stdout.write(await tidyTable(stores, sweepId, options.format, options.epochs === true));
+        return;
+      }
       const { requireSummary } = await import('../run.js');
       const { sweepKeys } = await import('../store/ports.js');
       const summary = await requireSummary(stores, sweepId);
@@ -155,6 +181,32 @@ export function registerSweep(program: Command): void {
       for (const key of keys) await writeFile(join(options.out, key.slice(prefix.length)), (await stores.artifacts.get(key))!);
       process.stdout.write(`${keys.length} files written to ${resolve(options.out)}\n`);
     });
+}
+
+interface SweepResultsFlags extends StoreOptions {
+  format?: TableFormat;
+  epochs?: boolean;
+  json?: boolean;
+  csv?: boolean;
+}
+
+function parseTableFormat(value: string): TableFormat {
+  if ((TABLE_FORMATS as readonly string[]).includes(value)) return value as TableFormat;
+  throw new InvalidArgumentError(`allowed: ${TABLE_FORMATS.join(', ')}`);
+}
+
+/** The tidy per-task (or per-epoch) table of a sweep, finished or not, with the grid axes of its stored spec. */
+async function tidyTable(stores: Stores, sweepId: string, format: TableFormat, perEpoch: boolean): Promise<string> {
+  const { readStoredSpec } = await import('../run.js');
+  const spec = await readStoredSpec(stores, sweepId);
+  const tasks = await stores.metrics.listTasks(sweepId);
+  const epochs = new Map<string, EpochMetrics[]>();
+  for (const task of tasks) epochs.set(task.taskId, await stores.metrics.getEpochs(sweepId, task.taskId));
+  const build = perEpoch ? epochTable : taskTable;
+  return formatTable(
+    build(tasks, Object.keys(spec.grid), (taskId) => epochs.get(taskId) ?? []),
+    format,
+  );
 }
 
 interface SweepRunFlags extends StoreOptions {
@@ -295,7 +347,7 @@ export function formatSummary(summary: SweepSummary, reportLocation: string): st
 }
 
 function summaryCsv(summary: SweepSummary): string {
-  const header = [
+  const columns = [
     'group',
     'setting',
     'floodLevel',
@@ -309,12 +361,10 @@ function summaryCsv(summary: SweepSummary): string {
     'diffCleanCiLow',
     'diffCleanCiHigh',
   ];
-  const quote = (v: unknown) =>
-    v === null || v === undefined ? '' : /[",\n]/.test(String(v)) ? `"${String(v).replaceAll('"', '""')}"` : String(v);
   const rows = summary.groups.flatMap((group) =>
     group.levels.map((level) => {
       const diff = level.diffToBaseline?.testCleanAcc;
-      return [
+      const values = [
         group.group,
         group.setting,
         level.floodLevel,
@@ -327,8 +377,9 @@ function summaryCsv(summary: SweepSummary): string {
         diff?.mean,
         diff?.ci95?.[0],
         diff?.ci95?.[1],
-      ].map(quote);
+      ];
+      return Object.fromEntries(columns.map((column, j) => [column, values[j] ?? null]));
     }),
   );
-  return `${[header, ...rows].map((row) => row.join(',')).join('\n')}\n`;
+  return toCsv({ columns, rows });
 }

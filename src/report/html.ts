@@ -1,4 +1,5 @@
 import {
+  formatLevel,
   type GroupSummary,
   isLossMetric,
   type LevelSummary,
@@ -7,14 +8,32 @@ import {
   type SweepSummary,
 } from '../sweep/aggregate.js';
 import type { Difference, Estimate } from '../sweep/statistics.js';
-import { formatLevel, type SweepFigure } from './sweep-figures.js';
+import {
+  accuracyVsLevelSpec,
+  type CurveRun,
+  curvesSpec,
+  EMBED_CHARTS_SCRIPT,
+  readVegaScript,
+  scriptJson,
+  VEGA_SCRIPTS,
+} from './interactive.js';
+import type { SweepFigure } from './sweep-figures.js';
+
+/** Per group (GroupSummary.group), the runs whose per-epoch curves the report's interactive chart shows. */
+export type ReportCurves = Record<string, CurveRun[]>;
 
 /**
- * report.html: one self-contained page (inline CSS, figures as PNG data: URIs, no external
- * reference at all) with the sweep's status, a table per group, the failures and the figures.
+ * report.html: one self-contained page (inline CSS and scripts, figures as PNG data: URIs, no
+ * external reference at all) with the sweep's status, a table per group, interactive charts
+ * (vega-embed, inlined), the PNG figures (for papers and S3 previews) and the failures.
  * PNGs rather than inline SVG: several vega SVGs in one document would clash on their clip-path ids.
  */
-export function renderReport(summary: SweepSummary, figures: SweepFigure[], reproducibility?: ReproducibilitySection): string {
+export function renderReport(
+  summary: SweepSummary,
+  figures: SweepFigure[],
+  reproducibility?: ReproducibilitySection,
+  curves: ReportCurves = {},
+): string {
   const groupNumbers = new Map(summary.groups.map((group, i) => [group.group, i + 1]));
   const groupSections = summary.groups.map((group, i) =>
     groupSection(
@@ -22,6 +41,7 @@ export function renderReport(summary: SweepSummary, figures: SweepFigure[], repr
       i + 1,
       summary,
       figures.filter((figure) => figure.group === group.group),
+      curves[group.group] ?? [],
     ),
   );
   return `<!doctype html>
@@ -33,8 +53,8 @@ export function renderReport(summary: SweepSummary, figures: SweepFigure[], repr
 <style>${STYLE}</style>
 </head>
 <body>
-<h1>Sweep ${escapeHtml(summary.name)}</h1>
-${overview(summary)}
+<h1>Sweep ${escapeHtml(summary.name)} ${statusBadge(summary.status)}${reproducibility ? ` ${verdictBadge(reproducibility.verdict)}` : ''}</h1>
+${overview(summary, reproducibility)}
 ${sharedSettings(summary.sharedSettings)}
 ${groupSections.join('\n')}
 ${failures(summary, groupNumbers)}
@@ -45,6 +65,7 @@ ${reproducibility ? reproducibilitySection(reproducibility) : ''}
 with a 95% Student-t confidence interval, mean ± t(0.975, n − 1) · sd / √n; a single pair has no interval.
 ${summary.selection.epoch === 'best' ? 'Every number is taken at the epoch with each run’s best ' + escapeHtml(summary.selection.metric) + ' (early stopping).' : 'Every number is taken at the last epoch.'}</p>
 </footer>
+${[...VEGA_SCRIPTS.map((script) => readVegaScript(script.name)!), EMBED_CHARTS_SCRIPT].map(inlineScript).join('\n')}
 </body>
 </html>
 `;
@@ -69,6 +90,11 @@ tr.chosen td { background: #fff4d6; font-weight: 600; }
 .status-SUCCEEDED { background: #dcefd9; color: #1d5e1a; }
 .status-PARTIAL { background: #fbe9c6; color: #7a4b00; }
 .status-FAILED { background: #f6d3d3; color: #8a1111; }
+.status-REPRODUCED { background: #dcefd9; color: #1d5e1a; }
+.status-DRIFTED { background: #f6d3d3; color: #8a1111; }
+.status-INCOMPLETE { background: #fbe9c6; color: #7a4b00; }
+h1 .status { font-size: 0.6em; vertical-align: middle; }
+.chart { margin: 1em 0; }
 .message { white-space: pre-wrap; font-family: "DejaVu Sans Mono", monospace; font-size: 0.88em; max-width: 40em; text-align: left; }
 figure { margin: 1.2em 0; }
 figure img { width: 640px; max-width: 100%; height: auto; border: 1px solid #eee; }
@@ -76,11 +102,21 @@ figcaption { color: #555; font-size: 0.9em; max-width: 640px; }
 footer { margin-top: 3em; color: #555; font-size: 0.9em; border-top: 1px solid #ddd; }
 `;
 
-function overview(summary: SweepSummary): string {
+const statusBadge = (status: string) => `<span class="status status-${escapeHtml(status)}">${escapeHtml(status)}</span>`;
+const verdictBadge = (verdict: string) =>
+  `<span class="status status-${escapeHtml(verdict)}" title="reproducibility against the baseline">${escapeHtml(verdict)}</span>`;
+
+/** Inline, so the file stays self-contained; `</script` inside a script would end the element early. */
+const inlineScript = (code: string) => `<script>${code.replace(/<\/script/gi, '<\\/script')}</script>`;
+
+function overview(summary: SweepSummary, reproducibility?: ReproducibilitySection): string {
   const failed = summary.failedTasks.length;
   const rows: Array<[string, string]> = [
     ['sweep id', `<code>${escapeHtml(summary.sweepId)}</code>`],
-    ['status', `<span class="status status-${escapeHtml(summary.status)}">${escapeHtml(summary.status)}</span>`],
+    ['status', statusBadge(summary.status)],
+    ...(reproducibility
+      ? [['reproducibility', `${verdictBadge(reproducibility.verdict)} (details at the bottom)`] as [string, string]]
+      : []),
     [
       'tasks',
       `${summary.succeededTasks} of ${summary.taskCount} finished${failed > 0 ? `, ${failed} failed or unfinished (listed below)` : ''}`,
@@ -112,7 +148,7 @@ function groupTitle(group: GroupSummary, number: number): string {
   return `Group ${number}${entries.length > 0 ? `: ${entries.map(([path, value]) => `${path} = ${String(value)}`).join(', ')}` : ''}`;
 }
 
-function groupSection(group: GroupSummary, number: number, summary: SweepSummary, figures: SweepFigure[]): string {
+function groupSection(group: GroupSummary, number: number, summary: SweepSummary, figures: SweepFigure[], curves: CurveRun[]): string {
   const { metric } = summary.selection;
   const chosen =
     group.chosenLevel === null
@@ -139,8 +175,22 @@ ${baselineNote}
 ${rows.join('\n')}
 </tbody>
 </table>
+${interactiveCharts(group, number, curves)}
 ${figures.map(figureHtml).join('\n')}
 </section>`;
+}
+
+/** The interactive charts of a group: their specs sit in JSON script elements, drawn by the inlined vega-embed. */
+function interactiveCharts(group: GroupSummary, number: number, curves: CurveRun[]): string {
+  const charts = [
+    group.levels.some((level) => level.testCleanAcc) ? { id: `group-${number}-accuracy-vs-level`, spec: accuracyVsLevelSpec(group) } : null,
+    curves.length > 0 ? { id: `group-${number}-curves`, spec: curvesSpec(curves) } : null,
+  ].flatMap((chart) => (chart ? [chart] : []));
+  if (charts.length === 0) return '';
+  return `<h3>Interactive charts</h3>
+<p class="muted">Hover for values, drag to zoom, click a legend entry to highlight its curves. The per-epoch chart has a thin line for every seed.</p>
+${charts.map(({ id, spec }) => `<div class="chart" id="${id}"></div>\n<script type="application/json" data-chart-for="${id}">${scriptJson(spec)}</script>`).join('\n')}
+<h3>Figures</h3>`;
 }
 
 function levelRow(level: LevelSummary, group: GroupSummary, metric: SelectionMetric): string {
@@ -170,10 +220,10 @@ function estimateCell(value: Estimate | null, scale: number, digits: number): st
 
 function differenceCell(difference: Difference): string {
   const signed = (v: number) => `${v >= 0 ? '+' : '−'}${Math.abs(100 * v).toFixed(2)}`;
-  const interval = difference.ci95
-    ? ` [${signed(difference.ci95[0])}, ${signed(difference.ci95[1])}]`
-    : ` <span class="muted">(${escapeHtml(difference.note ?? 'no interval')})</span>`;
-  return `${signed(difference.mean)}${interval} <span class="muted">n = ${difference.n}</span>`;
+  // Without an interval the note says why, n included: n is not repeated after it.
+  if (!difference.ci95)
+    return `${signed(difference.mean)} <span class="muted">(${escapeHtml(difference.note ?? `n = ${difference.n}: no interval`)})</span>`;
+  return `${signed(difference.mean)} [${signed(difference.ci95[0])}, ${signed(difference.ci95[1])}] <span class="muted">n = ${difference.n}</span>`;
 }
 
 function figureHtml({ name, caption, figure }: SweepFigure): string {

@@ -8,6 +8,7 @@ import { compile, type TopLevelSpec } from 'vega-lite';
 import { ENV_NAMES, readEnvironment } from '../env.js';
 import { FloodsweepError } from '../errors.js';
 import type { EpochMetrics } from '../flooding/metrics.js';
+import { formatLevel } from '../sweep/aggregate.js';
 
 export interface Figure {
   svg: string;
@@ -184,10 +185,6 @@ function toVegaLite(spec: ChartSpec, width: number, height: number): TopLevelSpe
 }
 
 /** Flood levels in labels: no float noise like 0.30000000000000004. */
-function formatLevel(level: number): string {
-  return String(Number(level.toPrecision(4)));
-}
-
 /**
  * The original demo's two figures: training loss/accuracy on the noisy labels (dashed) and test
  * loss/accuracy on the clean labels (solid), without flooding (b = 0) and with the chosen flood level,

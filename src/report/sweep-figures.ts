@@ -1,6 +1,8 @@
 import type { EpochMetrics } from '../flooding/metrics.js';
-import type { GroupSummary, LevelSummary, SweepSummary } from '../sweep/aggregate.js';
-import { demoFigures, type Figure, type LineSeries, type RenderOptions, renderChart } from './plots.js';
+import { formatLevel, type GroupSummary, type LevelSummary, type SweepSummary } from '../sweep/aggregate.js';
+import { estimate } from '../sweep/statistics.js';
+import { clipPercent } from './interactive.js';
+import { type BandSeries, demoFigures, type Figure, type RenderOptions, renderChart } from './plots.js';
 
 export interface SweepFigure {
   /** File name under plots/, e.g. `group-1-accuracy-vs-level.png`; the SVG goes beside it as `.svg`. */
@@ -12,11 +14,6 @@ export interface SweepFigure {
 }
 
 const CHOSEN_COLOR = '#e45756';
-
-/** Flood levels in labels: no float noise like 0.30000000000000004. */
-export function formatLevel(level: number): string {
-  return String(Number(level.toPrecision(4)));
-}
 
 /**
  * Per group (numbered from 1 in summary order): test accuracy against flood level, the demo's loss
@@ -46,21 +43,24 @@ export async function sweepFigures(
     if (comparison) {
       const [withoutFlooding, withFlooding] = await Promise.all([curvesOf(comparison.baselineTaskId), curvesOf(comparison.floodedTaskId)]);
       const { loss, accuracy } = await demoFigures(withoutFlooding, withFlooding, comparison.level, options);
-      const which = comparison.level === group.chosenLevel ? 'the chosen level' : 'the best level b > 0 (the rule chose b = 0)';
-      const about = `b = 0 against ${which} b = ${formatLevel(comparison.level)}, seed ${comparison.seed}`;
+      const level = `b = ${formatLevel(comparison.level)}`;
+      const which =
+        comparison.level === group.chosenLevel ? `the chosen level ${level}` : `${level}, the best level above 0 (the rule chose b = 0)`;
+      const about = `b = 0 against ${which}, on seed ${comparison.seed}`;
       add('loss', `Training loss (noisy labels, dashed) and test loss (clean labels): ${about}.`, loss);
       add('accuracy', `Training accuracy (noisy labels, dashed) and test accuracy (clean labels): ${about}.`, accuracy);
     }
 
     const curves = await Promise.all(
-      finished.map(async (level) => ({ level, seed: level.runs[0].seed, rows: await curvesOf(level.runs[0].taskId) })),
+      finished.map(async (level) => ({ level, rows: await Promise.all(level.runs.map((run) => curvesOf(run.taskId))) })),
     );
-    const seeds = new Set(curves.map((curve) => curve.seed));
-    const seedNote = seeds.size === 1 ? `seed ${[...seeds][0]}` : 'the first finished seed of each level';
+    const seedCounts = [...new Set(finished.map((level) => level.runs.length))];
+    const seedNote =
+      seedCounts.length === 1 && seedCounts[0] === 1 ? 'one seed per level' : 'mean over the seeds of each level with a ±1 sd band';
     add(
       'train-loss-per-level',
-      `Training loss on the noisy labels for every flood level (${seedNote}); dotted lines mark each b > 0: the loss floats around its level.`,
-      await trainingLossPerLevel(curves, seeds.size > 1, options),
+      `Training loss on the noisy labels for every flood level (${seedNote}); the dotted lines mark each b > 0, around which the loss floats.`,
+      await trainingLossPerLevel(curves, options),
     );
   }
   return figures;
@@ -69,12 +69,12 @@ export async function sweepFigures(
 async function accuracyVsLevel(group: GroupSummary, finished: LevelSummary[], options: RenderOptions): Promise<Figure> {
   const points = finished.map((level) => {
     const { mean, sd } = level.testCleanAcc!;
-    return { x: level.floodLevel, low: 100 * (mean - sd), mid: 100 * mean, high: 100 * (mean + sd) };
+    return { x: level.floodLevel, low: clipPercent(100 * (mean - sd)), mid: 100 * mean, high: clipPercent(100 * (mean + sd)) };
   });
   const low = Math.min(...points.map((p) => p.low));
   const high = Math.max(...points.map((p) => p.high));
   const padding = Math.max(0.5, 0.1 * (high - low));
-  const yDomain: [number, number] = [low - padding, high + padding];
+  const yDomain: [number, number] = [Math.max(0, low - padding), Math.min(100, high + padding)];
   const baseline = group.levels.find((level) => level.floodLevel === 0)?.testCleanAcc;
   const chosen = group.chosenLevel;
   return renderChart(
@@ -103,26 +103,37 @@ async function accuracyVsLevel(group: GroupSummary, finished: LevelSummary[], op
 }
 
 async function trainingLossPerLevel(
-  curves: Array<{ level: LevelSummary; seed: number; rows: EpochMetrics[] }>,
-  nameSeeds: boolean,
+  curves: Array<{ level: LevelSummary; rows: EpochMetrics[][] }>,
   options: RenderOptions,
 ): Promise<Figure> {
-  const lines: LineSeries[] = curves.map(({ level, seed, rows }) => ({
-    name: `b = ${formatLevel(level.floodLevel)}${nameSeeds ? ` (seed ${seed})` : ''}`,
-    points: rows.map((row) => ({ x: row.epoch, y: row.train.loss })),
+  const bands: BandSeries[] = curves.map(({ level, rows }) => ({
+    name: `b = ${formatLevel(level.floodLevel)}`,
+    points: meanByEpoch(rows, (row) => row.train.loss).map(({ epoch, mean, sd }) => ({
+      x: epoch,
+      low: Math.max(0, mean - sd),
+      mid: mean,
+      high: mean + sd,
+    })),
   }));
   return renderChart(
     {
       title: 'Training loss (noisy labels) per flood level',
       xLabel: 'epoch',
       yLabel: 'cross-entropy loss',
-      lines,
+      bands,
       hLines: curves
         .filter(({ level }) => level.floodLevel > 0)
         .map(({ level }) => ({ y: level.floodLevel, name: `flood level ${formatLevel(level.floodLevel)}` })),
     },
     options,
   );
+}
+
+/** Mean and sample sd over seeds at every epoch some seed evaluated (the seeds of a level share their schedule). */
+function meanByEpoch(runs: EpochMetrics[][], value: (row: EpochMetrics) => number): Array<{ epoch: number; mean: number; sd: number }> {
+  const byEpoch = new Map<number, number[]>();
+  for (const row of runs.flat()) byEpoch.set(row.epoch, [...(byEpoch.get(row.epoch) ?? []), value(row)]);
+  return [...byEpoch].sort(([a], [b]) => a - b).map(([epoch, values]) => ({ epoch, ...estimate(values)! }));
 }
 
 /** b = 0 against the chosen level (or the best b > 0 when b = 0 won), on the smallest seed both finished. */

@@ -176,6 +176,23 @@ export function describeSetting(label: Record<string, SettingValue>): string {
   return parts.length > 0 ? parts.join(', ') : 'base';
 }
 
+/** Flood levels in labels: no float noise like 0.30000000000000004. */
+export function formatLevel(level: number): string {
+  return String(Number(level.toPrecision(4)));
+}
+
+/** The sweep's best result: over all groups, the chosen level with the best selection mean. */
+export function bestResult(summary: SweepSummary): { setting: string; floodLevel: number; metric: SelectionMetric; value: number } | null {
+  let best: ReturnType<typeof bestResult> = null;
+  for (const group of summary.groups) {
+    const value = group.levels.find((level) => level.floodLevel === group.chosenLevel)?.selectionValue?.mean;
+    if (group.chosenLevel === null || value === undefined || !Number.isFinite(value)) continue;
+    if (!best || isBetter(value, best.value, summary.selection.metric))
+      best = { setting: group.setting, floodLevel: group.chosenLevel, metric: summary.selection.metric, value };
+  }
+  return best;
+}
+
 export function isLossMetric(metric: SelectionMetric): boolean {
   return metric === 'val.loss' || metric === 'val.cleanLoss';
 }

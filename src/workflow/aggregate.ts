@@ -1,9 +1,9 @@
 import { MissingStateError } from '../errors.js';
-import { type ReproducibilitySection, renderReport } from '../report/html.js';
+import { type ReportCurves, type ReproducibilitySection, renderReport } from '../report/html.js';
 import { sweepFigures } from '../report/sweep-figures.js';
 import type { Stores } from '../store/open.js';
 import { sweepKeys } from '../store/ports.js';
-import { type SweepSummary, summarizeSweep } from '../sweep/aggregate.js';
+import { formatLevel, type SweepSummary, summarizeSweep } from '../sweep/aggregate.js';
 import { validateSpec } from '../sweep/spec.js';
 import { type AggregateOutput, aggregateInputSchema, parsePayload } from './payloads.js';
 
@@ -33,12 +33,26 @@ export async function aggregate(stores: Stores, event: unknown): Promise<Aggrega
 /** Draws the sweep's figures (PNG and SVG) and writes them with report.html. */
 export async function writeReport(stores: Stores, summary: SweepSummary, reproducibility?: ReproducibilitySection): Promise<void> {
   const keys = sweepKeys(summary.sweepId);
-  const figures = await sweepFigures(summary, (taskId) => stores.metrics.getEpochs(summary.sweepId, taskId));
+  const epochsOf = (taskId: string) => stores.metrics.getEpochs(summary.sweepId, taskId);
+  const figures = await sweepFigures(summary, epochsOf);
+  // Every seed of every level, for the report's interactive per-epoch chart.
+  const curves: ReportCurves = {};
+  for (const group of summary.groups) {
+    curves[group.group] = await Promise.all(
+      group.levels.flatMap((level) =>
+        level.runs.map(async (run) => ({
+          label: `b=${formatLevel(level.floodLevel)} seed ${run.seed}`,
+          series: `b = ${formatLevel(level.floodLevel)}`,
+          rows: await epochsOf(run.taskId),
+        })),
+      ),
+    );
+  }
   for (const { name, figure } of figures) {
     await stores.artifacts.put(keys.plot(name), figure.png, 'image/png');
     await stores.artifacts.put(keys.plot(name.replace(/\.png$/, '.svg')), figure.svg, 'image/svg+xml');
   }
-  await stores.artifacts.put(keys.report, renderReport(summary, figures, reproducibility), 'text/html');
+  await stores.artifacts.put(keys.report, renderReport(summary, figures, reproducibility, curves), 'text/html');
 }
 
 /** A JSON artifact the workflow wrote earlier (spec, summary); its absence is missing state. */
@@ -46,10 +60,4 @@ export async function readStoredJson(stores: Stores, key: string): Promise<unkno
   const bytes = await stores.artifacts.get(key);
   if (!bytes) throw new MissingStateError(`${stores.artifacts.locate(key)} is missing`);
   return JSON.parse(bytes.toString('utf8'));
-}
-
-/** The summary Aggregate wrote, or undefined before the sweep was aggregated. */
-export async function readSummary(stores: Stores, sweepId: string): Promise<SweepSummary | undefined> {
-  const bytes = await stores.artifacts.get(sweepKeys(sweepId).summary);
-  return bytes ? (JSON.parse(bytes.toString('utf8')) as SweepSummary) : undefined;
 }

@@ -2,6 +2,7 @@ import { UsageError } from '../errors.js';
 import { stringifyKeepingNonFinite } from '../flooding/json.js';
 import type { Stores } from '../store/open.js';
 import { sweepKeys } from '../store/ports.js';
+import { readSummary } from '../store/summary.js';
 import {
   BaselineError,
   type Comparison,
@@ -12,7 +13,7 @@ import {
   snapshotOf,
 } from '../sweep/repro.js';
 import { validateSpec } from '../sweep/spec.js';
-import { readStoredJson, readSummary, writeReport } from './aggregate.js';
+import { readStoredJson, writeReport } from './aggregate.js';
 import { type CompareOutput, compareInputSchema, parsePayload } from './payloads.js';
 
 /** The Compare state of reproducibility runs: resolves the baseline, then compares and records. */

@@ -1,0 +1,190 @@
+/**
+ * Interactive charts (vega-lite specs for vega-embed in a browser), shared by the dashboard and
+ * report.html, and the vega scripts they run on, read from node_modules: no page loads anything
+ * from outside.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { TopLevelSpec } from 'vega-lite';
+import { FloodsweepError } from '../errors.js';
+import { type EpochMetrics, SPLITS } from '../flooding/metrics.js';
+import { formatLevel, type GroupSummary } from '../sweep/aggregate.js';
+
+const CHOSEN_COLOR = '#e45756';
+const percent = (fraction: number) => Math.round(10000 * fraction) / 100;
+/** Accuracies are percentages: a band of mean ± sd never reaches below 0 or above 100. */
+export const clipPercent = (value: number) => Math.min(100, Math.max(0, value));
+
+/**
+ * Clean test accuracy against flood level: mean over seeds, a ±1 sd band clipped to [0, 100],
+ * a marker per measured level, every seed's value, and a dashed rule at the chosen level.
+ */
+export function accuracyVsLevelSpec(group: GroupSummary): TopLevelSpec {
+  const finished = group.levels.filter((level) => level.testCleanAcc);
+  const levels = finished.map((level) => {
+    const { mean, sd, n } = level.testCleanAcc!;
+    return {
+      b: level.floodLevel,
+      mean: percent(mean),
+      low: clipPercent(percent(mean - sd)),
+      high: clipPercent(percent(mean + sd)),
+      sd: percent(sd),
+      seeds: n,
+    };
+  });
+  const seeds = finished.flatMap((level) =>
+    level.runs.map((run) => ({ b: level.floodLevel, seed: run.seed, task: run.taskId, accuracy: percent(run.testCleanAcc) })),
+  );
+  const x = { field: 'b', type: 'quantitative', title: 'flood level b', scale: { padding: 16 } } as const;
+  const y = { type: 'quantitative', title: 'clean test accuracy (%)', scale: { zero: false } } as const;
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: {
+      text: 'Clean test accuracy vs flood level',
+      subtitle: 'mean over seeds with a ±1 sd band; grey dots: single seeds; drag to zoom',
+    },
+    width: 520,
+    height: 280,
+    layer: [
+      {
+        data: { values: levels },
+        mark: { type: 'area', opacity: 0.2, color: '#4c78a8' },
+        encoding: { x, y: { ...y, field: 'low' }, y2: { field: 'high' } },
+      },
+      {
+        data: { values: seeds },
+        mark: { type: 'circle', size: 30, color: '#888', opacity: 0.6 },
+        encoding: {
+          x,
+          y: { ...y, field: 'accuracy' },
+          tooltip: [
+            { field: 'b', title: 'b' },
+            { field: 'seed', title: 'seed' },
+            { field: 'accuracy', title: 'clean test acc (%)' },
+            { field: 'task', title: 'task' },
+          ],
+        },
+      },
+      {
+        data: { values: levels },
+        mark: { type: 'line', point: { size: 60, filled: true }, color: '#4c78a8' },
+        params: [{ name: 'zoom', select: 'interval', bind: 'scales' }],
+        encoding: {
+          x,
+          y: { ...y, field: 'mean' },
+          tooltip: [
+            { field: 'b', title: 'b' },
+            { field: 'mean', title: 'mean (%)' },
+            { field: 'sd', title: 'sd (pp)' },
+            { field: 'seeds', title: 'seeds' },
+          ],
+        },
+      },
+      ...(group.chosenLevel === null
+        ? []
+        : [
+            {
+              data: { values: [{ b: group.chosenLevel, label: `chosen b = ${formatLevel(group.chosenLevel)}` }] },
+              mark: { type: 'rule' as const, strokeDash: [6, 4], color: CHOSEN_COLOR },
+              encoding: { x, tooltip: [{ field: 'label', title: 'level' }] },
+            },
+          ]),
+    ],
+  };
+}
+
+/** A run whose per-epoch curves a chart shows, labelled e.g. `b=0.3 seed 1`. */
+export interface CurveRun {
+  label: string;
+  /** Runs of one series share a colour and a legend entry (e.g. the seeds of a level); default: the label. */
+  series?: string;
+  rows: EpochMetrics[];
+}
+
+/**
+ * Per-epoch loss and accuracy of the given runs on train/val/test, noisy and clean labels: colour
+ * tells the runs (or series) apart, the dash the curve; click a curve in the legend to highlight it, drag to zoom.
+ */
+export function curvesSpec(runs: CurveRun[]): TopLevelSpec {
+  const values = runs.flatMap(({ label, series = label, rows }) =>
+    rows.flatMap((row) =>
+      SPLITS.flatMap((split) =>
+        (['noisy', 'clean'] as const).map((labels) => ({
+          run: label,
+          series,
+          epoch: row.epoch,
+          curve: `${split} (${labels} labels)`,
+          loss: labels === 'noisy' ? row[split].loss : row[split].cleanLoss,
+          accuracy: percent(labels === 'noisy' ? row[split].acc : row[split].cleanAcc),
+        })),
+      ),
+    ),
+  );
+  // Seeds drawn as thin lines of their level's colour, when a series holds several runs.
+  const severalPerSeries = new Set(runs.map((run) => run.series ?? run.label)).size < runs.length;
+  const chart = (field: 'loss' | 'accuracy', title: string) => ({
+    width: 520,
+    height: 220,
+    mark: severalPerSeries ? { type: 'line' as const, strokeWidth: 1 } : { type: 'line' as const, point: true },
+    params: [
+      { name: `${field}Curve`, select: { type: 'point' as const, fields: ['curve'] }, bind: 'legend' as const },
+      { name: `${field}Zoom`, select: 'interval' as const, bind: 'scales' as const },
+    ],
+    encoding: {
+      x: { field: 'epoch', type: 'quantitative' as const, title: 'epoch' },
+      y: { field, type: 'quantitative' as const, title, scale: { zero: false } },
+      color: { field: 'series', type: 'nominal' as const, title: severalPerSeries ? 'level' : 'run' },
+      detail: { field: 'run', type: 'nominal' as const },
+      strokeDash: { field: 'curve', type: 'nominal' as const, title: 'curve' },
+      opacity: { condition: { param: `${field}Curve`, value: 1 }, value: 0.15 },
+      tooltip: [{ field: 'run' }, { field: 'curve' }, { field: 'epoch' }, { field, title, format: field === 'loss' ? '.4f' : '.2f' }],
+    },
+  });
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    data: { values },
+    vconcat: [chart('loss', 'cross-entropy loss'), chart('accuracy', 'accuracy (%)')],
+  } as TopLevelSpec;
+}
+
+/** The browser builds of vega, vega-lite and vega-embed, in the order a page loads them. */
+export const VEGA_SCRIPTS = [
+  { name: 'vega.min.js', packageName: 'vega', file: 'build/vega.min.js' },
+  { name: 'vega-lite.min.js', packageName: 'vega-lite', file: 'build/vega-lite.min.js' },
+  { name: 'vega-embed.min.js', packageName: 'vega-embed', file: 'build/vega-embed.min.js' },
+] as const;
+
+/**
+ * A file of an installed package, found the way Node resolves packages (node_modules of this
+ * folder and its parents); the packages' `exports` do not list their browser builds.
+ */
+export function packageFile(packageName: string, file: string): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    const candidate = join(dir, 'node_modules', packageName, file);
+    if (existsSync(candidate)) return candidate;
+    if (dirname(dir) === dir) throw new FloodsweepError('internal', `${packageName}/${file} not found: is ${packageName} installed?`);
+  }
+}
+
+/** A Lambda bundle has no node_modules: infra/bundling.ts copies the scripts into `vega/` beside it. */
+const BESIDE_BUNDLE = join(dirname(fileURLToPath(import.meta.url)), 'vega');
+
+export function readVegaScript(name: string): string | undefined {
+  const script = VEGA_SCRIPTS.find((s) => s.name === name);
+  if (!script) return undefined;
+  const bundled = join(BESIDE_BUNDLE, script.name);
+  return readFileSync(existsSync(bundled) ? bundled : packageFile(script.packageName, script.file), 'utf8');
+}
+
+/** JSON inside a <script> element: `<` escaped, so no value can close the element. */
+export function scriptJson(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, '\\u003c');
+}
+
+/** Browser code: draws every chart whose spec sits in a `<script type="application/json" data-chart-for="ID">`. */
+export const EMBED_CHARTS_SCRIPT = `
+document.querySelectorAll('script[data-chart-for]').forEach(function (element) {
+  vegaEmbed('#' + element.dataset.chartFor, JSON.parse(element.textContent), { actions: false, renderer: 'svg' });
+});
+`;

@@ -1,0 +1,175 @@
+/** The dashboard's HTML pages, rendered on the server; everything from the stores or the URL is escaped. */
+
+import { escapeHtml } from '../report/html.js';
+import { accuracyVsLevelSpec, scriptJson, VEGA_SCRIPTS } from '../report/interactive.js';
+import { bestResult, formatLevel, isLossMetric, type LevelSummary, type SweepSummary } from '../sweep/aggregate.js';
+import type { SweepRecord } from '../sweep/records.js';
+
+export const STYLE = `
+body { font-family: system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; color: #222; max-width: 1200px; margin: 1.5em auto; padding: 0 1em; line-height: 1.45; }
+header.top { display: flex; gap: 1.5em; align-items: baseline; border-bottom: 1px solid #ddd; margin-bottom: 1em; }
+header.top a { color: #333; text-decoration: none; font-weight: 600; }
+.where { color: #777; font-size: 0.9em; margin-left: auto; }
+h1 { font-size: 1.5em; margin: 0.4em 0; }
+h2 { font-size: 1.2em; margin-top: 1.8em; border-bottom: 1px solid #eee; }
+table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.92em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.55em; text-align: right; vertical-align: top; }
+th { background: #f3f3f3; }
+td.text, th.text { text-align: left; }
+tr.chosen td { background: #fff4d6; font-weight: 600; }
+code { font-family: "DejaVu Sans Mono", monospace; font-size: 0.92em; }
+.status { font-weight: 700; padding: 0.05em 0.5em; border-radius: 0.3em; background: #e8e8e8; }
+.status-SUCCEEDED { background: #dcefd9; color: #1d5e1a; }
+.status-PARTIAL { background: #fbe9c6; color: #7a4b00; }
+.status-FAILED { background: #f6d3d3; color: #8a1111; }
+.status-RUNNING { background: #d6e6f7; color: #174a7c; }
+.muted { color: #777; }
+.message { white-space: pre-wrap; font-family: "DejaVu Sans Mono", monospace; font-size: 0.88em; text-align: left; max-width: 40em; }
+progress { width: 24em; height: 1.1em; vertical-align: middle; }
+.error-page { border: 1px solid #e0b4b4; background: #fff6f6; padding: 1em 1.4em; border-radius: 0.4em; }
+.charts { display: flex; flex-wrap: wrap; gap: 1.5em; }
+`;
+
+export function layout(title: string, where: string, body: string, script = ''): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)} · floodsweep</title>
+<link rel="icon" href="data:,">
+<style>${STYLE}</style>
+</head>
+<body>
+<header class="top"><a href="/">floodsweep</a><a href="/">sweeps</a><span class="where">${escapeHtml(where)}</span></header>
+${body}
+${script}
+</body>
+</html>
+`;
+}
+
+/** The vega scripts the app serves itself, then the dashboard's own script. */
+const scripts = () =>
+  [...VEGA_SCRIPTS.map((s) => s.name), 'dashboard.js'].map((name) => `<script src="/assets/${name}"></script>`).join('\n');
+
+const pct = (fraction: number | undefined | null) => (fraction === undefined || fraction === null ? '—' : (100 * fraction).toFixed(2));
+
+function bestText(summary: SweepSummary | undefined): string {
+  const best = summary && bestResult(summary);
+  if (!best) return '<span class="muted">—</span>';
+  const value = isLossMetric(best.metric) ? best.value.toFixed(4) : `${pct(best.value)}%`;
+  const setting = summary!.groups.length > 1 ? ` <span class="muted">(${escapeHtml(best.setting)})</span>` : '';
+  return `b = ${formatLevel(best.floodLevel)} · ${escapeHtml(best.metric)} ${value}${setting}`;
+}
+
+const statusBadge = (status: string) => `<span class="status status-${escapeHtml(status)}">${escapeHtml(status)}</span>`;
+const sweepLink = (sweep: SweepRecord) => `<a href="/sweeps/${encodeURIComponent(sweep.sweepId)}">${escapeHtml(sweep.name)}</a>`;
+
+export function sweepListPage(
+  where: string,
+  sweeps: Array<{ sweep: SweepRecord; done: number; failed: number; summary?: SweepSummary }>,
+): string {
+  if (sweeps.length === 0)
+    return layout('sweeps', where, '<h1>Sweeps</h1>\n<p>No sweeps yet: run one with <code>floodsweep sweep run SPEC</code>.</p>');
+  const rows = sweeps.map(
+    ({ sweep, done, failed, summary }) =>
+      `<tr><td class="text">${sweepLink(sweep)}<br><code class="muted">${escapeHtml(sweep.sweepId)}</code></td><td class="text">${statusBadge(sweep.status)}</td><td>${done}</td><td>${failed}</td><td>${sweep.taskCount}</td><td class="text">${escapeHtml(sweep.createdAt)}</td><td class="text">${bestText(summary)}</td></tr>`,
+  );
+  const options = sweeps
+    .map(({ sweep }) => `<option value="${escapeHtml(sweep.sweepId)}">${escapeHtml(sweep.name)} (${escapeHtml(sweep.sweepId)})</option>`)
+    .join('');
+  return layout(
+    'sweeps',
+    where,
+    `<h1>Sweeps</h1>
+<table id="sweeps">
+<thead><tr><th class="text">sweep</th><th class="text">status</th><th>done</th><th>failed</th><th>tasks</th><th class="text">created</th><th class="text">best level and its metric</th></tr></thead>
+<tbody>
+${rows.join('\n')}
+</tbody>
+</table>
+<h2>Compare two sweeps</h2>
+<form action="/compare" method="get">
+<select name="a" aria-label="first sweep">${options}</select> against <select name="b" aria-label="second sweep">${options}</select>
+<button type="submit">compare</button>
+</form>`,
+  );
+}
+
+/** The shell of one sweep's page; the dashboard script fills it and keeps it up to date. */
+export function sweepPage(where: string, sweep: SweepRecord): string {
+  return layout(
+    sweep.name,
+    where,
+    `<main id="sweep" data-sweep-id="${escapeHtml(sweep.sweepId)}">
+<h1>Sweep ${escapeHtml(sweep.name)} <span id="status">${statusBadge(sweep.status)}</span></h1>
+<p><code>${escapeHtml(sweep.sweepId)}</code> · created ${escapeHtml(sweep.createdAt)} · <span id="selection"></span></p>
+<p><progress id="progress" max="1" value="0"></progress> <span id="progress-text">loading…</span></p>
+<p id="refresh-error" class="message" hidden></p>
+<div id="groups"></div>
+<h2>Per-epoch curves</h2>
+<p>Pick a level <select id="level-picker" aria-label="flood level"><option value="">—</option></select> or tick tasks below.</p>
+<div id="curves" class="chart"><p class="muted">No task picked.</p></div>
+<h2>Tasks</h2>
+<table id="tasks"><thead><tr><th></th><th class="text">task</th><th class="text">setting</th><th>b</th><th>seed</th><th class="text">status</th><th>epoch</th><th>attempts</th></tr></thead><tbody></tbody></table>
+<div id="failures"></div>
+</main>`,
+    scripts(),
+  );
+}
+
+export function errorPage(where: string, title: string, message: string): string {
+  return layout(
+    title,
+    where,
+    `<div class="error-page"><h1>${escapeHtml(title)}</h1>\n<p>${escapeHtml(message)}</p>\n<p><a href="/">Back to the sweeps</a></p></div>`,
+  );
+}
+
+/** Two sweeps side by side: per setting and flood level, the clean test accuracy of each and their difference. */
+export function comparisonPage(where: string, a: SweepSummary, b: SweepSummary): string {
+  const settings = [...new Set([...a.groups, ...b.groups].map((group) => group.setting))];
+  const sections = settings.map((setting, index) => {
+    const [groupA, groupB] = [a, b].map((summary) => summary.groups.find((group) => group.setting === setting));
+    const levels = [...new Set([...(groupA?.levels ?? []), ...(groupB?.levels ?? [])].map((level) => level.floodLevel))].sort(
+      (x, y) => x - y,
+    );
+    const find = (levelsOf: LevelSummary[] | undefined, level: number) => levelsOf?.find((l) => l.floodLevel === level);
+    const cell = (level: LevelSummary | undefined) =>
+      level?.testCleanAcc
+        ? `${pct(level.testCleanAcc.mean)} ± ${pct(level.testCleanAcc.sd)} <span class="muted">(${level.seeds.length})</span>`
+        : '—';
+    const rows = levels.map((level) => {
+      const [x, y] = [find(groupA?.levels, level), find(groupB?.levels, level)];
+      const diff = x?.testCleanAcc && y?.testCleanAcc ? 100 * (y.testCleanAcc.mean - x.testCleanAcc.mean) : undefined;
+      return `<tr><td>${formatLevel(level)}</td><td>${cell(x)}</td><td>${cell(y)}</td><td>${diff === undefined ? '—' : `${diff >= 0 ? '+' : '−'}${Math.abs(diff).toFixed(2)}`}</td></tr>`;
+    });
+    const chosen = (group: typeof groupA) => (group?.chosenLevel === null || !group ? '—' : formatLevel(group.chosenLevel));
+    const charts = [groupA, groupB]
+      .map((group, i) =>
+        group?.levels.some((level) => level.testCleanAcc)
+          ? `<div><h3>${escapeHtml([a, b][i].name)}</h3><div class="chart" id="compare-${index}-${i}"></div><script type="application/json" data-chart-for="compare-${index}-${i}">${scriptJson(accuracyVsLevelSpec(group))}</script></div>`
+          : '',
+      )
+      .join('');
+    return `<section>
+<h2>${escapeHtml(setting)}</h2>
+<p>Chosen flood level: ${chosen(groupA)} in ${escapeHtml(a.name)}, ${chosen(groupB)} in ${escapeHtml(b.name)}.</p>
+<table><thead><tr><th>b</th><th>${escapeHtml(a.name)}: clean test acc (%)</th><th>${escapeHtml(b.name)}: clean test acc (%)</th><th>difference (pp)</th></tr></thead>
+<tbody>${rows.join('')}</tbody></table>
+<div class="charts">${charts}</div>
+</section>`;
+  });
+  const head = (summary: SweepSummary) =>
+    `<a href="/sweeps/${encodeURIComponent(summary.sweepId)}">${escapeHtml(summary.name)}</a> <code>${escapeHtml(summary.sweepId)}</code> ${statusBadge(summary.status)} · ${summary.succeededTasks}/${summary.taskCount} tasks`;
+  return layout(
+    `${a.name} vs ${b.name}`,
+    where,
+    `<h1>Comparison</h1>
+<p>First: ${head(a)}<br>Second: ${head(b)}</p>
+<p class="muted">Clean test accuracy: mean ± sd over seeds (seeds finished); the difference is the second minus the first, in percentage points.</p>
+${sections.join('\n')}`,
+    scripts(),
+  );
+}
