@@ -109,8 +109,9 @@ async function summarizeSynthetic(datasets: DatasetName[], levels = LEVELS) {
 
 async function renderSweep(datasets: DatasetName[], levels = LEVELS) {
   const { summary, curvesOf } = await summarizeSynthetic(datasets, levels);
-  const figures = await sweepFigures(summary, curvesOf);
-  return { summary, figures, html: renderReport(summary, figures) };
+  const drawn = await sweepFigures(summary, curvesOf);
+  assert.deepEqual(drawn.omitted, []);
+  return { summary, figures: drawn.figures, html: renderReport(summary, drawn) };
 }
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -220,7 +221,7 @@ describe('report edge cases', () => {
   it('when the rule chose b = 0, the demo figures compare it with the best b > 0', async () => {
     const { summary, curvesOf } = await summarizeSynthetic(['sinusoid2d'], [0, 0.05, 0.1]);
     const chosenZero = { ...summary, groups: summary.groups.map((g) => ({ ...g, chosenLevel: 0 })) };
-    const figures = await sweepFigures(chosenZero, curvesOf, { scale: 1 });
+    const { figures } = await sweepFigures(chosenZero, curvesOf, { scale: 1 });
     const loss = figures.find((f) => f.name === 'group-1-loss.png')!;
     assert.match(loss.caption, /b = 0 against the best level b > 0 \(the rule chose b = 0\) b = 0\.05, seed 1/);
     assert.ok(textsOf(loss.figure.svg).includes('Loss without flooding (b = 0) and with flooding (b = 0.05)'));
@@ -237,9 +238,9 @@ describe('report edge cases', () => {
       epochsOf: async () => [],
       selection: { metric: 'val.loss', epoch: 'best' },
     });
-    const figures = await sweepFigures(summary, async () => []);
-    assert.deepEqual(figures, []);
-    const html = renderReport(summary, figures);
+    const drawn = await sweepFigures(summary, async () => []);
+    assert.deepEqual(drawn, { figures: [], omitted: [] });
+    const html = renderReport(summary, drawn);
     assert.ok(html.includes('<span class="status status-FAILED">FAILED</span>'));
     assert.ok(html.includes('No task of this group finished'));
     assert.equal(html.match(/Error: out of memory/g)?.length, 3);

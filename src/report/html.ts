@@ -7,21 +7,23 @@ import {
   type SweepSummary,
 } from '../sweep/aggregate.js';
 import type { Difference, Estimate } from '../sweep/statistics.js';
-import { formatLevel, type SweepFigure } from './sweep-figures.js';
+import { groupLevelFormatter } from './levels.js';
+import type { OmittedFigure, SweepFigure, SweepFigures } from './sweep-figures.js';
 
 /**
  * report.html: one self-contained page (inline CSS, figures as PNG data: URIs, no external
  * reference at all) with the sweep's status, a table per group, the failures and the figures.
  * PNGs rather than inline SVG: several vega SVGs in one document would clash on their clip-path ids.
  */
-export function renderReport(summary: SweepSummary, figures: SweepFigure[], reproducibility?: ReproducibilitySection): string {
+export function renderReport(summary: SweepSummary, drawn: SweepFigures, reproducibility?: ReproducibilitySection): string {
   const groupNumbers = new Map(summary.groups.map((group, i) => [group.group, i + 1]));
   const groupSections = summary.groups.map((group, i) =>
     groupSection(
       group,
       i + 1,
       summary,
-      figures.filter((figure) => figure.group === group.group),
+      drawn.figures.filter((figure) => figure.group === group.group),
+      drawn.omitted.filter((figure) => figure.group === group.group),
     ),
   );
   return `<!doctype html>
@@ -37,7 +39,7 @@ export function renderReport(summary: SweepSummary, figures: SweepFigure[], repr
 ${overview(summary)}
 ${sharedSettings(summary.sharedSettings)}
 ${groupSections.join('\n')}
-${failures(summary, groupNumbers)}
+${failures(summary, groupNumbers, new Map(summary.groups.map((group) => [group.group, groupLevelFormatter(group)])))}
 ${reproducibility ? reproducibilitySection(reproducibility) : ''}
 <footer>
 <p>Accuracies are percentages: mean ± sample standard deviation over seeds (sd is 0 with a single seed).
@@ -73,6 +75,7 @@ tr.chosen td { background: #fff4d6; font-weight: 600; }
 figure { margin: 1.2em 0; }
 figure img { width: 640px; max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { color: #555; font-size: 0.9em; max-width: 640px; }
+.omitted { border-left: 3px solid #e45756; padding-left: 0.8em; }
 footer { margin-top: 3em; color: #555; font-size: 0.9em; border-top: 1px solid #ddd; }
 `;
 
@@ -112,8 +115,15 @@ function groupTitle(group: GroupSummary, number: number): string {
   return `Group ${number}${entries.length > 0 ? `: ${entries.map(([path, value]) => `${path} = ${String(value)}`).join(', ')}` : ''}`;
 }
 
-function groupSection(group: GroupSummary, number: number, summary: SweepSummary, figures: SweepFigure[]): string {
+function groupSection(
+  group: GroupSummary,
+  number: number,
+  summary: SweepSummary,
+  figures: SweepFigure[],
+  omitted: OmittedFigure[],
+): string {
   const { metric } = summary.selection;
+  const formatLevel = groupLevelFormatter(group);
   const chosen =
     group.chosenLevel === null
       ? '<p>No task of this group finished: no flood level was chosen.</p>'
@@ -128,7 +138,7 @@ function groupSection(group: GroupSummary, number: number, summary: SweepSummary
     'Δ clean vs b = 0 (pp) [95% CI]',
     'Δ noisy vs b = 0 (pp) [95% CI]',
   ];
-  const rows = group.levels.map((level) => levelRow(level, group, metric));
+  const rows = group.levels.map((level) => levelRow(level, group, metric, formatLevel));
   return `<section>
 <h2>${escapeHtml(groupTitle(group, number))} <span class="muted">(<code>${escapeHtml(group.group)}</code>)</span></h2>
 ${chosen}
@@ -140,10 +150,11 @@ ${rows.join('\n')}
 </tbody>
 </table>
 ${figures.map(figureHtml).join('\n')}
+${omitted.length > 0 ? omittedFigures(omitted) : ''}
 </section>`;
 }
 
-function levelRow(level: LevelSummary, group: GroupSummary, metric: SelectionMetric): string {
+function levelRow(level: LevelSummary, group: GroupSummary, metric: SelectionMetric, formatLevel: (level: number) => string): string {
   const isChosen = level.floodLevel === group.chosenLevel;
   const percent = (value: Estimate | null) => estimateCell(value, 100, 2);
   const difference = (pick: (d: NonNullable<LevelSummary['diffToBaseline']>) => Difference) => {
@@ -183,9 +194,21 @@ function figureHtml({ name, caption, figure }: SweepFigure): string {
 </figure>`;
 }
 
-function failures(summary: SweepSummary, groupNumbers: Map<string, number>): string {
+function omittedFigures(omitted: OmittedFigure[]): string {
+  const items = omitted.map(
+    ({ name, caption, reason }) =>
+      `<li><code>${escapeHtml(name)}</code> (${escapeHtml(caption)}): <span class="message">${escapeHtml(reason)}</span></li>`,
+  );
+  return `<div class="omitted">\n<p>Figures left out because they could not be drawn; the table above has their numbers:</p>\n<ul>\n${items.join('\n')}\n</ul>\n</div>`;
+}
+
+/** The report lists at most this many failed tasks; summary.json has them all. */
+export const LISTED_FAILURES = 200;
+
+function failures(summary: SweepSummary, groupNumbers: Map<string, number>, formatters: Map<string, (level: number) => string>): string {
   if (summary.failedTasks.length === 0) return '<section>\n<h2>Failures</h2>\n<p>No task failed.</p>\n</section>';
-  const rows = summary.failedTasks.map((task) => {
+  const rows = summary.failedTasks.slice(0, LISTED_FAILURES).map((task) => {
+    const formatLevel = formatters.get(task.group) ?? String;
     const cells = [
       `<td class="text"><code>${escapeHtml(task.taskId)}</code></td>`,
       `<td>${groupNumbers.get(task.group) ?? '?'}</td>`,
@@ -198,7 +221,9 @@ function failures(summary: SweepSummary, groupNumbers: Map<string, number>): str
   });
   return `<section>
 <h2>Failures (${summary.failedTasks.length})</h2>
-<p>These tasks contribute nothing to the tables and figures above.</p>
+<p>These tasks contribute nothing to the tables and figures above.${
+    summary.failedTasks.length > LISTED_FAILURES ? ` The first ${LISTED_FAILURES} are listed; summary.json has all of them.` : ''
+  }</p>
 <table>
 <thead><tr><th class="text">task</th><th>group</th><th>flood level b</th><th>seed</th><th class="text">status</th><th class="text">message</th></tr></thead>
 <tbody>

@@ -30,15 +30,15 @@ export async function aggregate(stores: Stores, event: unknown): Promise<Aggrega
   return { sweepId, status: summary.status, summaryKey: keys.summary, reportKey: keys.report };
 }
 
-/** Draws the sweep's figures (PNG and SVG) and writes them with report.html. */
+/** Draws the sweep's figures (PNG and SVG) and writes them with report.html, which names any figure that could not be drawn. */
 export async function writeReport(stores: Stores, summary: SweepSummary, reproducibility?: ReproducibilitySection): Promise<void> {
   const keys = sweepKeys(summary.sweepId);
-  const figures = await sweepFigures(summary, (taskId) => stores.metrics.getEpochs(summary.sweepId, taskId));
-  for (const { name, figure } of figures) {
+  const drawn = await sweepFigures(summary, (taskId) => stores.metrics.getEpochs(summary.sweepId, taskId));
+  for (const { name, figure } of drawn.figures) {
     await stores.artifacts.put(keys.plot(name), figure.png, 'image/png');
     await stores.artifacts.put(keys.plot(name.replace(/\.png$/, '.svg')), figure.svg, 'image/svg+xml');
   }
-  await stores.artifacts.put(keys.report, renderReport(summary, figures, reproducibility), 'text/html');
+  await stores.artifacts.put(keys.report, renderReport(summary, drawn, reproducibility), 'text/html');
 }
 
 /** A JSON artifact the workflow wrote earlier (spec, summary); its absence is missing state. */
