@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { ENV_NAMES } from '../src/env.js';
 import { levelFormatter } from '../src/report/levels.js';
 import { openStores, type Stores } from '../src/store/open.js';
@@ -14,6 +14,7 @@ import { sweepKeys } from '../src/store/ports.js';
 import type { SweepSummary } from '../src/sweep/aggregate.js';
 import { aggregate } from '../src/workflow/aggregate.js';
 import { plan } from '../src/workflow/plan.js';
+import { type Emulators, startEmulators } from './emulators.js';
 import { epochRow } from './store-contract.js';
 
 const roots: string[] = [];
@@ -133,6 +134,47 @@ describe('Aggregate of a sweep with many flood levels', () => {
     } finally {
       if (fontDir === undefined) delete process.env[ENV_NAMES.fontDir];
       else process.env[ENV_NAMES.fontDir] = fontDir;
+    }
+  });
+});
+
+describe('Plan on a resumed sweep, against dynalite and s3rver', () => {
+  let emulators: Emulators;
+  before(async () => {
+    emulators = await startEmulators();
+  });
+  after(() => emulators.close());
+
+  it('writes task records in batches once, and a resumed Plan writes none and keeps progress', async () => {
+    const stores = await emulators.newAwsStores();
+    try {
+      const levels = Array.from({ length: 30 }, (_, i) => i / 100);
+      const spec = trivialSpec(levels, [0, 1]);
+      const first = await plan(stores, { spec, maxTasks: 60 });
+      const batchWrites = () => stores.requests.filter((request) => request.command === 'BatchWriteItemCommand');
+      assert.equal(batchWrites().length, 3, '60 tasks, 25 to a batch');
+      assert.deepEqual(
+        stores.requests.filter((request) => request.command === 'GetItemCommand'),
+        [],
+        'no read per task',
+      );
+      const [done] = await stores.metrics.listTasks(first.sweepId);
+      await stores.metrics.updateTask(first.sweepId, done.taskId, ['PENDING'], { status: 'SUCCEEDED', epochsDone: 1 });
+
+      stores.requests.length = 0;
+      const resumed = await plan(stores, { spec, maxTasks: 60, sweepId: first.sweepId });
+      assert.equal(resumed.taskCount, 60);
+      assert.deepEqual(batchWrites(), [], 'no task record written again');
+      const tasks = await stores.metrics.listTasks(first.sweepId);
+      assert.equal(tasks.length, 60);
+      assert.equal(new Set(tasks.map((task) => task.taskId)).size, 60);
+      assert.deepEqual(
+        tasks.find((task) => task.taskId === done.taskId),
+        { ...done, status: 'SUCCEEDED', epochsDone: 1, updatedAt: tasks.find((task) => task.taskId === done.taskId)?.updatedAt },
+        'the finished task kept its progress',
+      );
+    } finally {
+      await stores.cleanup();
     }
   });
 });

@@ -1,5 +1,6 @@
 import type { TaskConfig } from '../flooding/config.js';
 import type { EpochMetrics, SplitMetrics } from '../flooding/metrics.js';
+import { mapLimited } from './map-limited.js';
 import type { SweepStatus, TaskRecord, TaskStatus } from './records.js';
 import type { SelectionMetric, SweepSpec } from './spec.js';
 import { type Difference, type Estimate, estimate, pairedDifference } from './statistics.js';
@@ -102,9 +103,12 @@ export interface SummarizeInput {
 
 const BASELINE_LEVEL = 0;
 
+/** Tasks whose epoch rows are read at a time: each task's rows are reduced to one run before the next are read. */
+export const EPOCH_READ_CONCURRENCY = 16;
+
 export async function summarizeSweep(input: SummarizeInput): Promise<SweepSummary> {
   const { tasks, selection } = input;
-  const outcomes = await Promise.all(tasks.map((task) => selectedRun(task, selection, input.epochsOf)));
+  const outcomes = await mapLimited(tasks, EPOCH_READ_CONCURRENCY, (task) => selectedRun(task, selection, input.epochsOf));
   const runs = new Map<string, RunSummary>();
   const failedTasks: FailedTask[] = [];
   tasks.forEach((task, i) => {
