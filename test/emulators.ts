@@ -40,6 +40,10 @@ export async function startEmulators() {
   const s3Directory = await mkdtemp(join(tmpdir(), 'floodsweep-s3rver-'));
   const s3Server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: s3Directory });
   const s3Address = await s3Server.run();
+  // Counted at the servers, so that requests from worker threads (their own clients) count too.
+  const served = { dynamodb: 0, s3: 0 };
+  dynamodbServer.on('request', () => served.dynamodb++);
+  (s3Server as unknown as { httpServer: Server }).httpServer.on('request', () => served.s3++);
   const endpoints = {
     dynamodbEndpointUrl: `http://127.0.0.1:${(dynamodbServer.address() as AddressInfo).port}`,
     s3EndpointUrl: `http://127.0.0.1:${s3Address.port}`,
@@ -47,6 +51,8 @@ export async function startEmulators() {
   let counter = 0;
   return {
     endpoints,
+    /** HTTP requests each server has answered so far. */
+    served: () => ({ ...served }),
     /** A fresh table (created from the exported description) and bucket; `requests` records every DynamoDB call. */
     async newAwsStores() {
       const clients = awsClients({ region, credentials, ...endpoints });
