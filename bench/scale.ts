@@ -3,7 +3,10 @@
  * levels x 10 seeds) through the local executor, against local files and against dynalite + s3rver
  * in process. Each (size, store) runs in a child process of its own, so its peak memory is its own.
  *
- *   node --import tsx bench/scale.ts [--sizes 1000,10000,100000] [--stores local,aws] [--workers 1]
+ *   node --import tsx bench/scale.ts [--sizes 1000,10000,100000] [--stores local,aws] [--workers 1] [--without-training]
+ *
+ * --without-training measures Plan and Aggregate alone: every planned task is recorded as finished
+ * (in batches, with the final metrics a trained task would have) instead of being trained.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -12,9 +15,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runSweep } from '../src/run.js';
-import { openStores, type StoreConfig } from '../src/store/open.js';
+import { openStores, type StoreConfig, type Stores } from '../src/store/open.js';
+import { mapLimited } from '../src/sweep/map-limited.js';
 import { validateSpec } from '../src/sweep/spec.js';
-import { aggregate } from '../src/workflow/aggregate.js';
+import { aggregate, readSummary } from '../src/workflow/aggregate.js';
 import { plan } from '../src/workflow/plan.js';
 import { credentials, region, startEmulators } from '../test/emulators.js';
 
@@ -38,6 +42,8 @@ export interface ScaleFigures {
   dynamodbRequestsPerTask?: number;
   s3RequestsPerTask?: number;
   status: string;
+  /** Plan and Aggregate only (--without-training): wall time, overhead and training are 0. */
+  withoutTraining: boolean;
 }
 
 export function trivialSpec(tasks: number) {
@@ -56,7 +62,7 @@ export function trivialSpec(tasks: number) {
 const seconds = (started: number) => (performance.now() - started) / 1000;
 
 /** One sweep of `tasks` trivial tasks: Plan alone, the whole workflow resuming it, Aggregate again. */
-async function measureOne(tasks: number, store: 'local' | 'aws', workers: number): Promise<ScaleFigures> {
+async function measureOne(tasks: number, store: 'local' | 'aws', workers: number, withoutTraining: boolean): Promise<ScaleFigures> {
   const root = await mkdtemp(join(tmpdir(), 'floodsweep-bench-scale-'));
   const emulators = store === 'aws' ? await startEmulators() : undefined;
   try {
@@ -78,22 +84,24 @@ async function measureOne(tasks: number, store: 'local' | 'aws', workers: number
     const planSeconds = seconds(started);
 
     started = performance.now();
-    const { summary } = await runSweep(spec, { stores: config, sweepId, maxTasks: tasks, workers, backend: 'wasm' });
-    const wallSeconds = seconds(started);
+    if (withoutTraining) await recordAsFinished(stores, sweepId);
+    else await runSweep(spec, { stores: config, sweepId, maxTasks: tasks, workers, backend: 'wasm' });
+    const wallSeconds = withoutTraining ? 0 : seconds(started);
 
     started = performance.now();
-    await aggregate(stores, { sweepId });
+    const { status } = await aggregate(stores, { sweepId });
     const aggregateSeconds = seconds(started);
     const after = emulators?.served();
+    const summary = (await readSummary(stores, sweepId))!;
 
-    const runs = summary.groups.flatMap((group) => group.levels.flatMap((level) => level.runs));
+    const runs = withoutTraining ? [] : summary.groups.flatMap((group) => group.levels.flatMap((level) => level.runs));
     const step = Math.max(1, Math.floor(runs.length / TRAINING_SAMPLE));
     const sample = runs.filter((_, i) => i % step === 0);
     let trainingSeconds = 0;
     for (const run of sample) {
       trainingSeconds += (await stores.metrics.getEpochs(sweepId, run.taskId)).reduce((sum, row) => sum + row.seconds, 0);
     }
-    const trainingMsPerTask = (1000 * trainingSeconds) / sample.length;
+    const trainingMsPerTask = sample.length === 0 ? 0 : (1000 * trainingSeconds) / sample.length;
     return {
       tasks,
       store,
@@ -103,7 +111,7 @@ async function measureOne(tasks: number, store: 'local' | 'aws', workers: number
       aggregateSeconds,
       trainingMsPerTask,
       // The run's wall time includes a resuming Plan (it writes nothing) and an Aggregate.
-      overheadMsPerTask: (1000 * (wallSeconds - aggregateSeconds) * workers) / tasks - trainingMsPerTask,
+      overheadMsPerTask: withoutTraining ? 0 : (1000 * (wallSeconds - aggregateSeconds) * workers) / tasks - trainingMsPerTask,
       peakRssMiB: process.resourceUsage().maxRSS / 1024,
       ...(before && after
         ? {
@@ -111,7 +119,8 @@ async function measureOne(tasks: number, store: 'local' | 'aws', workers: number
             s3RequestsPerTask: (after.s3 - before.s3) / tasks,
           }
         : {}),
-      status: summary.status,
+      status,
+      withoutTraining,
     };
   } finally {
     await emulators?.close();
@@ -119,10 +128,39 @@ async function measureOne(tasks: number, store: 'local' | 'aws', workers: number
   }
 }
 
-function measureInChild(tasks: number, store: string, workers: number): ScaleFigures | { tasks: number; store: string; error: string } {
+/** What Train leaves behind, minus the training: SUCCEEDED with final metrics and one epoch row. */
+async function recordAsFinished(stores: Stores, sweepId: string): Promise<void> {
+  const split = (x: number) => ({ loss: x, acc: 1 - x, cleanLoss: x, cleanAcc: 1 - x });
+  const tasks = await stores.metrics.listTasks(sweepId);
+  const finished = tasks.map((task) => {
+    const x = 0.5 + 0.1 * Math.sin(10 * task.config.floodLevel + task.config.seed);
+    const row = { epoch: 1, train: split(x), val: split(x), test: split(x), floodedFraction: 0, objective: x, lr: 0.1, seconds: 0 };
+    return { task: { ...task, status: 'SUCCEEDED' as const, epochsDone: 1, final: row, backend: 'none' }, row };
+  });
+  await stores.metrics.putTasks(finished.map(({ task }) => task));
+  await mapLimited(finished, 16, ({ task, row }) => stores.metrics.putEpochs(sweepId, task.taskId, [row]));
+}
+
+function measureInChild(
+  tasks: number,
+  store: string,
+  workers: number,
+  withoutTraining: boolean,
+): ScaleFigures | { tasks: number; store: string; error: string } {
   const child = spawnSync(
     process.execPath,
-    ['--import', 'tsx', fileURLToPath(import.meta.url), '--one', String(tasks), '--stores', store, '--workers', String(workers)],
+    [
+      '--import',
+      'tsx',
+      fileURLToPath(import.meta.url),
+      '--one',
+      String(tasks),
+      '--stores',
+      store,
+      '--workers',
+      String(workers),
+      ...(withoutTraining ? ['--without-training'] : []),
+    ],
     { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const line = child.stdout.trim().split('\n').pop() ?? '';
@@ -155,11 +193,13 @@ const { values } = parseArgs({
     stores: { type: 'string', default: 'local,aws' },
     workers: { type: 'string', default: '1' },
     one: { type: 'string' },
+    'without-training': { type: 'boolean', default: false },
   },
 });
 const workers = Number(values.workers);
+const withoutTraining = values['without-training'];
 if (values.one) {
-  console.log(JSON.stringify(await measureOne(Number(values.one), values.stores as 'local' | 'aws', workers)));
+  console.log(JSON.stringify(await measureOne(Number(values.one), values.stores as 'local' | 'aws', workers, withoutTraining)));
 } else {
   console.log(
     '| tasks | store | status | wall (s) | overhead (ms/task) | training (ms/task) | Plan (s) | Aggregate (s) | peak RSS (MiB) | DynamoDB req/task | S3 req/task |',
@@ -167,7 +207,7 @@ if (values.one) {
   console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const tasks of values.sizes.split(',').map(Number)) {
     for (const store of values.stores.split(',')) {
-      const figures = measureInChild(tasks, store, workers);
+      const figures = measureInChild(tasks, store, workers, withoutTraining);
       console.log('error' in figures ? `| ${tasks} | ${store} | failed: ${figures.error} |` : row(figures));
     }
   }
