@@ -95,7 +95,7 @@ export async function sweepFigures(
     const which =
       shown.length === finished.length
         ? 'every flood level'
-        : `${shown.length} of the ${finished.length} flood levels (b = 0, the chosen level, the best b > 0 and ${SPREAD_CURVES} spread over the range; every level's numbers are in the table and summary.json)`;
+        : `${shown.length} of the ${finished.length} flood levels (b = 0 if the group has it, the chosen level, the best b > 0 and ${SPREAD_CURVES} spread over the range; every level's numbers are in the table and summary.json)`;
     await draw(
       'train-loss-per-level',
       `Training loss on the noisy labels for ${which}, ${seedNote}; dotted lines mark each b > 0: the loss floats around its level.`,
