@@ -109,7 +109,8 @@ async function summarizeSynthetic(datasets: DatasetName[], levels = LEVELS) {
 
 async function renderSweep(datasets: DatasetName[], levels = LEVELS) {
   const { summary, curvesOf } = await summarizeSynthetic(datasets, levels);
-  const figures = await sweepFigures(summary, curvesOf);
+  const drawn = await sweepFigures(summary, curvesOf);
+  assert.deepEqual(drawn.omitted, []);
   const curves = Object.fromEntries(
     await Promise.all(
       summary.groups.map(async (group) => [
@@ -126,7 +127,7 @@ async function renderSweep(datasets: DatasetName[], levels = LEVELS) {
       ]),
     ),
   );
-  return { summary, figures, html: renderReport(summary, figures, undefined, curves) };
+  return { summary, figures: drawn.figures, html: renderReport(summary, drawn, undefined, curves) };
 }
 
 /** The page's markup, without the inlined scripts (the vega libraries hold HTML and URLs in their code). */
@@ -266,7 +267,7 @@ describe('report edge cases', () => {
   it('when the rule chose b = 0, the demo figures compare it with the best b > 0', async () => {
     const { summary, curvesOf } = await summarizeSynthetic(['sinusoid2d'], [0, 0.05, 0.1]);
     const chosenZero = { ...summary, groups: summary.groups.map((g) => ({ ...g, chosenLevel: 0 })) };
-    const figures = await sweepFigures(chosenZero, curvesOf, { scale: 1 });
+    const { figures } = await sweepFigures(chosenZero, curvesOf, { scale: 1 });
     const loss = figures.find((f) => f.name === 'group-1-loss.png')!;
     assert.match(loss.caption, /^Training loss .*: b = 0 against b = 0\.05, the best level above 0 \(the rule chose b = 0\), on seed 1\.$/);
     assert.ok(textsOf(loss.figure.svg).includes('Loss without flooding (b = 0) and with flooding (b = 0.05)'));
@@ -282,7 +283,7 @@ describe('report edge cases', () => {
       epochsOf: curvesOf,
       selection: summary.selection,
     });
-    const html = renderReport(oneSeed, [], { verdict: 'DRIFTED', lines: ['val.acc moved'] });
+    const html = renderReport(oneSeed, { figures: [], omitted: [] }, { verdict: 'DRIFTED', lines: ['val.acc moved'] });
     const cell = /<td>[+−]\d+\.\d\d <span class="muted">\(([^)]*\))\)<\/span><\/td>/.exec(html);
     assert.ok(cell, 'a difference cell without an interval');
     assert.equal(cell[0].match(/n = 1/g)?.length, 1, cell[0]);
@@ -298,7 +299,7 @@ describe('report edge cases', () => {
         levels: group.levels.map((level) => ({ ...level, testCleanAcc: { n: 3, mean: 0.99, sd: 0.05 } })),
       })),
     };
-    const [accuracy] = await sweepFigures(nearlyPerfect, curvesOf, { scale: 1 });
+    const [accuracy] = (await sweepFigures(nearlyPerfect, curvesOf, { scale: 1 })).figures;
     const ticks = textsOf(accuracy.figure.svg).map(Number).filter(Number.isFinite);
     assert.ok(Math.max(...ticks) <= 100, `y axis up to ${Math.max(...ticks)}`);
   });
@@ -313,9 +314,9 @@ describe('report edge cases', () => {
       epochsOf: async () => [],
       selection: { metric: 'val.loss', epoch: 'best' },
     });
-    const figures = await sweepFigures(summary, async () => []);
-    assert.deepEqual(figures, []);
-    const html = renderReport(summary, figures);
+    const drawn = await sweepFigures(summary, async () => []);
+    assert.deepEqual(drawn, { figures: [], omitted: [] });
+    const html = renderReport(summary, drawn);
     assert.ok(html.includes('<span class="status status-FAILED">FAILED</span>'));
     assert.ok(html.includes('No task of this group finished'));
     assert.equal(html.match(/Error: out of memory/g)?.length, 3);

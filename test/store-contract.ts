@@ -156,6 +156,26 @@ export function runStoreContract(name: string, makeStores: () => Promise<Stores>
         assert.deepEqual(await metrics.listTasks('missing'), []);
       });
 
+      it('writes many tasks in batches, the last record of a task winning', async () => {
+        const taskIds = Array.from({ length: 60 }, (_, i) => `t${String(i).padStart(2, '0')}`);
+        await metrics.putTask(taskRecord('s1', 't00', { status: 'SUCCEEDED', epochsDone: 200 }));
+        await metrics.putTasks([
+          ...taskIds.map((taskId) => taskRecord('s1', taskId)),
+          taskRecord('s1', 't07', { attempts: 2 }),
+          taskRecord('other', 't00'),
+        ]);
+        await metrics.putTasks([]);
+        const tasks = await metrics.listTasks('s1');
+        assert.deepEqual(
+          tasks.map((task) => task.taskId),
+          taskIds,
+        );
+        assert.deepEqual(tasks[0], taskRecord('s1', 't00'), 'an upsert: the batch overwrites');
+        assert.equal(tasks[7].attempts, 2);
+        assert.deepEqual(await metrics.listTasks('other'), [taskRecord('other', 't00')]);
+        await assert.rejects(metrics.putTasks([taskRecord('s1', 'bad/id')]), StoreError);
+      });
+
       it('updates a task only from an allowed status', async () => {
         await metrics.putTask(taskRecord('s1', 't1'));
         assert.equal(await metrics.updateTask('s1', 't1', ['RUNNING'], { status: 'SUCCEEDED' }), false);

@@ -1,33 +1,17 @@
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import type { Server } from 'node:http';
-import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
-import { CreateBucketCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { BatchWriteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { ENV_NAMES, readEnvironment } from '../src/env.js';
-import { awsClients, createTableInput, DynamoMetricsStore, S3ArtifactStore } from '../src/store/aws.js';
+import { awsClients, DynamoMetricsStore, S3ArtifactStore } from '../src/store/aws.js';
 import { LocalArtifactStore, LocalMetricsStore } from '../src/store/local.js';
 import { openStores, storeConfigFromEnv } from '../src/store/open.js';
 import { StoreError, sweepKeys } from '../src/store/ports.js';
-import { epochRow, runStoreContract, type Stores, sweepRecord, taskRecord } from './store-contract.js';
-
-const require = createRequire(import.meta.url);
-const dynalite = require('dynalite') as (options: { createTableMs?: number; deleteTableMs?: number }) => Server;
-const S3rver = require('s3rver') as new (options: {
-  port: number;
-  address: string;
-  silent: boolean;
-  directory: string;
-}) => { run(): Promise<AddressInfo>; close(): Promise<void> };
-
-// s3rver knows only this key pair; dynalite accepts any.
-const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
-const region = 'us-east-1';
+import { credentials, type Emulators, region, startEmulators } from './emulators.js';
+import { epochRow, runStoreContract, sweepRecord, taskRecord } from './store-contract.js';
 
 async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true });
@@ -174,55 +158,20 @@ describe('local stores', () => {
 });
 
 describe('AWS stores against dynalite and s3rver', () => {
-  let dynamodbServer: Server;
-  let s3Server: InstanceType<typeof S3rver>;
-  let s3Directory: string;
-  let endpoints: { dynamodbEndpointUrl: string; s3EndpointUrl: string };
-  let counter = 0;
+  let emulators: Emulators;
+  let endpoints: Emulators['endpoints'];
 
   before(async () => {
     // For the stores built from the environment: the SDK reads credentials from process.env.
     process.env.AWS_ACCESS_KEY_ID = credentials.accessKeyId;
     process.env.AWS_SECRET_ACCESS_KEY = credentials.secretAccessKey;
-    dynamodbServer = dynalite({ createTableMs: 0, deleteTableMs: 0 });
-    await new Promise<void>((listening) => dynamodbServer.listen(0, '127.0.0.1', listening));
-    s3Directory = await mkdtemp(join(tmpdir(), 'floodsweep-s3rver-'));
-    s3Server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: s3Directory });
-    const s3Address = await s3Server.run();
-    endpoints = {
-      dynamodbEndpointUrl: `http://127.0.0.1:${(dynamodbServer.address() as AddressInfo).port}`,
-      s3EndpointUrl: `http://127.0.0.1:${s3Address.port}`,
-    };
+    emulators = await startEmulators();
+    endpoints = emulators.endpoints;
   });
 
-  after(async () => {
-    dynamodbServer.closeAllConnections();
-    await new Promise((closed) => dynamodbServer.close(closed));
-    await s3Server.close();
-    await rm(s3Directory, { recursive: true, force: true });
-  });
+  after(() => emulators.close());
 
-  /** A fresh table (created from the exported description) and bucket. */
-  async function makeAwsStores() {
-    const clients = awsClients({ region, credentials, ...endpoints });
-    const tableName = `metrics-${++counter}`;
-    const bucket = `bucket-${counter}`;
-    await clients.dynamodb.send(new CreateTableCommand(createTableInput(tableName)));
-    const describeTable = new DescribeTableCommand({ TableName: tableName });
-    while ((await clients.dynamodb.send(describeTable)).Table?.TableStatus !== 'ACTIVE');
-    await clients.s3.send(new CreateBucketCommand({ Bucket: bucket }));
-    return {
-      clients,
-      tableName,
-      bucket,
-      metrics: new DynamoMetricsStore({ client: clients.documents, tableName }),
-      artifacts: new S3ArtifactStore({ client: clients.s3, bucket }),
-      cleanup: async () => {
-        clients.dynamodb.destroy();
-        clients.s3.destroy();
-      },
-    } satisfies Stores & Record<string, unknown>;
-  }
+  const makeAwsStores = () => emulators.newAwsStores();
 
   runStoreContract('aws', makeAwsStores);
 
@@ -290,6 +239,57 @@ describe('AWS stores against dynalite and s3rver', () => {
       await metrics.putEpochs('s1', 't1', rows);
       assert.equal(throttled, 2);
       assert.deepEqual(await metrics.getEpochs('s1', 't1'), rows);
+    });
+  });
+
+  /** The partition key values the requests address: Query key conditions, and the keys of batch writes. */
+  function partitionsOf(requests: Awaited<ReturnType<typeof makeAwsStores>>['requests'], command: string): string[] {
+    return requests
+      .filter((request) => request.command === command)
+      .flatMap(({ input }) => {
+        if (command === 'QueryCommand') {
+          const placeholder = /\bpk = (:\w+)/.exec(String(input.KeyConditionExpression))?.[1];
+          return [String((input.ExpressionAttributeValues as Record<string, unknown>)[placeholder ?? ''])];
+        }
+        const tables = Object.values(input.RequestItems as Record<string, Array<{ PutRequest: { Item: { pk: string } } }>>);
+        return tables.flat().map((request) => request.PutRequest.Item.pk);
+      });
+  }
+
+  it('keeps each task’s epoch rows in a partition of their own, read without touching the others', async () => {
+    await withAwsStores(async ({ metrics, requests }) => {
+      await metrics.createSweep(sweepRecord('s1'));
+      await metrics.putTasks(['t1', 't2'].map((taskId) => taskRecord('s1', taskId)));
+      await metrics.putEpochs('s1', 't1', [epochRow(0), epochRow(1)]);
+      await metrics.putEpochs('s1', 't2', [epochRow(0)]);
+      const written = new Set(partitionsOf(requests, 'BatchWriteItemCommand'));
+      assert.equal(written.size, 3, `the sweep's partition (tasks) and one per task (epochs): ${[...written].join(', ')}`);
+
+      requests.length = 0;
+      assert.deepEqual(await metrics.getEpochs('s1', 't1'), [epochRow(0), epochRow(1)]);
+      const read = partitionsOf(requests, 'QueryCommand');
+      assert.equal(new Set(read).size, 1);
+      requests.length = 0;
+      await metrics.getEpochs('s1', 't2');
+      const other = partitionsOf(requests, 'QueryCommand');
+      assert.equal(new Set(other).size, 1);
+      assert.notEqual(read[0], other[0], 'the tasks share no partition');
+      requests.length = 0;
+      await metrics.listTasks('s1');
+      const sweepPartition = partitionsOf(requests, 'QueryCommand')[0];
+      assert.ok(![read[0], other[0]].includes(sweepPartition), 'epoch rows are outside the sweep’s partition');
+    });
+  });
+
+  it('writes task records 25 to a BatchWriteItem', async () => {
+    await withAwsStores(async ({ metrics, requests }) => {
+      await metrics.putTasks(Array.from({ length: 60 }, (_, i) => taskRecord('s1', `t${i}`)));
+      const batches = requests.filter((request) => request.command === 'BatchWriteItemCommand');
+      assert.deepEqual(
+        batches.map(({ input }) => Object.values(input.RequestItems as Record<string, unknown[]>)[0].length),
+        [25, 25, 10],
+      );
+      assert.equal(requests.length, 3);
     });
   });
 

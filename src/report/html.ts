@@ -1,6 +1,6 @@
 import {
-  formatLevel,
   type GroupSummary,
+  groupLevelFormatter,
   isLossMetric,
   type LevelSummary,
   type SelectionMetric,
@@ -17,7 +17,7 @@ import {
   scriptJson,
   VEGA_SCRIPTS,
 } from './interactive.js';
-import type { SweepFigure } from './sweep-figures.js';
+import type { OmittedFigure, SweepFigure, SweepFigures } from './sweep-figures.js';
 
 /** Per group (GroupSummary.group), the runs whose per-epoch curves the report's interactive chart shows. */
 export type ReportCurves = Record<string, CurveRun[]>;
@@ -30,7 +30,7 @@ export type ReportCurves = Record<string, CurveRun[]>;
  */
 export function renderReport(
   summary: SweepSummary,
-  figures: SweepFigure[],
+  drawn: SweepFigures,
   reproducibility?: ReproducibilitySection,
   curves: ReportCurves = {},
 ): string {
@@ -40,7 +40,8 @@ export function renderReport(
       group,
       i + 1,
       summary,
-      figures.filter((figure) => figure.group === group.group),
+      drawn.figures.filter((figure) => figure.group === group.group),
+      drawn.omitted.filter((figure) => figure.group === group.group),
       curves[group.group] ?? [],
     ),
   );
@@ -57,7 +58,7 @@ export function renderReport(
 ${overview(summary, reproducibility)}
 ${sharedSettings(summary.sharedSettings)}
 ${groupSections.join('\n')}
-${failures(summary, groupNumbers)}
+${failures(summary, groupNumbers, new Map(summary.groups.map((group) => [group.group, groupLevelFormatter(group)])))}
 ${reproducibility ? reproducibilitySection(reproducibility) : ''}
 <footer>
 <p>Accuracies are percentages: mean ± sample standard deviation over seeds (sd is 0 with a single seed).
@@ -99,6 +100,7 @@ h1 .status { font-size: 0.6em; vertical-align: middle; }
 figure { margin: 1.2em 0; }
 figure img { width: 640px; max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { color: #555; font-size: 0.9em; max-width: 640px; }
+.omitted { border-left: 3px solid #e45756; padding-left: 0.8em; }
 footer { margin-top: 3em; color: #555; font-size: 0.9em; border-top: 1px solid #ddd; }
 `;
 
@@ -148,8 +150,16 @@ function groupTitle(group: GroupSummary, number: number): string {
   return `Group ${number}${entries.length > 0 ? `: ${entries.map(([path, value]) => `${path} = ${String(value)}`).join(', ')}` : ''}`;
 }
 
-function groupSection(group: GroupSummary, number: number, summary: SweepSummary, figures: SweepFigure[], curves: CurveRun[]): string {
+function groupSection(
+  group: GroupSummary,
+  number: number,
+  summary: SweepSummary,
+  figures: SweepFigure[],
+  omitted: OmittedFigure[],
+  curves: CurveRun[],
+): string {
   const { metric } = summary.selection;
+  const formatLevel = groupLevelFormatter(group);
   const chosen =
     group.chosenLevel === null
       ? '<p>No task of this group finished: no flood level was chosen.</p>'
@@ -164,7 +174,7 @@ function groupSection(group: GroupSummary, number: number, summary: SweepSummary
     'Δ clean vs b = 0 (pp) [95% CI]',
     'Δ noisy vs b = 0 (pp) [95% CI]',
   ];
-  const rows = group.levels.map((level) => levelRow(level, group, metric));
+  const rows = group.levels.map((level) => levelRow(level, group, metric, formatLevel));
   return `<section>
 <h2>${escapeHtml(groupTitle(group, number))} <span class="muted">(<code>${escapeHtml(group.group)}</code>)</span></h2>
 ${chosen}
@@ -177,6 +187,7 @@ ${rows.join('\n')}
 </table>
 ${interactiveCharts(group, number, curves)}
 ${figures.map(figureHtml).join('\n')}
+${omitted.length > 0 ? omittedFigures(omitted) : ''}
 </section>`;
 }
 
@@ -193,7 +204,7 @@ ${charts.map(({ id, spec }) => `<div class="chart" id="${id}"></div>\n<script ty
 <h3>Figures</h3>`;
 }
 
-function levelRow(level: LevelSummary, group: GroupSummary, metric: SelectionMetric): string {
+function levelRow(level: LevelSummary, group: GroupSummary, metric: SelectionMetric, formatLevel: (level: number) => string): string {
   const isChosen = level.floodLevel === group.chosenLevel;
   const percent = (value: Estimate | null) => estimateCell(value, 100, 2);
   const difference = (pick: (d: NonNullable<LevelSummary['diffToBaseline']>) => Difference) => {
@@ -233,9 +244,21 @@ function figureHtml({ name, caption, figure }: SweepFigure): string {
 </figure>`;
 }
 
-function failures(summary: SweepSummary, groupNumbers: Map<string, number>): string {
+function omittedFigures(omitted: OmittedFigure[]): string {
+  const items = omitted.map(
+    ({ name, caption, reason }) =>
+      `<li><code>${escapeHtml(name)}</code> (${escapeHtml(caption)}): <span class="message">${escapeHtml(reason)}</span></li>`,
+  );
+  return `<div class="omitted">\n<p>Figures left out because they could not be drawn; the table above has their numbers:</p>\n<ul>\n${items.join('\n')}\n</ul>\n</div>`;
+}
+
+/** The report lists at most this many failed tasks; summary.json has them all. */
+export const LISTED_FAILURES = 200;
+
+function failures(summary: SweepSummary, groupNumbers: Map<string, number>, formatters: Map<string, (level: number) => string>): string {
   if (summary.failedTasks.length === 0) return '<section>\n<h2>Failures</h2>\n<p>No task failed.</p>\n</section>';
-  const rows = summary.failedTasks.map((task) => {
+  const rows = summary.failedTasks.slice(0, LISTED_FAILURES).map((task) => {
+    const formatLevel = formatters.get(task.group) ?? String;
     const cells = [
       `<td class="text"><code>${escapeHtml(task.taskId)}</code></td>`,
       `<td>${groupNumbers.get(task.group) ?? '?'}</td>`,
@@ -248,7 +271,9 @@ function failures(summary: SweepSummary, groupNumbers: Map<string, number>): str
   });
   return `<section>
 <h2>Failures (${summary.failedTasks.length})</h2>
-<p>These tasks contribute nothing to the tables and figures above.</p>
+<p>These tasks contribute nothing to the tables and figures above.${
+    summary.failedTasks.length > LISTED_FAILURES ? ` The first ${LISTED_FAILURES} are listed; summary.json has all of them.` : ''
+  }</p>
 <table>
 <thead><tr><th class="text">task</th><th>group</th><th>flood level b</th><th>seed</th><th class="text">status</th><th class="text">message</th></tr></thead>
 <tbody>

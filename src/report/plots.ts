@@ -8,7 +8,7 @@ import { compile, type TopLevelSpec } from 'vega-lite';
 import { ENV_NAMES, readEnvironment } from '../env.js';
 import { FloodsweepError } from '../errors.js';
 import type { EpochMetrics } from '../flooding/metrics.js';
-import { formatLevel } from '../sweep/aggregate.js';
+import { levelFormatter } from '../sweep/aggregate.js';
 
 export interface Figure {
   svg: string;
@@ -184,17 +184,17 @@ function toVegaLite(spec: ChartSpec, width: number, height: number): TopLevelSpe
   };
 }
 
-/** Flood levels in labels: no float noise like 0.30000000000000004. */
 /**
  * The original demo's two figures: training loss/accuracy on the noisy labels (dashed) and test
  * loss/accuracy on the clean labels (solid), without flooding (b = 0) and with the chosen flood level,
- * one colour per run.
+ * one colour per run. `formatLevel` prints the levels as the rest of the report does.
  */
 export async function demoFigures(
   withoutFlooding: EpochMetrics[],
   withFlooding: EpochMetrics[],
   chosenLevel: number,
   options: RenderOptions = {},
+  formatLevel = levelFormatter([0, chosenLevel]),
 ): Promise<{ loss: Figure; accuracy: Figure }> {
   const runs = [
     { level: 0, epochs: withoutFlooding, color: PALETTE[0] },

@@ -36,6 +36,7 @@ import {
   decodeRepro,
   decodeSweep,
   decodeTask,
+  lastRecordPerTask,
   latestRowPerEpoch,
   stampPatch,
   toStored,
@@ -93,7 +94,12 @@ const taskItemKey = (sweepId: string, taskId: string): ItemKey => ({
   pk: sweepPk(sweepId),
   sk: `TASK#${validateId('taskId', taskId)}`,
 });
-const epochSkPrefix = (taskId: string) => `EPOCH#${validateId('taskId', taskId)}#`;
+/**
+ * Each task's epoch rows are a partition of their own: a partition serves at most 1,000 writes and
+ * 3,000 reads per second, which thousands of tasks writing into the sweep's partition would exceed.
+ */
+const epochsPk = (sweepId: string, taskId: string) => `EPOCHS#${validateId('sweepId', sweepId)}#${validateId('taskId', taskId)}`;
+const EPOCH_SK_PREFIX = 'EPOCH#';
 const reproPk = (name: string) => `REPRO#${validateId('repro name', name)}`;
 
 /** BatchWriteItem takes at most 25 requests. */
@@ -169,6 +175,13 @@ export class DynamoMetricsStore implements MetricsStore {
     await this.call(`PutItem ${this.where(item)}`, () => this.client.send(new PutCommand({ TableName: this.tableName, Item: item })));
   }
 
+  async putTasks(records: TaskRecord[]): Promise<void> {
+    const requests = lastRecordPerTask(records).map((record) => ({
+      PutRequest: { Item: this.itemOf(taskItemKey(record.sweepId, record.taskId), record) },
+    }));
+    await this.batchWriteAll(requests, `task records of table ${this.tableName}`);
+  }
+
   async getTask(sweepId: string, taskId: string): Promise<TaskRecord | undefined> {
     const item = await this.getItem(taskItemKey(sweepId, taskId));
     return item && decodeTask(this.recordOf(item), this.where(item), { sweepId, taskId });
@@ -185,22 +198,17 @@ export class DynamoMetricsStore implements MetricsStore {
 
   /** One item per epoch, so rewriting an epoch (a retried task) overwrites it. */
   async putEpochs(sweepId: string, taskId: string, rows: EpochMetrics[]): Promise<void> {
-    const pk = sweepPk(sweepId);
-    const skPrefix = epochSkPrefix(taskId);
+    const pk = epochsPk(sweepId, taskId);
     const requests = latestRowPerEpoch(rows).map((row) => ({
-      PutRequest: { Item: this.itemOf({ pk, sk: `${skPrefix}${String(row.epoch).padStart(6, '0')}` }, row) },
+      PutRequest: { Item: this.itemOf({ pk, sk: `${EPOCH_SK_PREFIX}${String(row.epoch).padStart(6, '0')}` }, row) },
     }));
-    const what = `${pk} / ${skPrefix}* of table ${this.tableName}`;
-    for (let start = 0; start < requests.length; start += BATCH_SIZE) {
-      await this.batchWrite(requests.slice(start, start + BATCH_SIZE), what);
-    }
+    await this.batchWriteAll(requests, `${pk} / ${EPOCH_SK_PREFIX}* of table ${this.tableName}`);
   }
 
   async getEpochs(sweepId: string, taskId: string): Promise<EpochMetrics[]> {
-    const skPrefix = epochSkPrefix(taskId);
-    const items = await this.queryPrefix(sweepPk(sweepId), skPrefix);
+    const items = await this.queryPrefix(epochsPk(sweepId, taskId), EPOCH_SK_PREFIX);
     return items
-      .map((item) => decodeEpoch(this.recordOf(item), this.where(item), { epoch: Number(String(item.sk).slice(skPrefix.length)) }))
+      .map((item) => decodeEpoch(this.recordOf(item), this.where(item), { epoch: Number(String(item.sk).slice(EPOCH_SK_PREFIX.length)) }))
       .sort((a, b) => a.epoch - b.epoch);
   }
 
@@ -330,6 +338,12 @@ export class DynamoMetricsStore implements MetricsStore {
         }),
       ),
     );
+  }
+
+  private async batchWriteAll(requests: { PutRequest: { Item: Item } }[], what: string): Promise<void> {
+    for (let start = 0; start < requests.length; start += BATCH_SIZE) {
+      await this.batchWrite(requests.slice(start, start + BATCH_SIZE), what);
+    }
   }
 
   /** One BatchWriteItem, resubmitting unprocessed items (throttling) with exponential backoff. */

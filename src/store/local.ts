@@ -6,6 +6,7 @@ import { link, mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 
 import { dirname, join, resolve } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import type { EpochMetrics } from '../flooding/metrics.js';
+import { mapLimited } from '../sweep/map-limited.js';
 import type { ReproRecord, SweepRecord, SweepStatus, TaskRecord, TaskStatus } from '../sweep/records.js';
 import {
   type ArtifactStore,
@@ -22,6 +23,7 @@ import {
   decodeRepro,
   decodeSweep,
   decodeTask,
+  lastRecordPerTask,
   latestRowPerEpoch,
   newestFirst,
   stampPatch,
@@ -34,7 +36,7 @@ import {
 
 /** The metrics store's directory inside the results directory; artifact keys may not use it. */
 const METRICS_DIR = 'metrics';
-/** Files are read this many at a time, well below the usual limit of 1024 open files. */
+/** Files are read and written this many at a time, well below the usual limit of 1024 open files. */
 const READ_CONCURRENCY = 32;
 
 function errorCode(error: unknown): string | undefined {
@@ -116,19 +118,6 @@ async function jsonStems(dir: string): Promise<string[]> {
     .map((entry) => entry.name.slice(0, -'.json'.length));
 }
 
-async function mapLimited<T, R>(items: T[], map: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await map(items[index]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, items.length) }, worker));
-  return results;
-}
-
 const chains = new Map<string, Promise<unknown>>();
 
 /**
@@ -195,7 +184,7 @@ export class LocalMetricsStore implements MetricsStore {
     validateLimit(limit);
     const sweepIds = (await entriesOf(join(this.root, 'sweeps'))).filter((entry) => entry.isDirectory()).map((entry) => entry.name);
     // A sweep directory can hold tasks before (or without) its sweep record.
-    const sweeps = (await mapLimited(sweepIds, (sweepId) => this.getSweep(sweepId))).filter(
+    const sweeps = (await mapLimited(sweepIds, READ_CONCURRENCY, (sweepId) => this.getSweep(sweepId))).filter(
       (sweep): sweep is SweepRecord => sweep !== undefined,
     );
     return newestFirst(sweeps).slice(0, limit);
@@ -213,6 +202,10 @@ export class LocalMetricsStore implements MetricsStore {
     await serialised(file, () => writeAtomic(file, encodeJson(record, 2)));
   }
 
+  async putTasks(records: TaskRecord[]): Promise<void> {
+    await mapLimited(lastRecordPerTask(records), READ_CONCURRENCY, (record) => this.putTask(record));
+  }
+
   async getTask(sweepId: string, taskId: string): Promise<TaskRecord | undefined> {
     const file = this.taskFile(sweepId, taskId);
     const stored = await readJson(file);
@@ -221,7 +214,7 @@ export class LocalMetricsStore implements MetricsStore {
 
   async listTasks(sweepId: string): Promise<TaskRecord[]> {
     const taskIds = (await jsonStems(join(this.sweepDir(sweepId), 'tasks'))).sort();
-    const tasks = await mapLimited(taskIds, (taskId) => this.getTask(sweepId, taskId));
+    const tasks = await mapLimited(taskIds, READ_CONCURRENCY, (taskId) => this.getTask(sweepId, taskId));
     return tasks.filter((task): task is TaskRecord => task !== undefined);
   }
 
@@ -283,7 +276,7 @@ export class LocalMetricsStore implements MetricsStore {
     validateLimit(limit);
     const dir = this.reproDir(name);
     const newest = (await jsonStems(dir)).sort().reverse().slice(0, limit);
-    const runs = await mapLimited(newest, async (stem) => {
+    const runs = await mapLimited(newest, READ_CONCURRENCY, async (stem) => {
       const file = join(dir, `${stem}.json`);
       const stored = await readJson(file);
       return stored === undefined ? undefined : decodeRepro(stored, file, { name });

@@ -19,12 +19,14 @@ export interface MetricsStore {
   updateSweep(sweepId: string, from: SweepStatus[], patch: SweepPatch): Promise<boolean>;
   /** Upsert. */
   putTask(record: TaskRecord): Promise<void>;
+  /** Upsert of many, in batches (25 per DynamoDB BatchWriteItem); each record is written whole or not at all. */
+  putTasks(records: TaskRecord[]): Promise<void>;
   getTask(sweepId: string, taskId: string): Promise<TaskRecord | undefined>;
   /** Sorted by taskId. */
   listTasks(sweepId: string): Promise<TaskRecord[]>;
   /** Conditional status change, like updateSweep. */
   updateTask(sweepId: string, taskId: string, from: TaskStatus[], patch: TaskPatch): Promise<boolean>;
-  /** Keyed by (task, epoch): rewriting an epoch overwrites it, never duplicates it. */
+  /** Keyed by (task, epoch), stored per task: rewriting an epoch overwrites it, never duplicates it. */
   putEpochs(sweepId: string, taskId: string, rows: EpochMetrics[]): Promise<void>;
   /** Sorted by epoch. */
   getEpochs(sweepId: string, taskId: string): Promise<EpochMetrics[]>;

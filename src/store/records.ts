@@ -27,6 +27,16 @@ export function validateTask(record: Pick<TaskRecord, 'sweepId' | 'taskId'>): vo
   validateId('taskId', record.taskId);
 }
 
+/** Validates the records and keeps the last of each task, so one batch never writes a task twice (DynamoDB refuses that). */
+export function lastRecordPerTask(records: TaskRecord[]): TaskRecord[] {
+  const byTask = new Map<string, TaskRecord>();
+  for (const record of records) {
+    validateTask(record);
+    byTask.set(`${record.sweepId}#${record.taskId}`, record);
+  }
+  return [...byTask.values()];
+}
+
 export function validateRepro(record: ReproRecord): void {
   validateId('repro name', record.name);
   validateId('sweepId', record.sweepId);

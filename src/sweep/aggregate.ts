@@ -1,5 +1,6 @@
 import type { TaskConfig } from '../flooding/config.js';
 import type { EpochMetrics, SplitMetrics } from '../flooding/metrics.js';
+import { mapLimited } from './map-limited.js';
 import type { SweepStatus, TaskRecord, TaskStatus } from './records.js';
 import type { SelectionMetric, SweepSpec } from './spec.js';
 import { type Difference, type Estimate, estimate, pairedDifference } from './statistics.js';
@@ -102,9 +103,12 @@ export interface SummarizeInput {
 
 const BASELINE_LEVEL = 0;
 
+/** Tasks whose epoch rows are read at a time: each task's rows are reduced to one run before the next are read. */
+export const EPOCH_READ_CONCURRENCY = 16;
+
 export async function summarizeSweep(input: SummarizeInput): Promise<SweepSummary> {
   const { tasks, selection } = input;
-  const outcomes = await Promise.all(tasks.map((task) => selectedRun(task, selection, input.epochsOf)));
+  const outcomes = await mapLimited(tasks, EPOCH_READ_CONCURRENCY, (task) => selectedRun(task, selection, input.epochsOf));
   const runs = new Map<string, RunSummary>();
   const failedTasks: FailedTask[] = [];
   tasks.forEach((task, i) => {
@@ -179,6 +183,25 @@ export function describeSetting(label: Record<string, SettingValue>): string {
 /** Flood levels in labels: no float noise like 0.30000000000000004. */
 export function formatLevel(level: number): string {
   return String(Number(level.toPrecision(4)));
+}
+
+/**
+ * A formatter for a set of levels: 4 significant digits, as formatLevel, and as many more as it
+ * takes for the given levels to print apart (0.26 and 0.26001).
+ */
+export function levelFormatter(levels: Iterable<number>): (level: number) => string {
+  const distinct = [...new Set(levels)];
+  for (let digits = 4; digits <= 16; digits++) {
+    const format = (level: number) => String(Number(level.toPrecision(digits)));
+    if (new Set(distinct.map(format)).size === distinct.length) return format;
+  }
+  // The shortest text that reads back as the same number: distinct for any two distinct levels.
+  return (level) => String(level);
+}
+
+/** The one formatter of a group's levels, shared by its table and figures so that they agree. */
+export function groupLevelFormatter(group: { levels: ReadonlyArray<{ floodLevel: number }> }): (level: number) => string {
+  return levelFormatter(group.levels.map((level) => level.floodLevel));
 }
 
 /** The sweep's best result: over all groups, the chosen level with the best selection mean. */

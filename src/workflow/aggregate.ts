@@ -1,9 +1,9 @@
 import { MissingStateError } from '../errors.js';
 import { type ReportCurves, type ReproducibilitySection, renderReport } from '../report/html.js';
-import { sweepFigures } from '../report/sweep-figures.js';
+import { curveLevels, sweepFigures } from '../report/sweep-figures.js';
 import type { Stores } from '../store/open.js';
 import { sweepKeys } from '../store/ports.js';
-import { formatLevel, type SweepSummary, summarizeSweep } from '../sweep/aggregate.js';
+import { groupLevelFormatter, type SweepSummary, summarizeSweep } from '../sweep/aggregate.js';
 import { validateSpec } from '../sweep/spec.js';
 import { type AggregateOutput, aggregateInputSchema, parsePayload } from './payloads.js';
 
@@ -30,16 +30,21 @@ export async function aggregate(stores: Stores, event: unknown): Promise<Aggrega
   return { sweepId, status: summary.status, summaryKey: keys.summary, reportKey: keys.report };
 }
 
-/** Draws the sweep's figures (PNG and SVG) and writes them with report.html. */
+/** Draws the sweep's figures (PNG and SVG) and writes them with report.html, which names any figure that could not be drawn. */
 export async function writeReport(stores: Stores, summary: SweepSummary, reproducibility?: ReproducibilitySection): Promise<void> {
   const keys = sweepKeys(summary.sweepId);
   const epochsOf = (taskId: string) => stores.metrics.getEpochs(summary.sweepId, taskId);
-  const figures = await sweepFigures(summary, epochsOf);
-  // Every seed of every level, for the report's interactive per-epoch chart.
+  const drawn = await sweepFigures(summary, epochsOf);
+  // Every seed of the levels the figures draw (a bounded set), for the report's interactive per-epoch chart.
   const curves: ReportCurves = {};
   for (const group of summary.groups) {
+    const formatLevel = groupLevelFormatter(group);
+    const shown = curveLevels(
+      group,
+      group.levels.filter((level) => level.testCleanAcc),
+    );
     curves[group.group] = await Promise.all(
-      group.levels.flatMap((level) =>
+      shown.flatMap((level) =>
         level.runs.map(async (run) => ({
           label: `b=${formatLevel(level.floodLevel)} seed ${run.seed}`,
           series: `b = ${formatLevel(level.floodLevel)}`,
@@ -48,11 +53,11 @@ export async function writeReport(stores: Stores, summary: SweepSummary, reprodu
       ),
     );
   }
-  for (const { name, figure } of figures) {
+  for (const { name, figure } of drawn.figures) {
     await stores.artifacts.put(keys.plot(name), figure.png, 'image/png');
     await stores.artifacts.put(keys.plot(name.replace(/\.png$/, '.svg')), figure.svg, 'image/svg+xml');
   }
-  await stores.artifacts.put(keys.report, renderReport(summary, figures, reproducibility, curves), 'text/html');
+  await stores.artifacts.put(keys.report, renderReport(summary, drawn, reproducibility, curves), 'text/html');
 }
 
 /** A JSON artifact the workflow wrote earlier (spec, summary); its absence is missing state. */

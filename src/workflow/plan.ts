@@ -24,21 +24,24 @@ export async function plan(stores: Stores, event: unknown, options: PlanOptions 
   const manifest: ManifestItem[] = tasks.map((t) => ({ sweepId, taskId: t.taskId }));
   await stores.artifacts.put(keys.spec, `${JSON.stringify(spec, null, 2)}\n`, 'application/json');
   await stores.artifacts.put(keys.manifest, JSON.stringify(manifest), 'application/json');
-  for (const task of tasks) {
-    // A resumed sweep keeps what its tasks already achieved.
-    if (await stores.metrics.getTask(sweepId, task.taskId)) continue;
-    await stores.metrics.putTask({
-      sweepId,
-      taskId: task.taskId,
-      status: 'PENDING',
-      config: task.config,
-      group: task.group,
-      epochsDone: 0,
-      epochsTotal: task.config.training.epochs,
-      attempts: 0,
-      updatedAt: now().toISOString(),
-    });
-  }
+  // A resumed sweep keeps what its tasks already achieved: one listing, not a read per task.
+  const existing = new Set((await stores.metrics.listTasks(sweepId)).map((task) => task.taskId));
+  const updatedAt = now().toISOString();
+  await stores.metrics.putTasks(
+    tasks
+      .filter((task) => !existing.has(task.taskId))
+      .map((task) => ({
+        sweepId,
+        taskId: task.taskId,
+        status: 'PENDING',
+        config: task.config,
+        group: task.group,
+        epochsDone: 0,
+        epochsTotal: task.config.training.epochs,
+        attempts: 0,
+        updatedAt,
+      })),
+  );
   const created = await stores.metrics.createSweep({
     sweepId,
     name: spec.name,
