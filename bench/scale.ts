@@ -81,7 +81,7 @@ async function measureOne(tasks: number, store: 'local' | 'aws', workers: number
     const before = emulators?.served();
 
     let started = performance.now();
-    const { sweepId } = await plan(stores, { spec, maxTasks: tasks });
+    const { sweepId } = await plan(stores, { input: { spec, maxTasks: tasks }, executionName: `bench-scale-${tasks}` });
     const planSeconds = seconds(started);
 
     started = performance.now();

@@ -14,6 +14,7 @@ import { openStores, type StoreConfig, type Stores } from './store/open.js';
 import { sweepKeys } from './store/ports.js';
 import { readSummary } from './store/summary.js';
 import type { SweepSummary } from './sweep/aggregate.js';
+import type { TaskRecord } from './sweep/records.js';
 import { parseBaseline, parseReproSpec } from './sweep/repro.js';
 import { parseSpecText, type SweepSpec, validateSpec } from './sweep/spec.js';
 import { type CloudTarget, downloadResults, followCloudExecution, startCloudExecution } from './workflow/cloud-executor.js';
@@ -42,6 +43,13 @@ export interface RunSweepOptions {
   signal?: AbortSignal;
 }
 
+/** What a resumed sweep found: tasks already done, tasks that continue from a checkpoint, tasks that start over. */
+export interface ResumeFindings {
+  done: number;
+  fromCheckpoint: Array<{ taskId: string; epoch: number }>;
+  fromScratch: number;
+}
+
 /** How far a sweep is, in tasks and epochs. */
 export interface SweepProgress {
   sweepId: string;
@@ -57,7 +65,15 @@ export interface SweepProgress {
 }
 
 export type SweepEvent =
-  | { type: 'started'; sweepId: string; taskCount: number /** The backend, or the state machine for cloud runs. */; where: string }
+  | {
+      type: 'started';
+      sweepId: string;
+      taskCount: number;
+      /** The backend, or the execution for cloud runs. */
+      where: string;
+      /** A resumed local sweep: what it found. */
+      resumed?: ResumeFindings;
+    }
   | { type: 'progress'; progress: SweepProgress }
   /** A drifted reproducibility run's alert (an SNS message in the cloud). */
   | { type: 'alert'; subject: string; message: string };
@@ -133,6 +149,12 @@ export async function requireSummary(stores: Stores, sweepId: string): Promise<S
   return summary;
 }
 
+function resumeFindings(tasks: readonly TaskRecord[]): ResumeFindings {
+  const unfinished = tasks.filter((task) => task.status !== 'SUCCEEDED');
+  const fromCheckpoint = unfinished.filter((task) => task.epochsDone > 0).map((task) => ({ taskId: task.taskId, epoch: task.epochsDone }));
+  return { done: tasks.length - unfinished.length, fromCheckpoint, fromScratch: unfinished.length - fromCheckpoint.length };
+}
+
 async function runLocally(input: ExecutionInput, storeConfig: StoreConfig, options: RunSweepOptions): Promise<SweepRunResult> {
   const emit = options.onEvent ?? (() => undefined);
   const progress: SweepProgress = {
@@ -158,9 +180,10 @@ async function runLocally(input: ExecutionInput, storeConfig: StoreConfig, optio
     backend: options.backend ?? 'auto',
     workers: options.workers,
     epochsPerCall: options.epochsPerCall,
-    onPlanned: (plan, backend) => {
+    onPlanned: async (plan, backend) => {
       Object.assign(progress, { sweepId: plan.sweepId, tasksTotal: plan.taskCount, epochsTotal: plan.epochCount });
-      emit({ type: 'started', sweepId: plan.sweepId, taskCount: plan.taskCount, where: backend });
+      const resumed = input.sweepId ? resumeFindings(await openStores(storeConfig).metrics.listTasks(plan.sweepId)) : undefined;
+      emit({ type: 'started', sweepId: plan.sweepId, taskCount: plan.taskCount, where: backend, resumed });
     },
     onEpoch: (taskId, epoch, epochs) => {
       running.set(taskId, { epoch, epochs });

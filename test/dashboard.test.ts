@@ -115,6 +115,13 @@ describe('a sweep watched while it runs', () => {
     assert.match((await page.locator('h1').textContent()) ?? '', /^Sweep dashboard-test/);
   });
 
+  test('parallel coordinates draw one line per run over b and the clean test accuracy', async () => {
+    await page.locator('#parallel svg .mark-line').first().waitFor({ state: 'attached' });
+    assert.equal(await page.locator('#parallel svg .mark-line').count(), 4, 'one line per run: 2 levels x 2 seeds');
+    const axes = (await page.locator('#parallel svg').first().textContent()) ?? '';
+    assert.match(axes, /clean test acc \(%\)/);
+  });
+
   test('picking a level draws the curves of its seeds', async () => {
     await page.locator('#level-picker').selectOption('0.3');
     const legend = page.locator('#curves svg .role-legend');

@@ -39,7 +39,10 @@ function trivialSpec(floodLevels: number[], seeds = [0]) {
 
 /** Plans the sweep and finishes every task as Train would, with accuracy peaking inside the range. */
 async function plannedAndTrained(stores: Stores, floodLevels: number[]): Promise<string> {
-  const { sweepId } = await plan(stores, { spec: trivialSpec(floodLevels), maxTasks: floodLevels.length });
+  const { sweepId } = await plan(stores, {
+    input: { spec: trivialSpec(floodLevels), maxTasks: floodLevels.length },
+    executionName: 'scale-test-levels',
+  });
   for (const task of await stores.metrics.listTasks(sweepId)) {
     const b = task.config.floodLevel;
     const rows = [0, 1].map((epoch) => {
@@ -150,7 +153,7 @@ describe('Plan on a resumed sweep, against dynalite and s3rver', () => {
     try {
       const levels = Array.from({ length: 30 }, (_, i) => i / 100);
       const spec = trivialSpec(levels, [0, 1]);
-      const first = await plan(stores, { spec, maxTasks: 60 });
+      const first = await plan(stores, { input: { spec, maxTasks: 60 }, executionName: 'scale-test-first' });
       const batchWrites = () => stores.requests.filter((request) => request.command === 'BatchWriteItemCommand');
       assert.equal(batchWrites().length, 3, '60 tasks, 25 to a batch');
       assert.deepEqual(
@@ -162,7 +165,7 @@ describe('Plan on a resumed sweep, against dynalite and s3rver', () => {
       await stores.metrics.updateTask(first.sweepId, done.taskId, ['PENDING'], { status: 'SUCCEEDED', epochsDone: 1 });
 
       stores.requests.length = 0;
-      const resumed = await plan(stores, { spec, maxTasks: 60, sweepId: first.sweepId });
+      const resumed = await plan(stores, { input: { spec, maxTasks: 60, sweepId: first.sweepId }, executionName: 'scale-test-resumed' });
       assert.equal(resumed.taskCount, 60);
       assert.deepEqual(batchWrites(), [], 'no task record written again');
       const tasks = await stores.metrics.listTasks(first.sweepId);

@@ -323,8 +323,15 @@ describe('floodsweep sweep', { concurrency: true }, () => {
     });
 
     test('--resume <id> --results <same dir> finishes the sweep: exit 0, no duplicate rows, the numbers of an uninterrupted run', async () => {
+      const before = await readTasks(dir, sweepId);
       const resumed = await floodsweep(['sweep', 'run', '--resume', sweepId, ...args]);
       assert.equal(resumed.code, 0, show(resumed));
+      // It says what it found: how many tasks were done, and where each unfinished one restarts.
+      const done = before.filter(({ task }) => task.status === 'SUCCEEDED').length;
+      const checkpointed = before.filter(({ task }) => task.status !== 'SUCCEEDED' && task.epochsDone > 0);
+      assert.match(resumed.stderr, new RegExp(`^resuming: ${done} of 2 tasks done`, 'm'), show(resumed));
+      for (const { task } of checkpointed)
+        assert.ok(resumed.stderr.includes(`${task.taskId.slice(0, 6)} at epoch ${task.epochsDone}`), show(resumed));
       assert.match(resumed.stdout, new RegExp(`^sweep ${sweepId}: SUCCEEDED · 2/2 tasks succeeded`, 'm'));
       const tasks = await readTasks(dir, sweepId);
       assert.equal(tasks.length, 2);
@@ -349,6 +356,7 @@ describe('floodsweep sweep', { concurrency: true }, () => {
       const before = await readTasks(dir, sweepId);
       const again = await floodsweep(['sweep', 'run', '--resume', sweepId, ...args]);
       assert.equal(again.code, 0, show(again));
+      assert.match(again.stderr, /^resuming: 2 of 2 tasks done$/m);
       const afterwards = await readTasks(dir, sweepId);
       assert.deepEqual(
         afterwards.map(({ task }) => [task.taskId, task.status, task.attempts, task.epochsDone]),

@@ -4,7 +4,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { DEFAULT_EPOCHS_PER_CALL, DEFAULT_MAX_TASKS, DEFAULT_RESULTS_DIR, DEFAULT_STACK } from '../env.js';
 import { UsageError } from '../errors.js';
 import type { EpochMetrics } from '../flooding/metrics.js';
-import type { RunSweepOptions, SweepRunResult } from '../run.js';
+import type { ResumeFindings, RunSweepOptions, SweepRunResult } from '../run.js';
 import type { StoreConfig, Stores } from '../store/open.js';
 import type { SweepSummary } from '../sweep/aggregate.js';
 import { epochTable, formatTable, TABLE_FORMATS, type TableFormat, taskTable, toCsv } from '../sweep/tables.js';
@@ -219,6 +219,18 @@ interface SweepRunFlags extends StoreOptions {
   backend?: string;
 }
 
+/** "resuming: 3 of 8 tasks done; 2 continue from checkpoints (1a2b3c at epoch 50, 4d5e6f at epoch 20); 3 start from the beginning". */
+export function describeResume({ done, fromCheckpoint, fromScratch }: ResumeFindings, taskCount: number, listed = 5): string {
+  const parts = [`resuming: ${done} of ${taskCount} tasks done`];
+  if (fromCheckpoint.length > 0) {
+    const some = fromCheckpoint.slice(0, listed).map((t) => `${t.taskId.slice(0, 6)} at epoch ${t.epoch}`);
+    const more = fromCheckpoint.length > listed ? `, and ${fromCheckpoint.length - listed} more` : '';
+    parts.push(`${fromCheckpoint.length} continue from checkpoints (${some.join(', ')}${more})`);
+  }
+  if (fromScratch > 0) parts.push(`${fromScratch} start from the beginning`);
+  return parts.join('; ');
+}
+
 /** The flags that name the same deployed stack again, for hints. */
 function cloudFlags(options: StoreOptions): string {
   return [
@@ -299,6 +311,7 @@ export async function runWithProgress<T extends SweepRunResult>(
         if (event.type === 'started') {
           sweepId = event.sweepId;
           process.stderr.write(`sweep ${event.sweepId}: ${event.taskCount ? `${event.taskCount} tasks ` : ''}on ${event.where}\n`);
+          if (event.resumed) process.stderr.write(`${describeResume(event.resumed, event.taskCount)}\n`);
         } else if (event.type === 'progress') {
           progress.update(
             describeProgress(event.progress, eta.estimate(event.progress.epochsDone, event.progress.epochsTotal), progress.width),

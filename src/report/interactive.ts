@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { TopLevelSpec } from 'vega-lite';
 import { FloodsweepError } from '../errors.js';
 import { type EpochMetrics, SPLITS } from '../flooding/metrics.js';
-import { formatLevel, type GroupSummary } from '../sweep/aggregate.js';
+import { formatLevel, type GroupSummary, type SweepSummary } from '../sweep/aggregate.js';
 
 const CHOSEN_COLOR = '#e45756';
 const percent = (fraction: number) => Math.round(10000 * fraction) / 100;
@@ -149,6 +149,66 @@ export function curvesSpec(runs: CurveRun[]): TopLevelSpec {
 }
 
 /** The browser builds of vega, vega-lite and vega-embed, in the order a page loads them. */
+/**
+ * Parallel coordinates over the settings that vary (the grid axes), the flood level b and the
+ * clean test accuracy: one line per finished run, coloured by accuracy. Each axis is scaled to
+ * its own range; its ticks show the real values on hover. Null without a finished run.
+ */
+export function parallelCoordinatesSpec(summary: SweepSummary): TopLevelSpec | null {
+  const axes = [...new Set(summary.groups.flatMap((group) => Object.keys(group.label)))];
+  const rows = summary.groups.flatMap((group) =>
+    group.levels.flatMap((level) =>
+      level.runs.map((run) => ({
+        ...Object.fromEntries(axes.map((axis) => [axis, group.label[axis] ?? null])),
+        b: level.floodLevel,
+        'clean test acc (%)': percent(run.testCleanAcc),
+        run: `${group.setting}, b = ${formatLevel(level.floodLevel)}, seed ${run.seed}`,
+      })),
+    ),
+  );
+  if (rows.length === 0) return null;
+  const dimensions = [...axes, 'b', 'clean test acc (%)'];
+  // Categorical settings (strings, booleans) are placed by their rank among the values seen.
+  const numeric = (axis: string) => rows.every((row) => typeof (row as Record<string, unknown>)[axis] === 'number');
+  const rank = (axis: string) => [...new Set(rows.map((row) => String((row as Record<string, unknown>)[axis])))].sort();
+  const points = rows.flatMap((row, index) =>
+    dimensions.map((dimension) => {
+      const value = (row as Record<string, unknown>)[dimension];
+      const position = numeric(dimension) ? (value as number) : rank(dimension).indexOf(String(value));
+      return { index, run: row.run, accuracy: row['clean test acc (%)'], dimension, value: String(value), position };
+    }),
+  );
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: 'Settings, flood level and clean test accuracy (one line per run)',
+    width: Math.max(360, 140 * dimensions.length),
+    height: 260,
+    data: { values: points },
+    transform: [
+      {
+        joinaggregate: [
+          { op: 'min', field: 'position', as: 'min' },
+          { op: 'max', field: 'position', as: 'max' },
+        ],
+        groupby: ['dimension'],
+      },
+      { calculate: 'datum.max === datum.min ? 0.5 : (datum.position - datum.min) / (datum.max - datum.min)', as: 'scaled' },
+    ],
+    mark: { type: 'line', opacity: 0.6, strokeWidth: 1.5 },
+    encoding: {
+      x: { field: 'dimension', type: 'nominal', sort: dimensions, title: null, axis: { labelAngle: 0 } },
+      y: { field: 'scaled', type: 'quantitative', axis: null },
+      detail: { field: 'index', type: 'nominal' },
+      color: { field: 'accuracy', type: 'quantitative', title: 'clean test acc (%)', scale: { scheme: 'viridis' } },
+      tooltip: [
+        { field: 'run', title: 'run' },
+        { field: 'dimension', title: 'axis' },
+        { field: 'value', title: 'value' },
+      ],
+    },
+  } as TopLevelSpec;
+}
+
 export const VEGA_SCRIPTS = [
   { name: 'vega.min.js', packageName: 'vega', file: 'build/vega.min.js' },
   { name: 'vega-lite.min.js', packageName: 'vega-lite', file: 'build/vega-lite.min.js' },

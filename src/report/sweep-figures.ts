@@ -70,8 +70,10 @@ export async function sweepFigures(
 
     const comparison = demoComparison(group);
     if (comparison) {
-      const which = comparison.level === group.chosenLevel ? 'the chosen level' : 'the best level above 0 (the rule chose b = 0)';
-      const about = `b = 0 against ${which} b = ${formatLevel(comparison.level)}, on seed ${comparison.seed}`;
+      const level = `b = ${formatLevel(comparison.level)}`;
+      const which =
+        comparison.level === group.chosenLevel ? `the chosen level ${level}` : `${level}, the best level above 0 (the rule chose b = 0)`;
+      const about = `b = 0 against ${which}, on seed ${comparison.seed}`;
       const pair = async () => {
         const [withoutFlooding, withFlooding] = await Promise.all([
           curvesOf(comparison.baselineTaskId),

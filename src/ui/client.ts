@@ -79,6 +79,7 @@ const LIVE_SWEEP_SCRIPT = `
       ]);
     });
     replace('groups', sections);
+    if (view.parallel) vegaEmbed('#parallel', view.parallel, { actions: false, renderer: 'svg' });
     view.charts.forEach(function (spec, index) {
       if (spec) vegaEmbed('#accuracy-chart-' + index, spec, { actions: false, renderer: 'svg' });
       else replace('accuracy-chart-' + index, [el('p', { class: 'muted' }, ['The chart appears when a task of this group finishes.'])]);

@@ -108,6 +108,8 @@ export function sweepPage(where: string, sweep: SweepRecord): string {
 <p><progress id="progress" max="1" value="0"></progress> <span id="progress-text">loading…</span></p>
 <p id="refresh-error" class="message" hidden></p>
 <div id="groups"></div>
+<h2>Across the grid</h2>
+<div id="parallel" class="chart"><p class="muted">The chart appears when a task finishes.</p></div>
 <h2>Per-epoch curves</h2>
 <p>Pick a level <select id="level-picker" aria-label="flood level"><option value="">—</option></select> or tick tasks below.</p>
 <div id="curves" class="chart"><p class="muted">No task picked.</p></div>

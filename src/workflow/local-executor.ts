@@ -46,7 +46,7 @@ export interface LocalExecutorOptions {
   workers?: number;
   /** Epochs per Train call: how often a task checkpoints (as a Lambda does when its time runs low). */
   epochsPerCall?: number;
-  onPlanned?: (plan: PlanOutput, backend: BackendName) => void;
+  onPlanned?: (plan: PlanOutput, backend: BackendName) => void | Promise<void>;
   onEpoch?: (taskId: string, epoch: number, total: number) => void;
   onTaskEnd?: (taskId: string, outcome: 'succeeded' | 'failed') => void;
   /** Where the alert a drifted reproducibility run sends (an SNS topic in the cloud) goes. */
@@ -123,7 +123,7 @@ export function runWorkflowLocally(
   const planLambda = lambda('Plan', async (event) => {
     // Never more Train calls than workers: a queued call's wait would count against its timeout.
     const planned = await plan(stores, event, { maxConcurrencyCap: pool.size });
-    options.onPlanned?.(planned, await pool.backend());
+    await options.onPlanned?.(planned, await pool.backend());
     return planned;
   });
   const executionName = executionNameFor(input.sweepId);
