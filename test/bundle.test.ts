@@ -12,16 +12,11 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import type { Server } from 'node:http';
-import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
-import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { build } from 'esbuild';
 import { buildTrainingCheck, CHECK_FILE } from '../infra/build-image.js';
 import {
@@ -35,23 +30,11 @@ import {
   runtimeFileEnvironment,
 } from '../infra/bundling.js';
 import { ENV_NAMES } from '../src/env-names.js';
-import { awsClients, createTableInput, DynamoMetricsStore, S3ArtifactStore } from '../src/store/aws.js';
 import { openStores, type Stores } from '../src/store/open.js';
+import { credentials, type Emulators, region, startEmulators } from './emulators.js';
 
 const run = promisify(execFile);
 const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-
-const require = createRequire(import.meta.url);
-const dynalite = require('dynalite') as (options: { createTableMs?: number }) => Server;
-const S3rver = require('s3rver') as new (options: {
-  port: number;
-  address: string;
-  silent: boolean;
-  directory: string;
-}) => { run(): Promise<AddressInfo>; close(): Promise<void> };
-// s3rver knows only this key pair; dynalite accepts any.
-const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
-const region = 'us-east-1';
 
 /** The `node` binary of the Lambda runtime's major, from the npm registry's `node` package. */
 async function lambdaNode(): Promise<string> {
@@ -107,10 +90,7 @@ describe(`bundled Lambda handlers, outside the project, on Node ${LAMBDA_NODE_MA
   let buildDir: string;
   let runDir: string;
   let node: string;
-  let dynamodbServer: Server;
-  let s3Server: InstanceType<typeof S3rver>;
-  let s3Directory: string;
-  let endpoints: { dynamodbEndpointUrl: string; s3EndpointUrl: string };
+  let emulators: Emulators;
 
   before(async () => {
     buildDir = await mkdtemp(path.join(tmpdir(), 'floodsweep-build-'));
@@ -125,24 +105,13 @@ describe(`bundled Lambda handlers, outside the project, on Node ${LAMBDA_NODE_MA
     }
     await writeFile(path.join(runDir, 'run.mjs'), RUNNER);
     node = await lambdaNode();
-    dynamodbServer = dynalite({ createTableMs: 0 });
-    await new Promise<void>((listening) => dynamodbServer.listen(0, '127.0.0.1', listening));
-    s3Directory = await mkdtemp(path.join(tmpdir(), 'floodsweep-s3rver-'));
-    s3Server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: s3Directory });
-    const s3Address = await s3Server.run();
-    endpoints = {
-      dynamodbEndpointUrl: `http://127.0.0.1:${(dynamodbServer.address() as AddressInfo).port}`,
-      s3EndpointUrl: `http://127.0.0.1:${s3Address.port}`,
-    };
+    emulators = await startEmulators();
   });
 
   after(async () => {
-    dynamodbServer.closeAllConnections();
-    await new Promise((closed) => dynamodbServer.close(closed));
-    await s3Server.close();
+    await emulators.close();
     await rm(buildDir, { recursive: true, force: true });
     await rm(runDir, { recursive: true, force: true });
-    await rm(s3Directory, { recursive: true, force: true });
   });
 
   function localTarget(): StoreTarget {
@@ -152,13 +121,8 @@ describe(`bundled Lambda handlers, outside the project, on Node ${LAMBDA_NODE_MA
 
   /** A table created from the stack's description and a bucket, on dynalite and s3rver. */
   async function awsTarget(): Promise<StoreTarget> {
-    const table = 'floodsweep-metrics';
-    const bucket = 'floodsweep-artifacts';
-    const clients = awsClients({ region, credentials, ...endpoints });
-    await clients.dynamodb.send(new CreateTableCommand(createTableInput(table)));
-    const describeTable = new DescribeTableCommand({ TableName: table });
-    while ((await clients.dynamodb.send(describeTable)).Table?.TableStatus !== 'ACTIVE');
-    await clients.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    const { tableName: table, bucket, metrics, artifacts } = await emulators.newAwsStores();
+    const { endpoints } = emulators;
     return {
       env: {
         [ENV_NAMES.table]: table,
@@ -169,10 +133,7 @@ describe(`bundled Lambda handlers, outside the project, on Node ${LAMBDA_NODE_MA
         AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodbEndpointUrl,
         AWS_ENDPOINT_URL_S3: endpoints.s3EndpointUrl,
       },
-      stores: {
-        metrics: new DynamoMetricsStore({ client: clients.documents, tableName: table }),
-        artifacts: new S3ArtifactStore({ client: clients.s3, bucket }),
-      },
+      stores: { metrics, artifacts },
     };
   }
 

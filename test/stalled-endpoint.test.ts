@@ -7,11 +7,8 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
-import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
-import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { exitCodeOf, FloodsweepError, loadSpecFile, runSweep, type StoreConfig } from '../src/index.js';
-import { awsClients, createTableInput } from '../src/store/aws.js';
-import { EMULATOR_CREDENTIALS, EMULATOR_REGION, type Emulators, startEmulators } from './aws-emulators.js';
+import { credentials, type Emulators, region, startEmulators } from './emulators.js';
 
 /** Forwards TCP to `port`; while stalled it accepts connections and holds their bytes. */
 class StallingProxy {
@@ -61,28 +58,20 @@ let proxy: StallingProxy;
 let stores: StoreConfig;
 
 before(async () => {
-  process.env.AWS_ACCESS_KEY_ID = EMULATOR_CREDENTIALS.accessKeyId;
-  process.env.AWS_SECRET_ACCESS_KEY = EMULATOR_CREDENTIALS.secretAccessKey;
+  process.env.AWS_ACCESS_KEY_ID = credentials.accessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY = credentials.secretAccessKey;
   emulators = await startEmulators();
-  proxy = new StallingProxy(emulators.dynamodbPort);
+  const { tableName, bucket, cleanup } = await emulators.newAwsStores();
+  await cleanup();
+  proxy = new StallingProxy(Number(new URL(emulators.endpoints.dynamodbEndpointUrl).port));
   const proxyPort = await proxy.listen();
-  const direct = awsClients({
-    region: EMULATOR_REGION,
-    credentials: EMULATOR_CREDENTIALS,
-    dynamodbEndpointUrl: `http://127.0.0.1:${emulators.dynamodbPort}`,
-    s3EndpointUrl: `http://127.0.0.1:${emulators.s3Port}`,
-  });
-  await direct.dynamodb.send(new CreateTableCommand(createTableInput('metrics')));
-  await direct.s3.send(new CreateBucketCommand({ Bucket: 'artifacts' }));
-  direct.dynamodb.destroy();
-  direct.s3.destroy();
   stores = {
     kind: 'aws',
-    table: 'metrics',
-    bucket: 'artifacts',
-    region: EMULATOR_REGION,
+    table: tableName,
+    bucket,
+    region,
     dynamodbEndpointUrl: `http://127.0.0.1:${proxyPort}`,
-    s3EndpointUrl: `http://127.0.0.1:${emulators.s3Port}`,
+    s3EndpointUrl: emulators.endpoints.s3EndpointUrl,
   };
 });
 
