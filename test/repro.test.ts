@@ -242,7 +242,7 @@ const steps = {
 
 /** Malformed baseline files given to `repro run`: each has its own (never created) --out dir. */
 const BAD_BASELINES = {
-  'not-json': { text: 'not json {', problems: [/: not valid JSON \(/] },
+  'not-json': { text: 'not json {', problems: [/:1:\d+: invalid JSON: /] },
   'missing-fields': { text: null as string | null, problems: [/: sweepId: /, /: tasks: /] },
   'wrong-format': { text: null as string | null, problems: [/: format: .*floodsweep-baseline\/1/] },
 };
@@ -483,7 +483,7 @@ describe('parseBaseline', () => {
       (error: unknown) => {
         assert.ok(error instanceof BaselineError);
         assert.equal(error.problems.length, 1);
-        assert.match(error.problems[0], /^b\.json: not valid JSON/);
+        assert.match(error.problems[0], /^b\.json:1:1: invalid JSON: /);
         return true;
       },
     );

@@ -330,7 +330,7 @@ describe('parseSpecText', () => {
   });
 
   test('names the source and line of a syntax error', () => {
-    // The wording after "invalid JSON:" is V8's and varies between Node versions.
+    // The position is the first character that cannot continue the JSON text.
     const jsonProblem = (text: string) => {
       const problems = problemsOf(() => parseSpecText(text, 'bad.json'));
       assert.equal(problems.length, 1);

@@ -5,6 +5,7 @@ import { registerDemo } from './demo.js';
 import { invocation } from './invocation.js';
 import { registerRepro } from './repro.js';
 import { registerSweep } from './sweep.js';
+import { guardOutput } from './terminal.js';
 import { registerTrain } from './train.js';
 import { registerUi } from './ui.js';
 
@@ -14,6 +15,14 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 // The same relative path from src/cli/ and from the built dist/cli/.
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+
+/** A problem list stays readable (a 10,000-value axis can be wrong 10,000 times), and so does each line. */
+const MAX_ERROR_LINES = 20;
+const MAX_ERROR_LINE_LENGTH = 400;
+
+// Before anything prints: every command's output, commander's messages included, is escaped there.
+guardOutput(process.stdout);
+guardOutput(process.stderr);
 
 const program = new Command('floodsweep')
   .description('Sweeps over the flood level of the flooding regularizer (Ishida et al., ICML 2020), locally or on AWS')
@@ -76,7 +85,7 @@ function reword(text: string, command: Command): string {
           : requiredOption
             ? `${requiredOption[1]}: required`
             : message.replace(/'/g, '"');
-  return `floodsweep: ${sanitize(line)} (see ${[invocation(), ...path.split(' ').slice(1)].join(' ')} --help)\n`;
+  return `floodsweep: ${line} (see ${[invocation(), ...path.split(' ').slice(1)].join(' ')} --help)\n`;
 }
 
 function commandPath(command: Command): string {
@@ -92,13 +101,14 @@ function report(error: unknown, withTrace: boolean): number {
     return error.exitCode === 0 ? 0 : EXIT_BAD_INPUT;
   }
   const message = error instanceof Error ? error.message : String(error);
-  for (const line of message.split('\n')) process.stderr.write(`floodsweep: ${sanitize(line)}\n`);
+  for (const line of capLines(message.split('\n'))) process.stderr.write(`floodsweep: ${line}\n`);
   if (withTrace && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
   else if (kindOf(error) === 'internal') process.stderr.write('(run again with --debug for details)\n');
   return exitCodeOf(error);
 }
 
-/** Control characters a user supplied (in a flag, a file name) must not reach the terminal raw. */
-function sanitize(text: string): string {
-  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+function capLines(lines: string[]): string[] {
+  const shown = lines.length > MAX_ERROR_LINES ? lines.slice(0, MAX_ERROR_LINES - 1) : lines;
+  const capped = shown.map((line) => (line.length > MAX_ERROR_LINE_LENGTH ? `${line.slice(0, MAX_ERROR_LINE_LENGTH - 1)}…` : line));
+  return lines.length > shown.length ? [...capped, `... and ${lines.length - shown.length} more problems`] : capped;
 }

@@ -1,4 +1,5 @@
 import type { SweepProgress } from '../run.js';
+import { terminalSafe, writeControl } from './terminal.js';
 
 /**
  * One status line on stderr: rewritten in place on a terminal, printed at most every
@@ -25,7 +26,9 @@ export class ProgressLine {
     this.lastText = text;
     const now = Date.now();
     if (this.tty) {
-      this.stream.write(`\r\x1b[2K${text.slice(0, (this.stream.columns ?? 120) - 1)}`);
+      // Cut after escaping, so that an escaped character cannot push the line past the width.
+      this.eraseLine();
+      this.stream.write(terminalSafe(text).slice(0, (this.stream.columns ?? 120) - 1));
     } else if (now - this.lastPrinted >= this.intervalMs) {
       this.stream.write(`${text}\n`);
       this.lastPrinted = now;
@@ -34,8 +37,12 @@ export class ProgressLine {
 
   /** Leaves the final state on screen and moves to a new line. */
   finish(text = this.lastText): void {
-    if (this.tty) this.stream.write(`\r\x1b[2K${text}\n`);
-    else this.stream.write(`${text}\n`);
+    if (this.tty) this.eraseLine();
+    this.stream.write(`${text}\n`);
+  }
+
+  private eraseLine(): void {
+    writeControl(this.stream, '\r\x1b[2K');
   }
 }
 

@@ -12,10 +12,12 @@ export function stringifyKeepingNonFinite(value: unknown, space?: number): strin
   );
 }
 
+/** The JSON.parse reviver that reads back what stringifyKeepingNonFinite wrote. */
+export const keepNonFinite = (_key: string, v: unknown): unknown =>
+  v && typeof v === 'object' && NON_FINITE in v ? Number((v as Record<string, string>)[NON_FINITE]) : v;
+
 export function parseKeepingNonFinite(text: string): unknown {
-  return JSON.parse(text, (_key, v: unknown) =>
-    v && typeof v === 'object' && NON_FINITE in v ? Number((v as Record<string, string>)[NON_FINITE]) : v,
-  );
+  return JSON.parse(text, keepNonFinite);
 }
 
 /** JSON with keys sorted at every level: equal configs give equal text. */

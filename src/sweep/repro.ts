@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { ConfigError, describeIssues } from '../flooding/config.js';
-import { canonicalJson, parseKeepingNonFinite } from '../flooding/json.js';
+import { canonicalJson, keepNonFinite } from '../flooding/json.js';
 import { SPLITS, type SplitMetrics } from '../flooding/metrics.js';
 import type { SweepSummary } from './aggregate.js';
+import { parseJsonText } from './parse-text.js';
 import type { ReproVerdict, TaskRecord } from './records.js';
 import { expandSpec, type SweepSpec } from './spec.js';
 
@@ -54,13 +55,7 @@ export type ReproSpec = z.output<typeof reproSpecSchema>;
 
 /** Reads a repro spec file's text; every problem names the file and the field. */
 export function parseReproSpec(text: string, source: string): ReproSpec {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new BaselineError([`${source}: not valid JSON (${(error as Error).message.replace(/\s+/g, ' ')})`]);
-  }
-  const parsed = reproSpecSchema.safeParse(json);
+  const parsed = reproSpecSchema.safeParse(parseJsonText(text, source, BaselineError));
   if (!parsed.success) throw new BaselineError(describeIssues(parsed.error).map((problem) => `${source}: ${problem}`));
   const tolerances = toleranceSchema.safeParse(parsed.data.tolerances ?? {});
   if (!tolerances.success) throw new BaselineError(describeIssues(tolerances.error).map((problem) => `${source}: tolerances.${problem}`));
@@ -69,14 +64,7 @@ export function parseReproSpec(text: string, source: string): ReproSpec {
 
 /** Reads a baseline file's text; every problem names the field. */
 export function parseBaseline(text: string, source: string): SweepSnapshot {
-  let json: unknown;
-  try {
-    json = parseKeepingNonFinite(text);
-  } catch (error) {
-    // V8 quotes the offending text, newlines and all: keep the problem on one line.
-    throw new BaselineError([`${source}: not valid JSON (${(error as Error).message.replace(/\s+/g, ' ')})`]);
-  }
-  const parsed = snapshotSchema.safeParse(json);
+  const parsed = snapshotSchema.safeParse(parseJsonText(text, source, BaselineError, keepNonFinite));
   if (!parsed.success) throw new BaselineError(describeIssues(parsed.error).map((problem) => `${source}: ${problem}`));
   return parsed.data;
 }

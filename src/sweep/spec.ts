@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { DEFAULT_MAX_TASKS } from '../env.js';
 import {
@@ -12,6 +11,7 @@ import {
   taskConfigSchema,
 } from '../flooding/config.js';
 import { canonicalJson } from '../flooding/json.js';
+import { parseJsonText, parseYamlText } from './parse-text.js';
 
 /**
  * The sweep spec: a base task config, the axes it is swept over (flood levels x seeds x grid),
@@ -234,82 +234,7 @@ export function validateSpec(input: unknown): SweepSpec {
 
 /** JSON, or YAML when `source` ends in .yaml or .yml; `source` names the text in syntax errors. */
 export function parseSpecText(text: string, source: string): SweepSpec {
-  const content = text.replace(/^\uFEFF/, '');
-  return validateSpec(/\.ya?ml$/i.test(source) ? parseYaml(content, source) : parseJson(content, source));
-}
-
-function parseJson(text: string, source: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    const offset = jsonErrorOffset(text);
-    const line = text.slice(0, offset).split('\n').length;
-    const column = offset - text.lastIndexOf('\n', offset - 1);
-    // V8 words the problem well but names a position only for some errors, or quotes the text.
-    const reason = (error as Error).message
-      .replace(/ in JSON at position \d+.*$|, (?:\.\.\.)?".*"(?:\.\.\.)? is not valid JSON$/s, '')
-      .replace(/[\u0000-\u001f]/g, (char) => JSON.stringify(char).slice(1, -1));
-    throw new SpecError([`${source}:${line}:${column}: invalid JSON: ${reason}`]);
-  }
-}
-
-const JSON_SPACE = /[ \t\n\r]*/y;
-const JSON_STRING = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
-const JSON_SCALAR = new RegExp(`${JSON_STRING.source}|-?(?:0|[1-9]\\d*)(?:\\.\\d+)?(?:[eE][+-]?\\d+)?|true|false|null`, 'y');
-
-/** Offset of the first character that cannot continue a JSON text (its length if it ends too early). */
-function jsonErrorOffset(text: string): number {
-  let at = 0;
-  const match = (pattern: RegExp): boolean => {
-    pattern.lastIndex = at;
-    const found = pattern.test(text);
-    if (found) at = pattern.lastIndex;
-    return found;
-  };
-  const token = (char: string): boolean => {
-    match(JSON_SPACE);
-    if (text[at] !== char) return false;
-    at += 1;
-    return true;
-  };
-  const sequence = (close: string, item: () => boolean): boolean => {
-    if (token(close)) return true;
-    do if (!item()) return false;
-    while (token(','));
-    return token(close);
-  };
-  const member = (): boolean => {
-    match(JSON_SPACE);
-    return match(JSON_STRING) && token(':') && value();
-  };
-  const value = (): boolean => {
-    if (token('{')) return sequence('}', member);
-    if (token('[')) return sequence(']', value);
-    return match(JSON_SCALAR);
-  };
-  if (value()) match(JSON_SPACE);
-  return at;
-}
-
-function parseYaml(text: string, source: string): unknown {
-  // Loaded only for YAML specs: it is a third of what `sweep validate` takes to start.
-  const { parseDocument } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
-  const document = parseDocument(text);
-  if (document.errors.length > 0) {
-    throw new SpecError(
-      document.errors.map((error) => {
-        const position = error.linePos?.[0];
-        const reason = error.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
-        return `${source}${position ? `:${position.line}:${position.col}` : ''}: invalid YAML: ${reason}`;
-      }),
-    );
-  }
-  try {
-    return document.toJS();
-  } catch (error) {
-    // An alias to a missing anchor, or too many aliases.
-    throw new SpecError([`${source}: invalid YAML: ${(error as Error).message}`]);
-  }
+  return validateSpec(/\.ya?ml$/i.test(source) ? parseYamlText(text, source, SpecError) : parseJsonText(text, source, SpecError));
 }
 
 function uniqueLines(lines: string[]): string[] {

@@ -1,0 +1,33 @@
+/**
+ * The CLI's output boundary: everything written to stdout and stderr passes `terminalSafe`, so a
+ * grid value, a spec name, a CSV header, a path or an id cannot move the cursor, rewrite a line,
+ * ring the bell or reorder text on the user's terminal, whichever command prints it.
+ */
+
+/**
+ * C0 controls but tab and newline, DEL, C1 controls (U+0080-U+009F, which some terminals obey like
+ * ESC sequences), and the bidirectional marks, embeddings, overrides and isolates.
+ */
+const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** Escapes what a terminal would obey as `\uXXXX`: JSON text stays JSON with the same value. */
+export function terminalSafe(text: string): string {
+  return text.replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+type Write = NodeJS.WriteStream['write'];
+const rawWrites = new WeakMap<NodeJS.WriteStream, Write>();
+
+/** From now on, text written to `stream` is escaped by terminalSafe (bytes pass unchanged). */
+export function guardOutput(stream: NodeJS.WriteStream): void {
+  if (rawWrites.has(stream)) return;
+  const raw = stream.write.bind(stream) as Write;
+  rawWrites.set(stream, raw);
+  stream.write = ((chunk: unknown, ...rest: unknown[]) =>
+    (raw as (...args: unknown[]) => boolean)(typeof chunk === 'string' ? terminalSafe(chunk) : chunk, ...rest)) as Write;
+}
+
+/** The CLI's own terminal control sequences (the progress line's carriage return and line erase). */
+export function writeControl(stream: NodeJS.WriteStream, sequence: string): void {
+  (rawWrites.get(stream) ?? stream.write.bind(stream))(sequence);
+}
