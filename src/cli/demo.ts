@@ -4,6 +4,7 @@ import { DEFAULT_DEMO_DIR } from '../env.js';
 import type { Stores } from '../store/open.js';
 import type { LevelSummary, SweepSummary } from '../sweep/aggregate.js';
 import { addBackendOption, backendRequest, parsePositiveInteger, parseSeeds } from './options.js';
+import { checkOutputDir } from './stores.js';
 import { runWithProgress } from './sweep.js';
 
 /** The original demo's two settings (run_demo_synth.py), as sweep specs. */
@@ -77,6 +78,7 @@ async function runDemo(options: DemoOptions): Promise<void> {
     },
   });
   const outDir = resolve(options.out);
+  checkOutputDir('--out', outDir);
   const results = join(outDir, 'results');
   const { summary, reportLocation } = await runWithProgress(
     { results },

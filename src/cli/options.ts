@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { readEnvironment } from '../env.js';
+import { MAX_RANGE_VALUES, readEnvironment } from '../env.js';
 import { UsageError } from '../errors.js';
 import type { TaskConfig, TaskConfigInput } from '../flooding/config.js';
 import { BACKENDS, type BackendRequest, DATASET_NAMES, isBackendRequest } from '../flooding/names.js';
@@ -25,8 +25,10 @@ export function parsePositiveInteger(value: string): number {
 /** "0,1,2" or "0-4" (inclusive) -> [0, 1, 2] / [0, 1, 2, 3, 4]. */
 export function parseSeeds(value: string): number[] {
   const range = /^(\d+)-(\d+)$/.exec(value.trim());
+  const count = range ? Number(range[2]) - Number(range[1]) + 1 : 0;
+  if (count > MAX_RANGE_VALUES) throw new InvalidArgumentError(`the range has ${count} seeds, above the limit of ${MAX_RANGE_VALUES}.`);
   const seeds = range
-    ? Array.from({ length: Math.max(0, Number(range[2]) - Number(range[1]) + 1) }, (_, i) => Number(range[1]) + i)
+    ? Array.from({ length: Math.max(0, count) }, (_, i) => Number(range[1]) + i)
     : value.split(',').map((s) => parseInteger(s));
   if (seeds.length === 0 || seeds.some((s) => s < 0)) throw new InvalidArgumentError('expected seeds like 0,1,2 or 0-4.');
   if (new Set(seeds).size !== seeds.length) throw new InvalidArgumentError('seeds must not repeat.');

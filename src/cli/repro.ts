@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { addBackendOption, backendRequest, parsePositiveInteger } from './options.js';
-import { addStoreOptions, type StoreOptions } from './stores.js';
+import { addStoreOptions, checkOutputFile, type StoreOptions } from './stores.js';
 import { openFor, runWithProgress } from './sweep.js';
 
 const exitCodeOf = (verdict: string) => (verdict === 'REPRODUCED' ? 0 : 1);
@@ -64,6 +64,7 @@ export function registerRepro(program: Command): void {
     .requiredOption('--out <file>', 'the baseline file to write')
     .addHelpText('after', '\nExample:\n  $ floodsweep repro baseline <sweepId> --out baselines/mine.json')
     .action(async (sweepId: string, options: StoreOptions & { out: string }) => {
+      checkOutputFile('--out', options.out);
       const stores = await openFor(options);
       const { loadSnapshot } = await import('../workflow/compare.js');
       const { stringifyKeepingNonFinite } = await import('../flooding/json.js');

@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_RESULTS_DIR, DEFAULT_STACK, readEnvironment } from '../env.js';
 import { UsageError } from '../errors.js';
@@ -50,9 +50,25 @@ export async function storeConfig(options: StoreOptions, use: StoreUse): Promise
   return { kind: 'local', rootDir };
 }
 
-function checkResultsDir(dir: string, flag: string, use: StoreUse): void {
+/** A directory the command writes into: missing is fine (it is created), an existing file is bad input. */
+export function checkOutputDir(flag: string, dir: string): void {
   const stats = statSync(dir, { throwIfNoEntry: false });
-  if (stats && !stats.isDirectory()) throw new UsageError(`${flag}: ${JSON.stringify(dir)} is a file; a results directory is needed`);
+  if (stats && !stats.isDirectory()) throw new UsageError(`${flag}: ${JSON.stringify(dir)} is a file; a directory is needed`);
+}
+
+/** A file the command writes: an existing directory, or a missing parent directory, is bad input. */
+export function checkOutputFile(flag: string, file: string): void {
+  if (statSync(file, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new UsageError(`${flag}: ${JSON.stringify(file)} is a directory; a file name is needed`);
+  }
+  if (!statSync(dirname(resolve(file)), { throwIfNoEntry: false })?.isDirectory()) {
+    throw new UsageError(`${flag}: no directory ${JSON.stringify(dirname(resolve(file)))} to write ${JSON.stringify(file)} in`);
+  }
+}
+
+function checkResultsDir(dir: string, flag: string, use: StoreUse): void {
+  checkOutputDir(flag, dir);
+  const stats = statSync(dir, { throwIfNoEntry: false });
   if (!stats && use === 'reading') {
     throw new UsageError(`${flag}: no results directory at ${JSON.stringify(dir)}; run a sweep first or name the directory with --results`);
   }

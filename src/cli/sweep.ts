@@ -11,7 +11,7 @@ import { epochTable, formatTable, TABLE_FORMATS, type TableFormat, taskTable, to
 import { invocation } from './invocation.js';
 import { addBackendOption, backendRequest, parsePositiveInteger } from './options.js';
 import { describeProgress, Eta, formatDuration, ProgressLine } from './progress.js';
-import { addStoreOptions, cloudTarget, type StoreOptions, shellQuote, storeConfig, storeFlags } from './stores.js';
+import { addStoreOptions, checkOutputDir, cloudTarget, type StoreOptions, shellQuote, storeConfig, storeFlags } from './stores.js';
 
 export function registerSweep(program: Command): void {
   const sweep = program.command('sweep').description('plan, run and inspect sweeps over flood levels x seeds x settings');
@@ -172,6 +172,7 @@ export function registerSweep(program: Command): void {
     .requiredOption('--out <dir>', 'where to write the plots')
     .addHelpText('after', '\nExample:\n  $ floodsweep sweep plots <sweepId> --out ./plots')
     .action(async (sweepId: string, options: StoreOptions & { out: string }) => {
+      checkOutputDir('--out', options.out);
       const stores = await openFor(options);
       const { sweepKeys } = await import('../store/ports.js');
       const prefix = sweepKeys(sweepId).plot('x').slice(0, -1);
@@ -283,6 +284,7 @@ export async function runWithProgress<T extends SweepRunResult>(
 ): Promise<T> {
   if (flags.out !== undefined && !flags.cloud)
     throw new UsageError('--out: only with --cloud (where the results are copied); the local results directory is --results');
+  if (flags.out !== undefined) checkOutputDir('--out', flags.out);
   const cloud = flags.cloud ? { target: await cloudTarget(flags), downloadDir: flags.out ?? DEFAULT_RESULTS_DIR } : undefined;
   const stores: StoreConfig | undefined = cloud ? undefined : await storeConfig(flags, 'writing');
   const progress = new ProgressLine();

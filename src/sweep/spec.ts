@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { DEFAULT_MAX_TASKS } from '../env.js';
+import { DEFAULT_MAX_TASKS, MAX_RANGE_VALUES } from '../env.js';
 import {
   ConfigError,
   configHash,
@@ -62,12 +62,10 @@ const DEDICATED_AXES = new Map([
 const floodLevel = taskConfigSchema.shape.floodLevel.unwrap();
 const seed = taskConfigSchema.shape.seed.unwrap();
 
-/** A range is "inclusive of `to`" up to this much floating-point error. */
+/** A range is "inclusive of `to`" up to this fraction of a step (floating-point error). */
 const RANGE_TOLERANCE = 1e-9;
 /** Levels are rounded to 10 decimals (0.30000000000000004 -> 0.3); a smaller step would merge levels. */
 const RANGE_DECIMALS = 10;
-/** Refuses a range before it is built in memory; far above any sweep the task limit lets through. */
-const MAX_RANGE_LEVELS = 1_000_000;
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 // The name starts sweep ids, which must begin with a letter or digit (store/ports.ts validateId).
@@ -83,17 +81,29 @@ const floodLevelRange = z
   )
   .refine((range) => range.to >= range.from, { path: ['to'], error: 'must be >= from' })
   .transform(({ from, to, step }, ctx) => {
-    const count = Math.floor((to - from + RANGE_TOLERANCE) / step) + 1;
-    if (count > MAX_RANGE_LEVELS) {
+    // The tolerance is a fraction of a step: an absolute one would add levels past `to` when steps are tiny.
+    const count = Math.floor((to - from) / step + RANGE_TOLERANCE) + 1;
+    if (count > MAX_RANGE_VALUES) {
       ctx.issues.push({
         code: 'custom',
         input: { from, to, step },
-        message: `{from, to, step} gives ${count} levels, above the limit of ${MAX_RANGE_LEVELS}; use a larger step`,
+        message: `{from, to, step} gives ${count} levels, above the limit of ${MAX_RANGE_VALUES}; use a larger step`,
       });
       return z.NEVER;
     }
     // from + i * step, not a running sum, so rounding errors do not accumulate.
-    return Array.from({ length: count }, (_, i) => Number((from + i * step).toFixed(RANGE_DECIMALS)));
+    const levels = Array.from({ length: count }, (_, i) => Number((from + i * step).toFixed(RANGE_DECIMALS)));
+    // Far from 0 a step can be below the precision of a number, or of the 10 decimals kept.
+    const merged = levels.findIndex((level, i) => i > 0 && level === levels[i - 1]);
+    if (merged > 0) {
+      ctx.issues.push({
+        code: 'custom',
+        input: { from, to, step },
+        message: `{from, to, step} gives levels ${merged - 1} and ${merged} that are both ${levels[merged]} once rounded to ${RANGE_DECIMALS} decimals; use a larger step`,
+      });
+      return z.NEVER;
+    }
+    return levels;
   });
 
 /** A list or a range; told apart by shape so that each form reports its own problems. */
