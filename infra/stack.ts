@@ -306,6 +306,10 @@ export class FloodsweepStack extends Stack {
     new CfnOutput(this, 'StateMachineArn', { value: this.stateMachine.stateMachineArn, description: 'Start a sweep: {"spec": {...}}' });
     new CfnOutput(this, 'AlertTopicArn', { value: this.alertTopic.topicArn, description: 'Failed executions and reproducibility drift' });
     new CfnOutput(this, 'TrainRuntime', { value: settings.trainRuntime, description: 'container (tfjs-node) or zip (wasm)' });
+    new CfnOutput(this, 'TrainMemoryMb', {
+      value: String(settings.train.memoryMb),
+      description: 'Memory of the train function: the CLI refuses tasks estimated to need more',
+    });
   }
 
   /** A role for one function: its own log group, and the store access ACCESS lists for it. */

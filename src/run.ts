@@ -16,7 +16,8 @@ import { readSummary } from './store/summary.js';
 import type { SweepSummary } from './sweep/aggregate.js';
 import type { TaskRecord } from './sweep/records.js';
 import { parseBaseline, parseReproSpec } from './sweep/repro.js';
-import { parseSpecText, type SweepSpec, validateSpec } from './sweep/spec.js';
+import { checkMemory, estimateSweep } from './sweep/resources.js';
+import { expandSpec, parseSpecText, type SweepSpec, validateSpec } from './sweep/spec.js';
 import { type CloudTarget, downloadResults, followCloudExecution, startCloudExecution } from './workflow/cloud-executor.js';
 import { runWorkflowLocally } from './workflow/local-executor.js';
 import type { CompareOutput, ExecutionInput, ReproBlock } from './workflow/payloads.js';
@@ -32,8 +33,12 @@ export interface RunSweepOptions {
   maxTasks?: number;
   /** Local runs: the tfjs backend (default auto). */
   backend?: BackendRequest;
-  /** Local runs: worker threads (default: the number of cores). */
+  /** Local runs: worker threads (default: the number of cores); at most the tasks, and the cores unless `oversubscribe`. */
   workers?: number;
+  /** Local runs: allow more workers than cores. */
+  oversubscribe?: boolean;
+  /** Run tasks estimated to need more memory than they get (locally: their share of the available memory; in the cloud: the train function's). */
+  ignoreMemoryLimit?: boolean;
   /** Local runs: epochs per Train call, i.e. how often tasks checkpoint. */
   epochsPerCall?: number;
   /** Makes the run a reproducibility run: Compare against this baseline after Aggregate. */
@@ -179,6 +184,8 @@ async function runLocally(input: ExecutionInput, storeConfig: StoreConfig, optio
     stores: storeConfig,
     backend: options.backend ?? 'auto',
     workers: options.workers,
+    oversubscribe: options.oversubscribe,
+    ignoreMemoryLimit: options.ignoreMemoryLimit,
     epochsPerCall: options.epochsPerCall,
     onPlanned: async (plan, backend) => {
       Object.assign(progress, { sweepId: plan.sweepId, tasksTotal: plan.taskCount, epochsTotal: plan.epochCount });
@@ -215,6 +222,12 @@ async function runInCloud(
   options: RunSweepOptions,
 ): Promise<SweepRunResult> {
   const emit = options.onEvent ?? (() => undefined);
+  const { trainMemoryMb, stackName } = cloud.target;
+  // A stack deployed before it said its train function's memory is not checked.
+  if (!options.ignoreMemoryLimit && trainMemoryMb !== undefined) {
+    const tasks = expandSpec(validateSpec(input.spec), { maxTasks: input.maxTasks });
+    checkMemory(estimateSweep(tasks), { bytesPerTask: trainMemoryMb * 2 ** 20, source: `the train function of stack ${stackName}` });
+  }
   const { sweepId, executionArn } = await startCloudExecution(input, cloud.target);
   emit({ type: 'started', sweepId, taskCount: 0, where: executionArn });
   const { compare } = await followExecution(sweepId, executionArn, cloud.target, options);

@@ -3,7 +3,15 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { DEFAULT_DEMO_DIR } from '../env.js';
 import type { Stores } from '../store/open.js';
 import type { LevelSummary, SweepSummary } from '../sweep/aggregate.js';
-import { addBackendOption, backendRequest, parsePositiveInteger, parseSeeds } from './options.js';
+import {
+  addBackendOption,
+  addResourceOptions,
+  backendRequest,
+  parsePositiveInteger,
+  parseSeeds,
+  type ResourceFlags,
+  resourceSettings,
+} from './options.js';
 import { checkOutputDir } from './stores.js';
 import { runWithProgress } from './sweep.js';
 
@@ -35,21 +43,20 @@ export function registerDemo(program: Command): void {
       parsePositiveInteger,
     )
     .option('--out <dir>', 'where the plots and the sweep results go', DEFAULT_DEMO_DIR)
-    .option('--workers <n>', 'worker threads (default: number of cores)', parsePositiveInteger)
     .option('--json', 'print the sweep summary as JSON')
     .addHelpText('after', '\nExamples:\n  $ floodsweep demo --quick\n  $ floodsweep demo --setting adam --seeds 0-4');
+  addResourceOptions(command);
   addBackendOption(command);
   command.action(async (options: DemoOptions) => runDemo(options));
 }
 
-interface DemoOptions {
+interface DemoOptions extends ResourceFlags {
   setting: SettingName;
   seeds: number[];
   quick?: boolean;
   epochs?: number;
   evalEvery?: number;
   out: string;
-  workers?: number;
   backend?: string;
   json?: boolean;
 }
@@ -82,7 +89,7 @@ async function runDemo(options: DemoOptions): Promise<void> {
   const results = join(outDir, 'results');
   const { summary, reportLocation } = await runWithProgress(
     { results },
-    { backend, workers: options.workers, epochsPerCall: spec.training?.epochs },
+    { backend, ...resourceSettings(options), epochsPerCall: spec.training?.epochs },
     (runOptions) => runSweep(spec, runOptions),
   );
   const group = summary.groups[0];

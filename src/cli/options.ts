@@ -35,6 +35,30 @@ export function parseSeeds(value: string): number[] {
   return seeds;
 }
 
+/** How many workers a local run starts, and the limits it may pass; the flags of every command that trains a sweep. */
+export interface ResourceFlags {
+  workers?: number;
+  oversubscribe?: boolean;
+  ignoreMemoryLimit?: boolean;
+}
+
+export function addResourceOptions(command: Command): Command {
+  return command
+    .option('--workers <n>', 'worker threads (default: number of cores; at most the cores and the tasks)', parsePositiveInteger)
+    .option('--oversubscribe', 'allow --workers above the number of cores')
+    .option(
+      '--ignore-memory-limit',
+      "run tasks estimated to need more memory than they get (locally their share of the free memory, in the cloud the train function's)",
+    );
+}
+
+/** The run options the resource flags set. */
+export const resourceSettings = ({ workers, oversubscribe, ignoreMemoryLimit }: ResourceFlags): ResourceFlags => ({
+  workers,
+  oversubscribe,
+  ignoreMemoryLimit,
+});
+
 export function addBackendOption(command: Command): Command {
   return command.option('--backend <name>', `tfjs backend: auto, ${BACKENDS.join(', ')} (env FLOODSWEEP_BACKEND)`);
 }

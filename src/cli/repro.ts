@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
-import { addBackendOption, backendRequest, parsePositiveInteger } from './options.js';
+import { addBackendOption, addResourceOptions, backendRequest, type ResourceFlags, resourceSettings } from './options.js';
 import { addStoreOptions, checkOutputFile, type StoreOptions } from './stores.js';
 import { openFor, runWithProgress } from './sweep.js';
 
@@ -14,25 +14,23 @@ export function registerRepro(program: Command): void {
   const run = repro
     .command('run <repro-spec>')
     .description('run the pinned sweep and compare it with its baseline; exit 0 when reproduced, 1 when drifted or incomplete')
-    .option('--workers <n>', 'worker threads (default: number of cores)', parsePositiveInteger)
     .option('--out <dir>', 'with --cloud: where summary, plots and report are copied')
     .option('--json', 'print the verdict as JSON')
     .addHelpText('after', '\nExample:\n  $ floodsweep repro run examples/repro/pinned-small.json --results ./repro-results');
+  addResourceOptions(run);
   addStoreOptions(run);
   addBackendOption(run);
-  run.action(
-    async (reproSpecPath: string, options: StoreOptions & { out?: string; workers?: number; backend?: string; json?: boolean }) => {
-      const backend = backendRequest(options.backend);
-      const { runReproducibility } = await import('../run.js');
-      const result = await runWithProgress(options, { backend, workers: options.workers }, (runOptions) =>
-        runReproducibility(reproSpecPath, runOptions),
-      );
-      process.stdout.write(
-        options.json ? `${JSON.stringify(result.compare)}\n` : `${result.compare.message}\nreport: ${result.reportLocation}\n`,
-      );
-      process.exitCode = exitCodeOf(result.compare.verdict);
-    },
-  );
+  run.action(async (reproSpecPath: string, options: StoreOptions & ResourceFlags & { out?: string; backend?: string; json?: boolean }) => {
+    const backend = backendRequest(options.backend);
+    const { runReproducibility } = await import('../run.js');
+    const result = await runWithProgress(options, { backend, ...resourceSettings(options) }, (runOptions) =>
+      runReproducibility(reproSpecPath, runOptions),
+    );
+    process.stdout.write(
+      options.json ? `${JSON.stringify(result.compare)}\n` : `${result.compare.message}\nreport: ${result.reportLocation}\n`,
+    );
+    process.exitCode = exitCodeOf(result.compare.verdict);
+  });
 
   addStoreOptions(repro.command('check <sweepId>').description('compare an existing sweep with a baseline (a sweep id or a baseline file)'))
     .requiredOption('--baseline <sweepId|file>', 'the baseline: an earlier sweep id, or a file written by `repro baseline`')

@@ -9,28 +9,38 @@ import type { StoreConfig, Stores } from '../store/open.js';
 import type { SweepSummary } from '../sweep/aggregate.js';
 import { epochTable, formatTable, TABLE_FORMATS, type TableFormat, taskTable, toCsv } from '../sweep/tables.js';
 import { invocation } from './invocation.js';
-import { addBackendOption, backendRequest, parsePositiveInteger } from './options.js';
+import {
+  addBackendOption,
+  addResourceOptions,
+  backendRequest,
+  parsePositiveInteger,
+  type ResourceFlags,
+  resourceSettings,
+} from './options.js';
 import { describeProgress, Eta, formatDuration, ProgressLine } from './progress.js';
 import { addStoreOptions, checkOutputDir, cloudTarget, type StoreOptions, shellQuote, storeConfig, storeFlags } from './stores.js';
 
 export function registerSweep(program: Command): void {
   const sweep = program.command('sweep').description('plan, run and inspect sweeps over flood levels x seeds x settings');
 
-  sweep
+  const validate = sweep
     .command('validate <spec>')
-    .description('check a sweep spec and print how many tasks it expands to')
+    .description('check a sweep spec; print how many tasks it expands to, the memory a task needs and the work in epochs x samples')
     .option('--max-tasks <n>', `refuse sweeps above n tasks (default ${DEFAULT_MAX_TASKS})`, parsePositiveInteger)
-    .addHelpText('after', '\nExample:\n  $ floodsweep sweep validate examples/tiny.json')
-    .action(async (specPath: string, options: { maxTasks?: number }) => {
-      const { loadSpecFile } = await import('../input-files.js');
-      const { expandSpec } = await import('../sweep/spec.js');
-      const spec = loadSpecFile(specPath);
-      const tasks = expandSpec(spec, { maxTasks: options.maxTasks });
-      const groups = new Set(tasks.map((t) => t.group)).size;
-      process.stdout.write(
-        `${JSON.stringify(specPath)}: valid; ${tasks.length} tasks = ${groups} setting${groups === 1 ? '' : 's'} x ${spec.floodLevels.length} flood levels x ${spec.seeds.length} seeds\n`,
-      );
-    });
+    .addHelpText('after', '\nExample:\n  $ floodsweep sweep validate examples/tiny.json');
+  addResourceOptions(validate).action(async (specPath: string, options: ResourceFlags & { maxTasks?: number }) => {
+    const { loadSpecFile } = await import('../input-files.js');
+    const { expandSpec } = await import('../sweep/spec.js');
+    const { checkSweepResources } = await import('./resources.js');
+    const spec = loadSpecFile(specPath);
+    const tasks = expandSpec(spec, { maxTasks: options.maxTasks });
+    const resources = await checkSweepResources(tasks, options);
+    const groups = new Set(tasks.map((t) => t.group)).size;
+    process.stdout.write(
+      `${JSON.stringify(specPath)}: valid; ${tasks.length} tasks = ${groups} setting${groups === 1 ? '' : 's'} x ${spec.floodLevels.length} flood levels x ${spec.seeds.length} seeds\n`,
+    );
+    process.stdout.write(`${resources.join('\n')}\n`);
+  });
 
   const run = sweep
     .command('run [spec]')
@@ -38,7 +48,6 @@ export function registerSweep(program: Command): void {
       'run a sweep through the workflow: locally in process (results in files, or DynamoDB + S3 with --store aws), or on the deployed stack with --cloud',
     )
     .option('--resume <sweepId>', 'finish an interrupted sweep: only the missing work runs, from checkpoints')
-    .option('--workers <n>', 'worker threads (default: number of cores)', parsePositiveInteger)
     .option('--max-tasks <n>', `refuse sweeps above n tasks (default ${DEFAULT_MAX_TASKS})`, parsePositiveInteger)
     .option(
       '--epochs-per-call <n>',
@@ -52,6 +61,7 @@ export function registerSweep(program: Command): void {
       'after',
       '\nExamples:\n  $ floodsweep sweep run examples/tiny.json\n  $ floodsweep sweep run --resume <sweepId> --results ./floodsweep-results',
     );
+  addResourceOptions(run);
   addStoreOptions(run);
   addBackendOption(run);
   run.action(async (specPath: string | undefined, options: SweepRunFlags) => {
@@ -64,7 +74,7 @@ export function registerSweep(program: Command): void {
     const { resumeSweep, runSweep } = await import('../run.js');
     const result = await runWithProgress(
       options,
-      { backend, workers: options.workers, epochsPerCall: options.epochsPerCall, maxTasks: options.maxTasks },
+      { backend, ...resourceSettings(options), epochsPerCall: options.epochsPerCall, maxTasks: options.maxTasks },
       (runOptions) => (spec ? runSweep(spec, runOptions) : resumeSweep(options.resume!, runOptions)),
     );
     if (options.json) process.stdout.write(`${JSON.stringify(result.summary)}\n`);
@@ -210,9 +220,8 @@ async function tidyTable(stores: Stores, sweepId: string, format: TableFormat, p
   );
 }
 
-interface SweepRunFlags extends StoreOptions {
+interface SweepRunFlags extends StoreOptions, ResourceFlags {
   resume?: string;
-  workers?: number;
   maxTasks?: number;
   epochsPerCall: number;
   out?: string;
@@ -279,7 +288,7 @@ export async function openFor(options: StoreOptions) {
  */
 export async function runWithProgress<T extends SweepRunResult>(
   flags: StoreOptions & { out?: string },
-  settings: Pick<RunSweepOptions, 'backend' | 'workers' | 'epochsPerCall' | 'maxTasks'>,
+  settings: Pick<RunSweepOptions, 'backend' | 'workers' | 'oversubscribe' | 'ignoreMemoryLimit' | 'epochsPerCall' | 'maxTasks'>,
   start: (options: RunSweepOptions) => Promise<T>,
 ): Promise<T> {
   if (flags.out !== undefined && !flags.cloud)

@@ -7,8 +7,27 @@ import { canonicalJson } from './json.js';
  * The resolved configuration of one training task. Defaults are the original demo's
  * (Ishida et al. 2020, run_demo_synth.py, setting 1).
  */
+/** Rows evaluated per forward pass: bounds memory on large test sets. */
+export const EVAL_ROWS_PER_PASS = 4096;
+
+/**
+ * Bounds on sizes, far above what trains in a Lambda or on a workstation, so that a typo (an extra
+ * zero or three) is an error naming the field rather than a run the machine kills. Whether a task
+ * fits the memory it gets is checked separately (sweep/resources.ts).
+ */
+export const LIMITS = {
+  samples: 100_000_000,
+  dim: 100_000,
+  depth: 1_000,
+  width: 65_536,
+  batchSize: 1_000_000,
+  epochs: 1_000_000,
+  /** Metric rows a task stores (an item each in DynamoDB, all of them in every checkpoint and in the report). */
+  evaluatedEpochs: 10_000,
+} as const;
+
 const labelNoise = z.number().min(0).lt(0.5).default(0.1);
-const splitSize = (n: number) => z.int().min(1).default(n);
+const splitSize = (n: number) => z.int().min(1).max(LIMITS.samples).default(n);
 const syntheticSizes = {
   labelNoise,
   nTrain: splitSize(100),
@@ -18,11 +37,11 @@ const syntheticSizes = {
 
 export const datasetSchema = z.discriminatedUnion('name', [
   z.strictObject({ name: z.literal('sinusoid2d'), ...syntheticSizes }),
-  z.strictObject({ name: z.literal('sinusoid'), dim: z.int().min(2).default(10), ...syntheticSizes }),
+  z.strictObject({ name: z.literal('sinusoid'), dim: z.int().min(2).max(LIMITS.dim).default(10), ...syntheticSizes }),
   z.strictObject({ name: z.literal('spiral'), inputNoise: z.number().min(0).default(1), ...syntheticSizes }),
   z.strictObject({
     name: z.literal('gaussian'),
-    dim: z.int().min(1).default(10),
+    dim: z.int().min(1).max(LIMITS.dim).default(10),
     meanShift: z.number().default(1),
     ...syntheticSizes,
   }),
@@ -42,8 +61,8 @@ export const datasetSchema = z.discriminatedUnion('name', [
 export const modelSchema = z.discriminatedUnion('kind', [
   z.strictObject({
     kind: z.literal('mlp'),
-    depth: z.int().min(1).default(4),
-    width: z.int().min(1).default(500),
+    depth: z.int().min(1).max(LIMITS.depth).default(4),
+    width: z.int().min(1).max(LIMITS.width).default(500),
     batchNorm: z.boolean().default(true),
   }),
   z.strictObject({ kind: z.literal('linear') }),
@@ -62,14 +81,19 @@ export const optimizerSchema = z.discriminatedUnion('name', [
   }),
 ]);
 
-export const trainingSchema = z.strictObject({
-  epochs: z.int().min(1).default(200),
-  batchSize: z.int().min(1).default(200),
-  /** Evaluate every this many epochs (epoch 0 and the last epoch are always evaluated). */
-  evalEvery: z.int().min(1).default(5),
-  /** Clip the global gradient norm to this value; null disables clipping. */
-  clipNorm: z.number().gt(0).nullable().default(null),
-});
+export const trainingSchema = z
+  .strictObject({
+    epochs: z.int().min(1).max(LIMITS.epochs).default(200),
+    batchSize: z.int().min(1).max(LIMITS.batchSize).default(200),
+    /** Evaluate every this many epochs (epoch 0 and the last epoch are always evaluated). */
+    evalEvery: z.int().min(1).default(5),
+    /** Clip the global gradient norm to this value; null disables clipping. */
+    clipNorm: z.number().gt(0).nullable().default(null),
+  })
+  .refine(({ epochs, evalEvery }) => epochs / evalEvery <= LIMITS.evaluatedEpochs, {
+    path: ['epochs'],
+    error: `must be <= ${LIMITS.evaluatedEpochs} x evalEvery: a task stores at most ${LIMITS.evaluatedEpochs} evaluated epochs (raise evalEvery)`,
+  });
 
 export const taskConfigSchema = z.strictObject({
   dataset: datasetSchema.prefault({ name: 'sinusoid2d' }),

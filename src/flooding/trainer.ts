@@ -1,14 +1,11 @@
 import { activeBackend, tf } from './backend.js';
 import { type Checkpoint, CheckpointError, decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
-import { configHash, type TaskConfig } from './config.js';
+import { configHash, EVAL_ROWS_PER_PASS, type TaskConfig } from './config.js';
 import { type Dataset, makeDataset, type Split } from './datasets.js';
 import type { EpochMetrics, TaskResult } from './metrics.js';
 import { type InferenceModel, Model } from './model.js';
 import { clipByGlobalNorm, createOptimizer, type Optimizer } from './optim.js';
 import { Rng } from './rng.js';
-
-/** Rows evaluated per forward pass: bounds memory on large test sets. */
-const EVAL_CHUNK = 4096;
 
 interface SplitTensors {
   x: tf.Tensor2D;
@@ -204,8 +201,8 @@ export class TrainingRun {
   private splitSums(inference: InferenceModel, split: SplitTensors): tf.Scalar[] {
     return tf.tidy(() => {
       let totals: tf.Scalar[] | undefined;
-      for (let start = 0; start < split.n; start += EVAL_CHUNK) {
-        const size = Math.min(EVAL_CHUNK, split.n - start);
+      for (let start = 0; start < split.n; start += EVAL_ROWS_PER_PASS) {
+        const size = Math.min(EVAL_ROWS_PER_PASS, split.n - start);
         const logits = inference.predict(split.x.slice([start, 0], [size, -1]));
         const logProbs = tf.logSoftmax(logits);
         const predicted = logits.argMax(1);

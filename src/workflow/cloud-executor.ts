@@ -25,6 +25,8 @@ export interface CloudTarget {
   region?: string;
   stateMachineArn: string;
   stores: Extract<StoreConfig, { kind: 'aws' }>;
+  /** The memory of the train function (MB); stacks deployed before it was an output lack it. */
+  trainMemoryMb?: number;
 }
 
 /** Turns the SDK's failures into one line saying what to do. */
@@ -65,6 +67,7 @@ export async function resolveCloudTarget(stackName = DEFAULT_STACK, region?: str
     region,
     stateMachineArn: outputs.StateMachineArn,
     stores: { kind: 'aws', table: outputs.TableName, bucket: outputs.BucketName, region },
+    trainMemoryMb: outputs.TrainMemoryMb ? Number(outputs.TrainMemoryMb) : undefined,
   };
 }
 

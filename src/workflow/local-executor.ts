@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { FloodsweepError } from '../errors.js';
 import type { BackendName, BackendRequest } from '../flooding/names.js';
 import { openStores, type StoreConfig } from '../store/open.js';
+import { checkMemory, estimateSweep, localMemoryBudget } from '../sweep/resources.js';
+import { expandSpec, validateSpec } from '../sweep/spec.js';
 import { aggregate } from './aggregate.js';
 import { CloudLimitError, checkLambdaPayload, checkStatePayload, HistoryCounter } from './cloud-limits.js';
 import { compare } from './compare.js';
@@ -21,7 +23,7 @@ import {
   trainInputSchema,
 } from './payloads.js';
 import { plan } from './plan.js';
-import { WorkerPool } from './pool.js';
+import { availableMemory, WorkerPool, workerCount } from './pool.js';
 import { recordFailure } from './record-failure.js';
 
 // aws-local-stepfunctions 3 targets Node 22 and calls Promise.withResolvers, which Node 20 lacks.
@@ -42,8 +44,14 @@ if (!('withResolvers' in Promise)) {
 export interface LocalExecutorOptions {
   stores: StoreConfig;
   backend: BackendRequest;
-  /** Worker threads training tasks; defaults to the number of cores. */
+  /** Worker threads training tasks; defaults to the number of cores, at most the cores (see workerCount) and the tasks. */
   workers?: number;
+  /** Allows more workers than cores. */
+  oversubscribe?: boolean;
+  /** Runs tasks estimated to need more than their share of the available memory. */
+  ignoreMemoryLimit?: boolean;
+  /** The memory the workers share (default: what the system reports available to this process). */
+  availableMemory?: number;
   /** Epochs per Train call: how often a task checkpoints (as a Lambda does when its time runs low). */
   epochsPerCall?: number;
   onPlanned?: (plan: PlanOutput, backend: BackendName) => void | Promise<void>;
@@ -83,6 +91,19 @@ export function localWorkflowDefinition(): WorkflowDefinition {
 }
 
 /**
+ * The worker threads of a local run, from its task count; refuses (before any thread starts or
+ * anything is written) a sweep whose largest task cannot fit its share of the available memory.
+ */
+function localWorkers(input: ExecutionInput, options: LocalExecutorOptions): number {
+  const tasks = expandSpec(validateSpec(input.spec), { maxTasks: input.maxTasks });
+  const workers = workerCount({ requested: options.workers, tasks: tasks.length, oversubscribe: options.oversubscribe });
+  if (!options.ignoreMemoryLimit) {
+    checkMemory(estimateSweep(tasks), localMemoryBudget(options.availableMemory ?? availableMemory(), workers));
+  }
+  return workers;
+}
+
+/**
  * Runs the sweep workflow in process: the shared definition, the same step functions, any stores,
  * and the cloud's limits (payload sizes, history events, execution names) enforced as it runs.
  */
@@ -92,12 +113,18 @@ export function runWorkflowLocally(
 ): { result: Promise<WorkflowResult>; abort: () => void } {
   // The sweep id travels in the input (as the cloud executor sends it), so a retried Plan reuses it.
   const input = { ...executionInput, sweepId: sweepIdOf(executionInput) };
+  let workers: number;
+  try {
+    workers = localWorkers(input, options);
+  } catch (error) {
+    return { result: Promise.reject(error), abort: () => undefined };
+  }
   const stores = openStores(options.stores);
   const taskOfJob = new Map<number, string>();
   const pool = new WorkerPool({
     backend: options.backend,
     backendOptions: {},
-    size: options.workers,
+    size: workers,
     onEpoch: (jobId, epoch, total) => options.onEpoch?.(taskOfJob.get(jobId)!, epoch, total),
   });
   const shipped = options.definition ?? localWorkflowDefinition();
