@@ -16,6 +16,8 @@ export const DEFAULT_DEMO_DIR = './floodsweep-demo';
 export const DEFAULT_STACK = 'Floodsweep';
 /** Sweeps above this many tasks are refused unless `--max-tasks` raises the limit. */
 export const DEFAULT_MAX_TASKS = 10_000;
+/** Spec, repro spec and baseline files larger than this are refused unread (a 10,000-task baseline is a few MB). */
+export const MAX_INPUT_FILE_BYTES = 64 * 2 ** 20;
 /** A range (flood levels {from, to, step}, seeds `0-4`) is refused above this many values before it is built in memory. */
 export const MAX_RANGE_VALUES = 1_000_000;
 /** Epochs a local Train call trains before it checkpoints and returns (a Lambda stops on time instead). */

@@ -1,13 +1,24 @@
 /** Files the user names (specs, repro specs, baselines): read once, with errors that name them. */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { MAX_INPUT_FILE_BYTES } from './env.js';
 import { UsageError } from './errors.js';
 import { parseSpecText, type SweepSpec } from './sweep/spec.js';
 
 /** A file that cannot be read is bad input, named by what it was for; its content never shows. */
 export function readInputFile(path: string, what: string): string {
   try {
+    // Checked before reading: a spec or a baseline is far smaller; a huge file would only fill memory.
+    const stats = statSync(path);
+    if (stats.size > MAX_INPUT_FILE_BYTES) {
+      throw new UsageError(`${what}: ${JSON.stringify(path)} has ${stats.size} bytes, above the limit of ${MAX_INPUT_FILE_BYTES}`);
+    }
+    // /dev/zero never ends; a pipe (`<(cat spec.json)`) does.
+    if (stats.isCharacterDevice() || stats.isBlockDevice()) {
+      throw new UsageError(`${what}: ${JSON.stringify(path)} is a device, not a file`);
+    }
     return readFileSync(path, 'utf8');
   } catch (error) {
+    if (error instanceof UsageError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (code ?? 'unreadable');
     throw new UsageError(`${what}: cannot read ${JSON.stringify(path)}: ${reason}`);
