@@ -16,7 +16,7 @@ import {
   syntheticShape,
 } from '../src/sweep/resources.js';
 import { SpecError } from '../src/sweep/spec.js';
-import { workerCount } from '../src/workflow/pool.js';
+import { workerCount } from '../src/workflow/workers.js';
 
 before(async () => {
   await initBackend('wasm');

@@ -8,7 +8,7 @@ import type { ResourceFlags } from './options.js';
  */
 export async function checkSweepResources(tasks: readonly PlannedTask[], flags: ResourceFlags): Promise<string[]> {
   const { checkMemory, describeMemory, estimateSweep, formatBytes, localMemoryBudget } = await import('../sweep/resources.js');
-  const { availableMemory, workerCount } = await import('../workflow/pool.js');
+  const { availableMemory, workerCount } = await import('../workflow/workers.js');
   const resources = estimateSweep(tasks);
   const workers = workerCount({ requested: flags.workers, tasks: tasks.length, oversubscribe: flags.oversubscribe });
   const budget = localMemoryBudget(availableMemory(), workers);

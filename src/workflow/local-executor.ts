@@ -23,8 +23,9 @@ import {
   trainInputSchema,
 } from './payloads.js';
 import { plan } from './plan.js';
-import { availableMemory, WorkerPool, workerCount } from './pool.js';
+import { WorkerPool } from './pool.js';
 import { recordFailure } from './record-failure.js';
+import { availableMemory, workerCount } from './workers.js';
 
 // aws-local-stepfunctions 3 targets Node 22 and calls Promise.withResolvers, which Node 20 lacks.
 if (!('withResolvers' in Promise)) {

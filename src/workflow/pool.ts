@@ -1,4 +1,4 @@
-import { availableParallelism, freemem } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { z } from 'zod';
 import { type ErrorKind, FloodsweepError } from '../errors.js';
@@ -8,31 +8,6 @@ import type { BackendName } from '../flooding/names.js';
 import type { StoreConfig } from '../store/open.js';
 import { parsePayload, type TrainInput, type TrainOutput, trainOutputSchema } from './payloads.js';
 import { type FromWorker, fromWorkerSchema, type ToWorker, taskResultSchema, type WorkerJob, type WorkerSetup } from './protocol.js';
-
-/**
- * How many worker threads a run starts: the requested number (default: one per core), never more
- * than there are tasks (an idle thread still holds a tfjs runtime), and never more than the cores
- * unless `oversubscribe` (more single-threaded wasm workers than cores only share the cores).
- */
-export function workerCount({
-  requested,
-  tasks,
-  cores = availableParallelism(),
-  oversubscribe = false,
-}: {
-  requested?: number;
-  tasks: number;
-  cores?: number;
-  oversubscribe?: boolean;
-}): number {
-  const wanted = requested ?? cores;
-  return Math.max(1, Math.min(oversubscribe ? wanted : Math.min(wanted, cores), tasks));
-}
-
-/** What the system can give this process now: free memory, or the container's limit when lower. */
-export function availableMemory(): number {
-  return process.availableMemory?.() ?? freemem();
-}
 
 export interface PoolOptions extends WorkerSetup {
   /** Worker threads; defaults to the number of cores. */
