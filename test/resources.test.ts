@@ -6,6 +6,7 @@ import { ConfigError, resolveTaskConfig, type TaskConfigInput } from '../src/flo
 import { makeDataset } from '../src/flooding/datasets.js';
 import { Model } from '../src/flooding/model.js';
 import { runTask } from '../src/flooding/trainer.js';
+import { runSweep } from '../src/run.js';
 import {
   checkMemory,
   estimateSweep,
@@ -15,7 +16,7 @@ import {
   parameterCount,
   syntheticShape,
 } from '../src/sweep/resources.js';
-import { SpecError } from '../src/sweep/spec.js';
+import { SpecError, validateSpec } from '../src/sweep/spec.js';
 import { workerCount } from '../src/workflow/workers.js';
 
 before(async () => {
@@ -136,5 +137,24 @@ describe('config bounds', () => {
         (error: unknown) => error instanceof ConfigError && error.problems[0].startsWith(`${field}: `),
       );
     }
+  });
+});
+
+describe('runSweep refuses a task that cannot fit before it starts anything', () => {
+  const wide = validateSpec({ name: 'wide', model: { kind: 'mlp', width: 40_000 }, floodLevels: [0] });
+
+  test('in the cloud: against the train function memory the stack reports', async () => {
+    // No AWS endpoint exists here: the refusal must come before any call.
+    const target = {
+      stackName: 'Floodsweep',
+      stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:none',
+      stores: { kind: 'aws' as const, table: 'none', bucket: 'none', region: 'us-east-1' },
+      trainMemoryMb: 1769,
+    };
+    await assert.rejects(runSweep(wide, { cloud: { target } }), (error: unknown) => {
+      assert.ok(error instanceof SpecError, String(error));
+      assert.match(error.message, /above the 1\.7 GiB it would get \(the train function of stack Floodsweep\)/);
+      return true;
+    });
   });
 });

@@ -350,6 +350,34 @@ describe('parseSpecText', () => {
     );
   });
 
+  test('refuses duplicate keys and deep nesting by position, quoting no content', () => {
+    assert.deepEqual(
+      problemsOf(() => parseSpecText('{"name": "x",\n "seeds": [0],\n "name": "y"}', 'a.json')),
+      ['a.json:3:2: invalid JSON: duplicate key "name"'],
+    );
+    const deep = `{"name": "x", "floodLevels": [0], "grid": {"dataset": [${'['.repeat(70)}${']'.repeat(70)}]}}`;
+    assert.deepEqual(
+      problemsOf(() => parseSpecText(deep, 'a.json')),
+      ['a.json:1:117: invalid JSON: nested deeper than 64 levels'],
+    );
+    const yamlDeep = `name: x\nfloodLevels: [0]\ngrid:\n  dataset: ${'['.repeat(70)}${']'.repeat(70)}\n`;
+    assert.deepEqual(
+      problemsOf(() => parseSpecText(yamlDeep, 'a.yaml')),
+      ['a.yaml:4:74: invalid YAML: nested deeper than 64 levels'],
+    );
+    const secret = problemsOf(() => parseSpecText('{"name": "x", "token": "s3cr3t" "more": 1}', 'a.json'));
+    assert.deepEqual(secret, ["a.json:1:33: invalid JSON: expected ',' or '}'"]);
+  });
+
+  test('refuses a range whose levels merge once rounded, and never goes past `to`', () => {
+    assert.match(
+      problemsOf(() => validateSpec({ name: 'x', floodLevels: { from: 1e6, to: 1e6 + 1e-6, step: 1e-10 } }))[0],
+      /^floodLevels: \{from, to, step\} gives levels \d+ and \d+ that are both .* once rounded to 10 decimals; use a larger step$/,
+    );
+    assert.deepEqual(validateSpec({ name: 'x', floodLevels: { from: 0, to: 1e-9, step: 1e-10 } }).floodLevels.at(-1), 1e-9);
+    assert.equal(validateSpec({ name: 'x', floodLevels: { from: 0, to: 1e-9, step: 1e-10 } }).floodLevels.length, 11);
+  });
+
   test('validates what it parsed', () => {
     assert.deepEqual(
       problemsOf(() => parseSpecText('name: x\nfloodLevels: [0.1, -1]\n', 'sweep.yaml')),
