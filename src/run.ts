@@ -76,6 +76,8 @@ export type SweepEvent =
       taskCount: number;
       /** The backend, or the execution for cloud runs. */
       where: string;
+      /** Local runs: the worker threads training the tasks. */
+      workers?: number;
       /** A resumed local sweep: what it found. */
       resumed?: ResumeFindings;
     }
@@ -187,10 +189,10 @@ async function runLocally(input: ExecutionInput, storeConfig: StoreConfig, optio
     oversubscribe: options.oversubscribe,
     ignoreMemoryLimit: options.ignoreMemoryLimit,
     epochsPerCall: options.epochsPerCall,
-    onPlanned: async (plan, backend) => {
+    onPlanned: async (plan, backend, workers) => {
       Object.assign(progress, { sweepId: plan.sweepId, tasksTotal: plan.taskCount, epochsTotal: plan.epochCount });
       const resumed = input.sweepId ? resumeFindings(await openStores(storeConfig).metrics.listTasks(plan.sweepId)) : undefined;
-      emit({ type: 'started', sweepId: plan.sweepId, taskCount: plan.taskCount, where: backend, resumed });
+      emit({ type: 'started', sweepId: plan.sweepId, taskCount: plan.taskCount, where: backend, workers, resumed });
     },
     onEpoch: (taskId, epoch, epochs) => {
       running.set(taskId, { epoch, epochs });

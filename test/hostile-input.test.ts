@@ -21,6 +21,7 @@ interface Expectation {
   exit: number;
   /** Fragments of stderr and stdout. */
   stderr?: string;
+  stderrAlso?: string;
   stdout?: string;
   /** Lines on stderr (default: 1 when the input is refused). */
   lines?: number;
@@ -66,6 +67,7 @@ describe('hostile input through the CLI', () => {
 
       assert.equal(result.code, expected.exit, show(result));
       if (expected.stderr) assert.ok(result.stderr.includes(fill(expected.stderr)), show(result));
+      if (expected.stderrAlso) assert.ok(result.stderr.includes(fill(expected.stderrAlso)), show(result));
       if (expected.stdout) assert.ok(result.stdout.includes(fill(expected.stdout)), show(result));
       assert.doesNotMatch(result.stdout + result.stderr, RAW_CONTROL, show(result));
       for (const text of expected.absent ?? []) assert.ok(!(result.stdout + result.stderr).includes(text), show(result));

@@ -598,7 +598,7 @@ describe('floodsweep repro (CLI) on the tiny pinned sweep', () => {
       const lines = run.stderr.trimEnd().split('\n');
       assert.equal(lines.length, problems.length, show(run));
       problems.forEach((problem, i) => {
-        assert.ok(lines[i].startsWith(`floodsweep: ${file(`${name}.json`)}: `), lines[i]);
+        assert.ok(lines[i].startsWith(`floodsweep: ${file(`${name}.json`)}:`), lines[i]);
         assert.match(lines[i], problem);
       });
       assert.ok(!existsSync(file(`out-${name}`)), 'the --out dir is not created');

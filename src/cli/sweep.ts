@@ -321,7 +321,10 @@ export async function runWithProgress<T extends SweepRunResult>(
       onEvent: (event) => {
         if (event.type === 'started') {
           sweepId = event.sweepId;
-          process.stderr.write(`sweep ${event.sweepId}: ${event.taskCount ? `${event.taskCount} tasks ` : ''}on ${event.where}\n`);
+          const workers = event.workers ? ` with ${event.workers} worker${event.workers === 1 ? '' : 's'}` : '';
+          process.stderr.write(
+            `sweep ${event.sweepId}: ${event.taskCount ? `${event.taskCount} tasks ` : ''}on ${event.where}${workers}\n`,
+          );
           if (event.resumed) process.stderr.write(`${describeResume(event.resumed, event.taskCount)}\n`);
         } else if (event.type === 'progress') {
           progress.update(

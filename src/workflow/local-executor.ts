@@ -55,7 +55,8 @@ export interface LocalExecutorOptions {
   availableMemory?: number;
   /** Epochs per Train call: how often a task checkpoints (as a Lambda does when its time runs low). */
   epochsPerCall?: number;
-  onPlanned?: (plan: PlanOutput, backend: BackendName) => void | Promise<void>;
+  /** After Plan: the plan, the backend the workers run on, and how many workers there are. */
+  onPlanned?: (plan: PlanOutput, backend: BackendName, workers: number) => void | Promise<void>;
   onEpoch?: (taskId: string, epoch: number, total: number) => void;
   onTaskEnd?: (taskId: string, outcome: 'succeeded' | 'failed') => void;
   /** Where the alert a drifted reproducibility run sends (an SNS topic in the cloud) goes. */
@@ -151,7 +152,7 @@ export function runWorkflowLocally(
   const planLambda = lambda('Plan', async (event) => {
     // Never more Train calls than workers: a queued call's wait would count against its timeout.
     const planned = await plan(stores, event, { maxConcurrencyCap: pool.size });
-    await options.onPlanned?.(planned, await pool.backend());
+    await options.onPlanned?.(planned, await pool.backend(), pool.size);
     return planned;
   });
   const executionName = executionNameFor(input.sweepId);
