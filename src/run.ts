@@ -16,7 +16,7 @@ import { readSummary } from './store/summary.js';
 import type { SweepSummary } from './sweep/aggregate.js';
 import type { TaskRecord } from './sweep/records.js';
 import { parseBaseline, parseReproSpec } from './sweep/repro.js';
-import { parseSpecText, type SweepSpec, validateSpec } from './sweep/spec.js';
+import { parseSpecText, resolveDataPaths, type SweepSpec, validateSpec } from './sweep/spec.js';
 import { type CloudTarget, downloadResults, followCloudExecution, startCloudExecution } from './workflow/cloud-executor.js';
 import { runWorkflowLocally } from './workflow/local-executor.js';
 import type { CompareOutput, ExecutionInput, ReproBlock } from './workflow/payloads.js';
@@ -113,7 +113,10 @@ export async function runReproducibility(
 ): Promise<SweepRunResult & { compare: CompareOutput }> {
   const reproSpec = parseReproSpec(readInputFile(reproSpecPath, 'repro spec'), reproSpecPath);
   const near = (path: string) => resolve(dirname(reproSpecPath), path);
-  const spec = typeof reproSpec.spec === 'string' ? loadSpecFile(near(reproSpec.spec)) : validateSpec(reproSpec.spec);
+  const spec =
+    typeof reproSpec.spec === 'string'
+      ? loadSpecFile(near(reproSpec.spec))
+      : resolveDataPaths(validateSpec(reproSpec.spec), dirname(reproSpecPath));
   const stores = openStores(options.cloud?.target.stores ?? options.stores ?? defaultStores());
   let baseline: ReproBlock['baseline'];
   if ('file' in reproSpec.baseline) {
