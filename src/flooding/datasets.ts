@@ -222,7 +222,7 @@ function quote(text: string, max: number): string {
 }
 
 /** The data file as the user sees it: relative to the current directory when it is inside it. */
-function describeFile(path: string): string {
+export function describeDataFile(path: string): string {
   const fromHere = relative(process.cwd(), path);
   const inside = isAbsolute(path) && fromHere !== '' && !fromHere.startsWith('..') && !isAbsolute(fromHere);
   return quote(inside ? fromHere : path, MAX_SHOWN_PATH);
@@ -275,7 +275,7 @@ function splitSizes(config: ConfigOf<'csv'>, total: number): { nTrain: number; n
  * escaped and shortened) and never quote a cell or a line: `path` may name any file.
  */
 function readCsvTable(config: ConfigOf<'csv'>): CsvTable {
-  const file = describeFile(config.path);
+  const file = describeDataFile(config.path);
   const bytes = readDataFile(config.path, file);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   if (config.sha256 !== undefined && config.sha256 !== sha256) {
