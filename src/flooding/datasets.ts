@@ -281,7 +281,7 @@ function readCsvTable(config: ConfigOf<'csv'>): CsvTable {
   if (config.sha256 !== undefined && config.sha256 !== sha256) {
     // Planning a sweep sets dataset.sha256, so at training time this means the file was edited since.
     throw new DatasetError(
-      `dataset.sha256: ${file} is not the file this task was planned with (its SHA-256 is ${sha256}); plan a new sweep for the changed data`,
+      `dataset.sha256: ${file} is not the file the task was planned with (its SHA-256 is now ${sha256}); plan a new sweep for the changed data`,
     );
   }
   const records = parseCsv(bytes, config.delimiter, file);
@@ -301,12 +301,9 @@ function readCsvTable(config: ConfigOf<'csv'>): CsvTable {
     throw new DatasetError(`dataset.labelColumn: column ${label} appears more than once in the header of ${file}`);
   }
   config.ignoreColumns.forEach((name, i) => {
-    const problem = !header.includes(name)
-      ? 'no such column in the header of'
-      : name === config.labelColumn
-        ? 'is the label column of'
-        : '';
-    if (problem) throw new DatasetError(`dataset.ignoreColumns[${i}]: ${quote(name, MAX_SHOWN_NAME)} ${problem} ${file}`);
+    const shown = quote(name, MAX_SHOWN_NAME);
+    if (!header.includes(name)) throw new DatasetError(`dataset.ignoreColumns[${i}]: no column ${shown} in the header of ${file}`);
+    if (name === config.labelColumn) throw new DatasetError(`dataset.ignoreColumns[${i}]: ${shown} is the label column`);
   });
   const ignored = new Set(config.ignoreColumns);
   const featureIndices = header.flatMap((name, i) => (i === labelIndex || ignored.has(name) ? [] : [i]));

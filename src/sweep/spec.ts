@@ -12,7 +12,7 @@ import {
   type TaskConfigInput,
   taskConfigSchema,
 } from '../flooding/config.js';
-import { inspectCsv } from '../flooding/datasets.js';
+import { DatasetError, inspectCsv } from '../flooding/datasets.js';
 import { canonicalJson } from '../flooding/json.js';
 
 /**
@@ -448,11 +448,18 @@ function withDataHash(config: TaskConfig, hashes: Map<string, string>): TaskConf
   return { ...config, dataset: { ...dataset, sha256 } };
 }
 
+/** A DatasetError's message starts with the field it is about: located like a schema problem, to name the grid value. */
+function datasetProblem(error: DatasetError): Problem {
+  const [, field, index, message] = /^([\w.]+)(?:\[(\d+)\])?: (.*)$/.exec(error.message) ?? [];
+  if (!field) return { path: ['dataset'], message: error.message };
+  return { path: [...field.split('.'), ...(index === undefined ? [] : [Number(index)])], message };
+}
+
 /**
  * The tasks of a sweep, in a fixed order: grid combinations (grid keys in order, values in
  * order), then flood levels, then seeds. Throws SpecError if there are more than `maxTasks`,
- * or listing every combination that is not a valid task config or repeats another; throws
- * DatasetError for a csv dataset whose file cannot be used.
+ * or listing every combination that is not a valid task config, repeats another, or names a
+ * csv file that cannot be used.
  */
 export function expandSpec(spec: SweepSpec, options: { maxTasks?: number } = {}): PlannedTask[] {
   const maxTasks = options.maxTasks ?? DEFAULT_MAX_TASKS;
@@ -473,7 +480,14 @@ export function expandSpec(spec: SweepSpec, options: { maxTasks?: number } = {})
       problems.push(...problemsOf(checked.error).map((problem) => formatProblem(locateProblem(problem, axes, choice))));
       continue;
     }
-    const shared = withDataHash(checked.data, dataHashes);
+    let shared: TaskConfig;
+    try {
+      shared = withDataHash(checked.data, dataHashes);
+    } catch (error) {
+      if (!(error instanceof DatasetError)) throw error;
+      problems.push(formatProblem(locateProblem(datasetProblem(error), axes, choice)));
+      continue;
+    }
     const group = groupHash(shared);
     const earlier = groups.get(group);
     if (earlier) {
