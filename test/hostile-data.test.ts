@@ -161,6 +161,33 @@ describe('the data file is part of the task identity', () => {
     assert.deepEqual(taskIds(), before, 'the same content, the same tasks');
   });
 
+  test('every csv path of a spec resolves against its directory: base, grid.dataset and grid["dataset.path"]; absolute paths stay', () => {
+    const gridSpec = join(dir, 'grid.json');
+    const csv = { name: 'csv', labelColumn: 'y' };
+    writeFileSync(
+      gridSpec,
+      JSON.stringify({
+        name: 'paths',
+        dataset: { ...csv, path: 'base.csv' },
+        grid: {
+          dataset: [
+            { ...csv, path: 'sub/a.csv' },
+            { ...csv, path: '/abs/b.csv' },
+          ],
+          'dataset.path': ['c.csv', '/abs/d.csv'],
+        },
+        floodLevels: [0],
+      }),
+    );
+    const loaded = loadSpecFile(gridSpec);
+    assert.equal((loaded.dataset as { path: string }).path, join(dir, 'base.csv'));
+    assert.deepEqual(
+      loaded.grid.dataset.map((d) => (d as { path: string }).path),
+      [join(dir, 'sub/a.csv'), '/abs/b.csv'],
+    );
+    assert.deepEqual(loaded.grid['dataset.path'], [join(dir, 'c.csv'), '/abs/d.csv']);
+  });
+
   test('a file edited after planning fails its tasks at training time, naming the file', async () => {
     const rootDir = join(dir, 'results-train');
     const original = readFileSync(dataPath);
