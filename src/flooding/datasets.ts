@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute, relative } from 'node:path';
-import { CsvError, type Info, parse } from 'csv-parse/sync';
+import { CsvError, parse } from 'csv-parse/sync';
 import type { DatasetConfig } from './config.js';
 import { FloodsweepError } from './errors.js';
 import { Rng } from './rng.js';
@@ -380,26 +380,33 @@ function parseCsv(bytes: Buffer, delimiter: string, file: string): CsvRecord[] {
   } catch {
     throw new DatasetError(`dataset.path: ${file} is not UTF-8 text`);
   }
-  let parsed: Array<{ info: Info; record: string[] }>;
+  let rows: string[][];
+  const lineOfRow: number[] = [];
   try {
-    // Row lengths are checked afterwards, to word the message; a whitespace-only line is one empty cell.
-    parsed = parse(text, {
+    rows = parse(text, {
       bom: true,
       delimiter,
-      info: true,
+      // Row lengths are checked afterwards, to word the message.
       relax_column_count: true,
       skip_empty_lines: true,
       trim: true,
-    }) as unknown as typeof parsed;
+      on_record: (cells, { lines }) => {
+        lineOfRow.push(lines);
+        return cells;
+      },
+    });
   } catch (error) {
     if (!(error instanceof CsvError)) throw error;
     // csv-parse's own messages quote the text around the problem: name it by its code only.
     const problem = error.code.replace(/^CSV_/, '').toLowerCase().replaceAll('_', ' ');
     throw new DatasetError(`dataset.path: ${file} line ${Number(error.lines) || 1}: ${problem}`);
   }
-  return parsed
-    .filter(({ record }) => !(record.length === 1 && record[0] === ''))
-    .map(({ info, record }) => ({ line: info.lines, cells: record }));
+  return (
+    rows
+      .map((cells, i) => ({ line: lineOfRow[i], cells }))
+      // A line of spaces is a record of one empty cell.
+      .filter(({ cells }) => !(cells.length === 1 && cells[0] === ''))
+  );
 }
 
 /** Numeric order when every class name is a number (so 2 < 10), else plain string order. */
