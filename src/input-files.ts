@@ -1,8 +1,9 @@
 /** Files the user names (specs, repro specs, baselines): read once, with errors that name them. */
 import { readFileSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { MAX_INPUT_FILE_BYTES } from './env.js';
 import { UsageError } from './errors.js';
-import { parseSpecText, type SweepSpec } from './sweep/spec.js';
+import { parseSpecText, resolveDataPaths, type SweepSpec } from './sweep/spec.js';
 
 /** A file that cannot be read is bad input, named by what it was for; its content never shows. */
 export function readInputFile(path: string, what: string): string {
@@ -25,7 +26,10 @@ export function readInputFile(path: string, what: string): string {
   }
 }
 
-/** Reads and validates a sweep spec file (JSON, or YAML by extension); problems name the file. */
+/**
+ * Reads and validates a sweep spec file (JSON, or YAML by extension); problems name the file.
+ * CSV paths in it are relative to the file's directory.
+ */
 export function loadSpecFile(path: string): SweepSpec {
-  return parseSpecText(readInputFile(path, 'spec'), path);
+  return resolveDataPaths(parseSpecText(readInputFile(path, 'spec'), path), dirname(path));
 }

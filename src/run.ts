@@ -17,7 +17,7 @@ import type { SweepSummary } from './sweep/aggregate.js';
 import type { TaskRecord } from './sweep/records.js';
 import { parseBaseline, parseReproSpec } from './sweep/repro.js';
 import { checkMemory, estimateSweep } from './sweep/resources.js';
-import { expandSpec, parseSpecText, type SweepSpec, validateSpec } from './sweep/spec.js';
+import { expandSpec, parseSpecText, resolveDataPaths, type SweepSpec, validateSpec } from './sweep/spec.js';
 import { type CloudTarget, downloadResults, followCloudExecution, startCloudExecution } from './workflow/cloud-executor.js';
 import { runWorkflowLocally } from './workflow/local-executor.js';
 import type { CompareOutput, ExecutionInput, ReproBlock } from './workflow/payloads.js';
@@ -120,7 +120,10 @@ export async function runReproducibility(
 ): Promise<SweepRunResult & { compare: CompareOutput }> {
   const reproSpec = parseReproSpec(readInputFile(reproSpecPath, 'repro spec'), reproSpecPath);
   const near = (path: string) => resolve(dirname(reproSpecPath), path);
-  const spec = typeof reproSpec.spec === 'string' ? loadSpecFile(near(reproSpec.spec)) : validateSpec(reproSpec.spec);
+  const spec =
+    typeof reproSpec.spec === 'string'
+      ? loadSpecFile(near(reproSpec.spec))
+      : resolveDataPaths(validateSpec(reproSpec.spec), dirname(reproSpecPath));
   const stores = openStores(options.cloud?.target.stores ?? options.stores ?? defaultStores());
   let baseline: ReproBlock['baseline'];
   if ('file' in reproSpec.baseline) {

@@ -78,13 +78,14 @@ describe('floodsweep train', () => {
     });
   }
 
-  test('a CSV whose label column does not exist names the column and lists the columns', async () => {
+  test('a CSV whose label column does not exist names the column and counts the columns, without quoting the header', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'floodsweep-cli-'));
     const file = join(dir, 'data.csv');
-    writeFileSync(file, 'a,b,label\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n9,1,0\n');
+    writeFileSync(file, 'a,b,species\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n9,1,0\n');
     const { code, stderr } = await floodsweep(['train', '--dataset', 'csv', '--data', file, '--label-column', 'y']);
     assert.equal(code, 2);
-    assert.match(stderr, /--label-column: .*"y".*a, b, label/);
+    assert.match(stderr, /--label-column: .*"y".*, which has 3 columns$/m);
+    assert.doesNotMatch(stderr, /species|a, b/, 'the header is file content');
   });
 });
 

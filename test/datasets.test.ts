@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { type DatasetConfig, datasetSchema } from '../src/flooding/config.js';
-import { type Dataset, DatasetError, makeDataset, type Split } from '../src/flooding/datasets.js';
+import { type DatasetConfig, datasetSchema, resolveTaskConfig } from '../src/flooding/config.js';
+import { type Dataset, DatasetError, inspectCsv, MAX_CSV_BYTES, makeDataset, type Split } from '../src/flooding/datasets.js';
 
 const config = (input: unknown): DatasetConfig => datasetSchema.parse(input);
+type CsvConfig = Extract<DatasetConfig, { name: 'csv' }>;
 const SPLIT_NAMES = ['train', 'val', 'test'] as const;
 
 function flippedCount(split: Split): number {
@@ -313,6 +315,88 @@ describe('csv dataset', () => {
     );
   });
 
+  test('quoted cells hold delimiters, quotes and line breaks', () => {
+    const file = writeFixture('x,note,y\n1,"two\nlines",a\n2,"a ""quoted"", b",b\n3,plain,a\n4,"x\r\ny",b\n5,z,a\n');
+    const data = makeDataset(
+      config({ name: 'csv', path: file, labelColumn: 'y', ignoreColumns: ['note'], labelNoise: 0, standardize: false }),
+      0,
+    );
+    assert.equal(data.dim, 1);
+    const rows = SPLIT_NAMES.flatMap((s) => Array.from({ length: data[s].n }, (_, i) => [data[s].x[i], data[s].cleanLabels[i]]));
+    assert.deepEqual(
+      rows.sort((a, b) => a[0] - b[0]),
+      [
+        [1, 0],
+        [2, 1],
+        [3, 0],
+        [4, 1],
+        [5, 0],
+      ],
+    );
+  });
+
+  test('reads ";" and tab delimited files as the same data', () => {
+    const rows = ['x1,x2,y', ...Array.from({ length: 20 }, (_, i) => `${i},${(i * 3) % 7},${i % 2 ? 'odd' : 'even'}`)];
+    const read = (delimiter: string) =>
+      makeDataset(
+        config({
+          name: 'csv',
+          path: writeFixture(rows.map((row) => row.replaceAll(',', delimiter)).join('\n')),
+          labelColumn: 'y',
+          ...(delimiter === ',' ? {} : { delimiter }),
+        }),
+        4,
+      );
+    const comma = read(',');
+    assert.equal(comma.dim, 2);
+    assert.deepEqual(read(';'), comma);
+    assert.deepEqual(read('\t'), comma);
+  });
+
+  test('a comma is a plain character in a ";" file, so a comma-separated file read with ";" is one column', () => {
+    const file = writeFixture('x,y\n1,a\n2,b\n');
+    assert.throws(
+      () => makeDataset(config({ name: 'csv', path: file, labelColumn: 'y', delimiter: ';' }), 0),
+      /no column "y" in the header \(line 1\) of .*, which has 1 column$/,
+    );
+  });
+
+  test('ignoreColumns drops columns by name, every column of that name', () => {
+    const file = writeFixture('id,x,id,y\n1,10,100,a\n2,20,200,b\n3,30,300,a\n4,40,400,b\n5,50,500,a\n');
+    const data = makeDataset(config({ name: 'csv', path: file, labelColumn: 'y', ignoreColumns: ['id'], standardize: false }), 0);
+    assert.equal(data.dim, 1);
+    const xs = SPLIT_NAMES.flatMap((s) => [...data[s].x]).sort((a, b) => a - b);
+    assert.deepEqual(xs, [10, 20, 30, 40, 50]);
+  });
+
+  test('inspectCsv summarises the file as training reads it, with its SHA-256', () => {
+    const content = 'id,x1,x2,y\n1,1,2,a\n2,3,4,b\n3,5,6,c\n4,7,8,a\n5,9,0,b\n';
+    const file = writeFixture(content);
+    const summary = inspectCsv(config({ name: 'csv', path: file, labelColumn: 'y', ignoreColumns: ['id'] }) as CsvConfig);
+    assert.deepEqual(summary, {
+      file: JSON.stringify(file),
+      labelColumn: '"y"',
+      rows: 5,
+      features: 2,
+      classes: 3,
+      sha256: createHash('sha256').update(content).digest('hex'),
+    });
+  });
+
+  test('a task planned with a SHA-256 refuses a file with other content', () => {
+    const file = writeFixture('x,y\n1,a\n2,b\n3,a\n4,b\n5,a\n');
+    const planned = config({ name: 'csv', path: file, labelColumn: 'y' }) as CsvConfig;
+    const sha256 = inspectCsv(planned).sha256;
+    assert.equal(makeDataset({ ...planned, sha256 }, 0).train.n, 3);
+    fs.appendFileSync(file, '6,b\n');
+    assert.throws(
+      () => makeDataset({ ...planned, sha256 }, 0),
+      (error: unknown) =>
+        error instanceof DatasetError &&
+        /^dataset\.sha256: ".*" is not the file the task was planned with \(its SHA-256 is now [0-9a-f]{64}\)/.test(error.message),
+    );
+  });
+
   describe('user errors', () => {
     const expectError = (input: object, field: string, pattern: RegExp) => {
       assert.throws(
@@ -327,10 +411,24 @@ describe('csv dataset', () => {
       );
     };
 
-    test('missing or unreadable file', () => {
+    test('missing, unreadable or not a regular file', () => {
       const missing = path.join(dir, 'nope.csv');
       expectError({ path: missing }, 'dataset.path', new RegExp(`^dataset\\.path: cannot read "${missing}": no such file or directory$`));
-      expectError({ path: dir }, 'dataset.path', /cannot read ".*": /);
+      expectError({ path: dir }, 'dataset.path', /^dataset\.path: ".*" is not a regular file$/);
+      expectError({ path: '/dev/null' }, 'dataset.path', /^dataset\.path: "\/dev\/null" is not a regular file$/);
+    });
+
+    test('a file above the size limit is refused before it is read', () => {
+      const file = writeFixture('');
+      // Sparse: takes no disk space.
+      fs.truncateSync(file, MAX_CSV_BYTES + 1);
+      expectError({ path: file }, 'dataset.path', /is larger than the limit of 256 MiB$/);
+    });
+
+    test('a file that is not UTF-8 text', () => {
+      const file = path.join(dir, 'binary.csv');
+      fs.writeFileSync(file, Buffer.from([0x78, 0x2c, 0x79, 0x0a, 0xff, 0xfe, 0x2c, 0x61, 0x0a]));
+      expectError({ path: file }, 'dataset.path', /is not UTF-8 text$/);
     });
 
     test('empty file, or a header without data rows', () => {
@@ -339,23 +437,85 @@ describe('csv dataset', () => {
       expectError({ path: writeFixture('x,y\n\n') }, 'dataset.path', /no data rows/);
     });
 
-    test('label column missing from the header lists the columns', () => {
-      const file = writeFixture('a, b ,c\n1,2,3\n');
+    test('label column missing from the header: counted, never listed (the header is file content)', () => {
+      const file = writeFixture('secret-a, b ,c\n1,2,3\n');
       expectError(
         { path: file, labelColumn: 'foo' },
         'dataset.labelColumn',
-        /^dataset\.labelColumn: column "foo" not found; columns: a, b, c$/,
+        /^dataset\.labelColumn: no column "foo" in the header \(line 1\) of ".*", which has 3 columns$/,
       );
     });
 
     test('ragged row names its line number', () => {
       const file = writeFixture('x,y\n1,a\n\n2,b\n3\n4,a\n');
-      expectError({ path: file }, 'dataset.path', /line 5 .*1 cells; the header has 2/);
+      expectError({ path: file }, 'dataset.path', /line 5 has 1 cells; the header has 2$/);
     });
 
-    test('non-numeric feature names the column and the line', () => {
-      expectError({ path: writeFixture('x,y,z\n1,a,2\n2,b,oops\n') }, 'dataset.path', /column "z", line 3 .*"oops" is not a number/);
-      expectError({ path: writeFixture('x,y\n1,a\n,b\n') }, 'dataset.path', /column "x", line 3 .*"" is not a number/);
+    test('a bad feature cell names the line and the column, never the cell', () => {
+      const cases: Array<[string, RegExp]> = [
+        ['x,y,z\n1,a,2\n2,b,oops\n', /line 3, column 3 \("z"\): not a number$/],
+        ['x,y\n1,a\n,b\n', /line 3, column 1 \("x"\): empty cell; every feature needs a number$/],
+        ['x,y\n1,a\nNaN,b\n', /line 3, column 1 \("x"\): not a number$/],
+        ['x,y\n1,a\n-Infinity,b\n', /line 3, column 1 \("x"\): not a number$/],
+        ['x,y\n1,a\n2,b\n1e999,a\n', /line 4, column 1 \("x"\): the number is out of range; magnitudes up to 3.4e38 are allowed$/],
+        ['x,y\n1,a\n-1e308,b\n', /line 3, column 1 \("x"\): the number is out of range/],
+      ];
+      for (const [content, pattern] of cases) {
+        expectError({ path: writeFixture(content) }, 'dataset.path', pattern);
+        expectError({ path: writeFixture(content), standardize: false }, 'dataset.path', pattern);
+      }
+    });
+
+    test('values near the float32 limit standardise to finite numbers', () => {
+      const file = writeFixture('x,y\n3e38,a\n-3e38,b\n3e38,a\n-3.4e38,b\n1,a\n');
+      const data = makeDataset(config({ name: 'csv', path: file, labelColumn: 'y', split: { train: 0.6, val: 0.2, test: 0.2 } }), 0);
+      assertShapes(data, [3, 1, 1], 1, 2);
+    });
+
+    test('a header name is escaped and shortened in messages', () => {
+      const long = `\u001b[31m${'n'.repeat(200)}`;
+      const file = writeFixture(`${long},y\nbad,a\n`);
+      assert.throws(
+        () => makeDataset(config({ name: 'csv', path: file, labelColumn: 'y' }), 0),
+        (error: unknown) => {
+          const { message } = error as Error;
+          assert.ok(!message.includes('\u001b'), 'no raw escape character');
+          assert.match(message, /column 1 \("\\u001b\[31mn+\.\.\."\): not a number$/);
+          assert.ok(message.length < 300, `${message.length} characters`);
+          return true;
+        },
+      );
+    });
+
+    test('an empty label, a single class, or more classes than maxClasses', () => {
+      expectError({ path: writeFixture('x,y\n1,a\n2,\n3,b\n') }, 'dataset.path', /line 3, column 2 \("y"\): empty label$/);
+      expectError(
+        { path: writeFixture('x,y\n1,a\n2,a\n3,a\n') },
+        'dataset.labelColumn',
+        /^dataset\.labelColumn: column "y" of ".*" has a single class; at least 2 are needed$/,
+      );
+      const many = writeFixture(['x,y', ...Array.from({ length: 150 }, (_, i) => `${i},${i}`)].join('\n'));
+      expectError(
+        { path: many },
+        'dataset.labelColumn',
+        /^dataset\.labelColumn: column "y" of ".*" has more than 100 classes \(by line 102\); raise dataset\.maxClasses if it is the label$/,
+      );
+      assert.equal(makeDataset(config({ name: 'csv', path: many, labelColumn: 'y', maxClasses: 150 }), 0).numClasses, 150);
+    });
+
+    test('ignoreColumns naming a missing column or the label column', () => {
+      const file = writeFixture('x,z,y\n1,2,a\n2,3,b\n3,4,a\n4,5,b\n5,6,a\n');
+      expectError(
+        { path: file, ignoreColumns: ['z', 'w'] },
+        'dataset.ignoreColumns[1]',
+        /^dataset\.ignoreColumns\[1\]: no column "w" in the header of ".*"$/,
+      );
+      expectError(
+        { path: file, ignoreColumns: ['y'] },
+        'dataset.ignoreColumns[0]',
+        /^dataset\.ignoreColumns\[0\]: "y" is the label column$/,
+      );
+      expectError({ path: file, ignoreColumns: ['x', 'z'] }, 'dataset.path', /has no feature columns besides the label column "y"/);
     });
 
     test('a single class', () => {
@@ -369,8 +529,16 @@ describe('csv dataset', () => {
 
     test('malformed header or quoting', () => {
       expectError({ path: writeFixture('y,x,y\n1,2,3\n4,5,6\n') }, 'dataset.labelColumn', /more than once/);
-      expectError({ path: writeFixture('y\na\nb\n') }, 'dataset.path', /no columns besides the label column "y"/);
-      expectError({ path: writeFixture('x,y\n1,"a\n2,b\n') }, 'dataset.path', /line 2 .*unterminated quote/);
+      expectError({ path: writeFixture('y\na\nb\n') }, 'dataset.path', /no feature columns besides the label column "y"/);
+      expectError({ path: writeFixture('x,y\n1,"a\n2,b\n') }, 'dataset.path', /line \d+: quote not closed$/);
+      expectError({ path: writeFixture('x,y\n1,"a"b\n2,b\n') }, 'dataset.path', /line 2: invalid closing quote$/);
+    });
+
+    test('the delimiter is one of , ; and tab', () => {
+      assert.throws(
+        () => resolveTaskConfig({ dataset: { name: 'csv', path: 'x.csv', labelColumn: 'y', delimiter: '|' } }),
+        /dataset\.delimiter: must be one of ",", ";" or "\\t" \(tab\)$/,
+      );
     });
   });
 });

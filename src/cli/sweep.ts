@@ -7,6 +7,7 @@ import type { EpochMetrics } from '../flooding/metrics.js';
 import type { ResumeFindings, RunSweepOptions, SweepRunResult } from '../run.js';
 import type { StoreConfig, Stores } from '../store/open.js';
 import type { SweepSummary } from '../sweep/aggregate.js';
+import type { PlannedTask } from '../sweep/spec.js';
 import { epochTable, formatTable, TABLE_FORMATS, type TableFormat, taskTable, toCsv } from '../sweep/tables.js';
 import { invocation } from './invocation.js';
 import {
@@ -34,12 +35,13 @@ export function registerSweep(program: Command): void {
     const { checkSweepResources } = await import('./resources.js');
     const spec = loadSpecFile(specPath);
     const tasks = expandSpec(spec, { maxTasks: options.maxTasks });
+    const dataLines = await describeDataFiles(tasks);
     const resources = await checkSweepResources(tasks, options);
     const groups = new Set(tasks.map((t) => t.group)).size;
     process.stdout.write(
       `${JSON.stringify(specPath)}: valid; ${tasks.length} tasks = ${groups} setting${groups === 1 ? '' : 's'} x ${spec.floodLevels.length} flood levels x ${spec.seeds.length} seeds\n`,
     );
-    process.stdout.write(`${resources.join('\n')}\n`);
+    for (const line of [...dataLines, ...resources]) process.stdout.write(`${line}\n`);
   });
 
   const run = sweep
@@ -371,6 +373,20 @@ export function formatSummary(summary: SweepSummary, reportLocation: string): st
   }
   lines.push('', `report: ${reportLocation}`);
   return `${lines.join('\n')}\n`;
+}
+
+/** `sweep validate`: one line per csv dataset of the sweep, from the file as training reads it (expandSpec has checked it). */
+async function describeDataFiles(tasks: readonly PlannedTask[]): Promise<string[]> {
+  const { inspectCsv } = await import('../flooding/datasets.js');
+  const { canonicalJson } = await import('../flooding/json.js');
+  const datasets = new Map(tasks.map(({ config: { dataset } }) => [canonicalJson(dataset), dataset]));
+  return [...datasets.values()].flatMap((dataset) => {
+    if (dataset.name !== 'csv') return [];
+    const { file, labelColumn, rows, features, classes, sha256 } = inspectCsv(dataset);
+    return [
+      `  data ${file}: label column ${labelColumn}, ${classes} classes, ${rows} rows, ${features} features, sha256 ${sha256.slice(0, 12)}`,
+    ];
+  });
 }
 
 function summaryCsv(summary: SweepSummary): string {

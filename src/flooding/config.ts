@@ -35,6 +35,9 @@ const syntheticSizes = {
   nTest: splitSize(20000),
 };
 
+export const CSV_DELIMITERS = [',', ';', '\t'] as const;
+export const DEFAULT_MAX_CLASSES = 100;
+
 export const datasetSchema = z.discriminatedUnion('name', [
   z.strictObject({ name: z.literal('sinusoid2d'), ...syntheticSizes }),
   z.strictObject({ name: z.literal('sinusoid'), dim: z.int().min(2).max(LIMITS.dim).default(10), ...syntheticSizes }),
@@ -49,6 +52,16 @@ export const datasetSchema = z.discriminatedUnion('name', [
     name: z.literal('csv'),
     path: z.string().min(1),
     labelColumn: z.string().min(1),
+    delimiter: z.enum(CSV_DELIMITERS, { error: 'must be one of ",", ";" or "\\t" (tab)' }).default(','),
+    /** Columns dropped before training (neither features nor label). */
+    ignoreColumns: z.array(z.string().min(1)).default([]),
+    /** Refuses a label column with more distinct values than this (a feature column named as the label, say). */
+    maxClasses: z.int().min(2).default(DEFAULT_MAX_CLASSES),
+    /** The file's content hash, set when a sweep is planned: an edited file makes different tasks. */
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits (the SHA-256 of the file)')
+      .optional(),
     split: z
       .strictObject({ train: z.number().gt(0).lt(1), val: z.number().gt(0).lt(1), test: z.number().gt(0).lt(1) })
       .refine((s) => Math.abs(s.train + s.val + s.test - 1) < 1e-9, 'split fractions must add up to 1')

@@ -1,4 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { isAbsolute, relative } from 'node:path';
+import { CsvError, parse } from 'csv-parse/sync';
 import type { DatasetConfig } from './config.js';
 import { FloodsweepError } from './errors.js';
 import { Rng } from './rng.js';
@@ -174,63 +177,67 @@ function gaussianPoints(n: number, dim: number, meanShift: number, rng: Rng): Po
 
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
-interface CsvRow {
-  /** 1-based line number in the file, for error messages. */
+/** Larger files are refused before they are read: every task holds its data in memory. */
+export const MAX_CSV_BYTES = 256 * 1024 * 1024;
+/** A file path or header name is shown up to this many characters in a message. */
+const MAX_SHOWN_PATH = 160;
+const MAX_SHOWN_NAME = 40;
+
+/** What a csv dataset holds, as `sweep validate` shows it; `sha256` pins the file's content. */
+export interface CsvSummary {
+  /** The file and the label column as a message shows them: quoted, escaped, shortened. */
+  file: string;
+  labelColumn: string;
+  rows: number;
+  features: number;
+  classes: number;
+  sha256: string;
+}
+
+interface CsvTable extends CsvSummary {
+  /** Row-major rows x features. */
+  values: Float64Array;
+  /** The label cell of each row. */
+  labelCells: string[];
+  /** The sorted class names; a label's class index is its position here. */
+  classNames: string[];
+}
+
+/** One record of the file; `line` is the 1-based line it ends on, for messages. */
+interface CsvRecord {
   line: number;
   cells: string[];
 }
 
+/**
+ * Quoted for a message: control and invisible formatting characters escaped (a file name or a
+ * header can hold terminal escape sequences), and at most `max` characters.
+ */
+function quote(text: string, max: number): string {
+  const shown = text.length > max ? `${text.slice(0, max)}...` : text;
+  return JSON.stringify(shown).replace(
+    /[\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/g,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+/** The data file as the user sees it: relative to the current directory when it is inside it. */
+export function describeDataFile(path: string): string {
+  const fromHere = relative(process.cwd(), path);
+  const inside = isAbsolute(path) && fromHere !== '' && !fromHere.startsWith('..') && !isAbsolute(fromHere);
+  return quote(inside ? fromHere : path, MAX_SHOWN_PATH);
+}
+
+/** Opens, checks and summarises a csv dataset the way training reads it; throws DatasetError naming what is wrong. */
+export function inspectCsv(config: ConfigOf<'csv'>): CsvSummary {
+  const { file, labelColumn, rows, features, classes, sha256 } = readCsvTable(config);
+  return { file, labelColumn, rows, features, classes, sha256 };
+}
+
 function csvDataset(config: ConfigOf<'csv'>, rng: Rng): Dataset {
-  const { header, rows } = readCsv(config.path);
-  const where = `"${config.path}"`;
-
-  const labelIndex = header.indexOf(config.labelColumn);
-  if (labelIndex < 0) {
-    throw new DatasetError(`dataset.labelColumn: column "${config.labelColumn}" not found; columns: ${header.join(', ')}`);
-  }
-  if (header.lastIndexOf(config.labelColumn) !== labelIndex) {
-    throw new DatasetError(`dataset.labelColumn: column "${config.labelColumn}" appears more than once in the header of ${where}`);
-  }
-  const featureIndices = header.map((_, i) => i).filter((i) => i !== labelIndex);
-  if (featureIndices.length === 0) {
-    throw new DatasetError(`dataset.path: ${where} has no columns besides the label column "${config.labelColumn}"`);
-  }
-  const dim = featureIndices.length;
-
-  const values = new Float64Array(rows.length * dim);
-  rows.forEach((row, r) => {
-    if (row.cells.length !== header.length) {
-      throw new DatasetError(`dataset.path: line ${row.line} of ${where} has ${row.cells.length} cells; the header has ${header.length}`);
-    }
-    featureIndices.forEach((column, j) => {
-      const cell = row.cells[column];
-      if (!NUMBER.test(cell)) {
-        throw new DatasetError(
-          `dataset.path: column "${header[column]}", line ${row.line} of ${where}: ${JSON.stringify(cell)} is not a number`,
-        );
-      }
-      values[r * dim + j] = Number(cell);
-    });
-  });
-
-  const labelStrings = rows.map((row) => row.cells[labelIndex]);
-  const classes = sortClasses([...new Set(labelStrings)]);
-  if (classes.length < 2) {
-    throw new DatasetError(
-      `dataset.labelColumn: column "${config.labelColumn}" has a single class (${JSON.stringify(classes[0])}); at least 2 are needed`,
-    );
-  }
-  const classIndex = new Map(classes.map((name, i) => [name, i]));
-
-  const total = rows.length;
-  const nTrain = countOf(total, config.split.train);
-  const nVal = countOf(total, config.split.val);
-  const nTest = total - nTrain - nVal;
-  if (nTrain < 1 || nVal < 1 || nTest < 1) {
-    throw new DatasetError(
-      `dataset.split: ${total} rows split into train/val/test = ${nTrain}/${nVal}/${nTest}; every split needs at least 1 row`,
-    );
-  }
+  const { values, labelCells, classNames, features: dim, rows: total } = readCsvTable(config);
+  const classIndex = new Map(classNames.map((name, i) => [name, i]));
+  const { nTrain, nVal } = splitSizes(config, total);
 
   const order = rng.permutation(total);
   const trainRows = order.subarray(0, nTrain);
@@ -241,69 +248,165 @@ function csvDataset(config: ConfigOf<'csv'>, rng: Rng): Dataset {
     const clean = new Int32Array(rowIds.length);
     rowIds.forEach((rowId, i) => {
       for (let j = 0; j < dim; j++) x[i * dim + j] = (values[rowId * dim + j] - mean[j]) / std[j];
-      clean[i] = classIndex.get(labelStrings[rowId])!;
+      clean[i] = classIndex.get(labelCells[rowId])!;
     });
-    return makeSplit(x, dim, clean, classes.length, config.labelNoise, rng);
+    return makeSplit(x, dim, clean, classNames.length, config.labelNoise, rng);
   };
   const train = split(trainRows);
   const val = split(order.subarray(nTrain, nTrain + nVal));
   const test = split(order.subarray(nTrain + nVal));
-  return { train, val, test, dim, numClasses: classes.length };
+  return { train, val, test, dim, numClasses: classNames.length };
 }
 
-function readCsv(path: string): { header: string[]; rows: CsvRow[] } {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new DatasetError(`dataset.path: cannot read "${path}": ${describeFsError(error)}`);
+function splitSizes(config: ConfigOf<'csv'>, total: number): { nTrain: number; nVal: number } {
+  const nTrain = countOf(total, config.split.train);
+  const nVal = countOf(total, config.split.val);
+  const nTest = total - nTrain - nVal;
+  if (nTrain < 1 || nVal < 1 || nTest < 1) {
+    throw new DatasetError(
+      `dataset.split: ${total} rows split into train/val/test = ${nTrain}/${nVal}/${nTest}; every split needs at least 1 row`,
+    );
   }
-  const lines: CsvRow[] = [];
-  text
-    .replace(/^\uFEFF/, '')
-    .split(/\r?\n/)
-    .forEach((line, i) => {
-      if (line.trim() !== '') lines.push({ line: i + 1, cells: splitCsvLine(line, i + 1, path) });
+  return { nTrain, nVal };
+}
+
+/**
+ * Reads and checks the whole file. Messages name the file, line and column (a header name only
+ * escaped and shortened) and never quote a cell or a line: `path` may name any file.
+ */
+function readCsvTable(config: ConfigOf<'csv'>): CsvTable {
+  const file = describeDataFile(config.path);
+  const bytes = readDataFile(config.path, file);
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  if (config.sha256 !== undefined && config.sha256 !== sha256) {
+    // Planning a sweep sets dataset.sha256, so at training time this means the file was edited since.
+    throw new DatasetError(
+      `dataset.sha256: ${file} is not the file the task was planned with (its SHA-256 is now ${sha256}); plan a new sweep for the changed data`,
+    );
+  }
+  const records = parseCsv(bytes, config.delimiter, file);
+  if (records.length === 0) throw new DatasetError(`dataset.path: ${file} is empty`);
+  const [{ cells: header }, ...rows] = records;
+  if (rows.length === 0) throw new DatasetError(`dataset.path: ${file} has a header but no data rows`);
+  const column = (index: number) => `column ${index + 1} (${quote(header[index], MAX_SHOWN_NAME)})`;
+  const label = quote(config.labelColumn, MAX_SHOWN_NAME);
+
+  const labelIndex = header.indexOf(config.labelColumn);
+  if (labelIndex < 0) {
+    throw new DatasetError(
+      `dataset.labelColumn: no column ${label} in the header (line 1) of ${file}, which has ${header.length} column${header.length === 1 ? '' : 's'}`,
+    );
+  }
+  if (header.lastIndexOf(config.labelColumn) !== labelIndex) {
+    throw new DatasetError(`dataset.labelColumn: column ${label} appears more than once in the header of ${file}`);
+  }
+  config.ignoreColumns.forEach((name, i) => {
+    const shown = quote(name, MAX_SHOWN_NAME);
+    if (!header.includes(name)) throw new DatasetError(`dataset.ignoreColumns[${i}]: no column ${shown} in the header of ${file}`);
+    if (name === config.labelColumn) throw new DatasetError(`dataset.ignoreColumns[${i}]: ${shown} is the label column`);
+  });
+  const ignored = new Set(config.ignoreColumns);
+  const featureIndices = header.flatMap((name, i) => (i === labelIndex || ignored.has(name) ? [] : [i]));
+  if (featureIndices.length === 0) {
+    throw new DatasetError(`dataset.path: ${file} has no feature columns besides the label column ${label} and dataset.ignoreColumns`);
+  }
+  const dim = featureIndices.length;
+
+  const values = new Float64Array(rows.length * dim);
+  const labelCells: string[] = [];
+  const classes = new Set<string>();
+  rows.forEach((row, r) => {
+    const at = `dataset.path: ${file} line ${row.line}`;
+    if (row.cells.length !== header.length) {
+      throw new DatasetError(`${at} has ${row.cells.length} cells; the header has ${header.length}`);
+    }
+    featureIndices.forEach((index, j) => {
+      const cell = row.cells[index];
+      if (cell === '') throw new DatasetError(`${at}, ${column(index)}: empty cell; every feature needs a number`);
+      if (!NUMBER.test(cell)) throw new DatasetError(`${at}, ${column(index)}: not a number`);
+      const value = Number(cell);
+      // Training is in float32: a larger magnitude becomes Infinity, and turns a standardised column into NaN.
+      if (!Number.isFinite(Math.fround(value))) {
+        throw new DatasetError(`${at}, ${column(index)}: the number is out of range; magnitudes up to 3.4e38 are allowed`);
+      }
+      values[r * dim + j] = value;
     });
-  if (lines.length === 0) throw new DatasetError(`dataset.path: "${path}" is empty`);
-  if (lines.length === 1) throw new DatasetError(`dataset.path: "${path}" has a header but no data rows`);
-  return { header: lines[0].cells, rows: lines.slice(1) };
+    const labelCell = row.cells[labelIndex];
+    if (labelCell === '') throw new DatasetError(`${at}, ${column(labelIndex)}: empty label`);
+    labelCells.push(labelCell);
+    classes.add(labelCell);
+    if (classes.size > config.maxClasses) {
+      throw new DatasetError(
+        `dataset.labelColumn: column ${label} of ${file} has more than ${config.maxClasses} classes (by line ${row.line}); raise dataset.maxClasses if it is the label`,
+      );
+    }
+  });
+  if (classes.size < 2) {
+    throw new DatasetError(`dataset.labelColumn: column ${label} of ${file} has a single class; at least 2 are needed`);
+  }
+  splitSizes(config, rows.length);
+  const classNames = sortClasses([...classes]);
+  return { file, labelColumn: label, rows: rows.length, features: dim, classes: classNames.length, sha256, values, labelCells, classNames };
+}
+
+/** The file's bytes, refusing anything but a regular file of at most MAX_CSV_BYTES. */
+function readDataFile(path: string, file: string): Buffer {
+  try {
+    // stat before opening: opening a FIFO would block until something writes to it.
+    const stats = statSync(path);
+    if (!stats.isFile()) throw new DatasetError(`dataset.path: ${file} is not a regular file`);
+    if (stats.size > MAX_CSV_BYTES) {
+      throw new DatasetError(`dataset.path: ${file} is larger than the limit of ${MAX_CSV_BYTES / 2 ** 20} MiB`);
+    }
+    return readFileSync(path);
+  } catch (error) {
+    if (error instanceof DatasetError) throw error;
+    throw new DatasetError(`dataset.path: cannot read ${file}: ${describeFsError(error)}`);
+  }
 }
 
 /** Node's message repeats the code and the path ("ENOENT: no such file or directory, open 'x'"); keep the reason. */
 function describeFsError(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
-  return /^[A-Z]+: ([^,]+),/.exec(message)?.[1] ?? message;
+  return /^[A-Z]+: ([^,]+),/.exec(message)?.[1] ?? (error as NodeJS.ErrnoException).code ?? 'unreadable';
 }
 
-/** Comma-separated cells, trimmed; double-quoted cells may contain commas and "" for a quote. */
-function splitCsvLine(line: string, lineNumber: number, path: string): string[] {
-  const cells: string[] = [];
-  let cell = '';
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const char = line[i];
-    if (quoted) {
-      if (char === '"' && line[i + 1] === '"') {
-        cell += '"';
-        i++;
-      } else if (char === '"') {
-        quoted = false;
-      } else {
-        cell += char;
-      }
-    } else if (char === '"') {
-      quoted = true;
-    } else if (char === ',') {
-      cells.push(cell.trim());
-      cell = '';
-    } else {
-      cell += char;
-    }
+/** RFC 4180 records (quoted cells may hold delimiters, quotes as "" and line breaks), cells trimmed, blank lines skipped. */
+function parseCsv(bytes: Buffer, delimiter: string, file: string): CsvRecord[] {
+  let text: string;
+  try {
+    // Also drops a UTF-8 byte order mark.
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new DatasetError(`dataset.path: ${file} is not UTF-8 text`);
   }
-  if (quoted) throw new DatasetError(`dataset.path: line ${lineNumber} of "${path}" has an unterminated quote`);
-  cells.push(cell.trim());
-  return cells;
+  let rows: string[][];
+  const lineOfRow: number[] = [];
+  try {
+    rows = parse(text, {
+      bom: true,
+      delimiter,
+      // Row lengths are checked afterwards, to word the message.
+      relax_column_count: true,
+      skip_empty_lines: true,
+      trim: true,
+      on_record: (cells, { lines }) => {
+        lineOfRow.push(lines);
+        return cells;
+      },
+    });
+  } catch (error) {
+    if (!(error instanceof CsvError)) throw error;
+    // csv-parse's own messages quote the text around the problem: name it by its code only.
+    const problem = error.code.replace(/^CSV_/, '').toLowerCase().replaceAll('_', ' ');
+    throw new DatasetError(`dataset.path: ${file} line ${Number(error.lines) || 1}: ${problem}`);
+  }
+  return (
+    rows
+      .map((cells, i) => ({ line: lineOfRow[i], cells }))
+      // A line of spaces is a record of one empty cell.
+      .filter(({ cells }) => !(cells.length === 1 && cells[0] === ''))
+  );
 }
 
 /** Numeric order when every class name is a number (so 2 < 10), else plain string order. */

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_MAX_TASKS, MAX_RANGE_VALUES } from '../env.js';
 import {
@@ -10,6 +11,7 @@ import {
   type TaskConfigInput,
   taskConfigSchema,
 } from '../flooding/config.js';
+import { DatasetError, inspectCsv } from '../flooding/datasets.js';
 import { canonicalJson } from '../flooding/json.js';
 import { parseJsonText, parseYamlText } from './parse-text.js';
 
@@ -242,6 +244,24 @@ export function validateSpec(input: unknown): SweepSpec {
   return structuredClone({ name, ...(pickSections(input) as Sections), floodLevels, seeds, grid, selection, execution });
 }
 
+/**
+ * The spec with every relative csv `path` (in `dataset`, `grid.dataset` or `grid["dataset.path"]`)
+ * resolved against `dir`, the directory of the spec file: a spec names its data wherever it is run
+ * from. The absolute path is what the stored spec, the task configs and so the task ids hold.
+ */
+export function resolveDataPaths(spec: SweepSpec, dir: string): SweepSpec {
+  const near = (path: unknown) => (typeof path === 'string' && path !== '' ? resolve(dir, path) : path);
+  const inDataset = (dataset: unknown) =>
+    isPlainObject(dataset) && 'path' in dataset ? { ...dataset, path: near(dataset.path) } : dataset;
+  const grid = Object.fromEntries(
+    Object.entries(spec.grid).map(([key, values]) => [
+      key,
+      key === 'dataset' ? values.map(inDataset) : key === 'dataset.path' ? values.map(near) : values,
+    ]),
+  );
+  return { ...spec, dataset: inDataset(spec.dataset) as SweepSpec['dataset'], grid };
+}
+
 /** JSON, or YAML when `source` ends in .yaml or .yml; `source` names the text in syntax errors. */
 export function parseSpecText(text: string, source: string): SweepSpec {
   return validateSpec(/\.ya?ml$/i.test(source) ? parseYamlText(text, source, SpecError) : parseJsonText(text, source, SpecError));
@@ -346,9 +366,35 @@ function groupHash(config: TaskConfig): string {
 }
 
 /**
+ * A csv dataset's config with the file's content hash: the hash is part of the task id, so an
+ * edited file makes different tasks, and training checks it reads the file that was planned.
+ * Reading the file also checks its data, so bad data is refused before a sweep writes anything.
+ * `hashes` caches the files read during one expansion.
+ */
+function withDataHash(config: TaskConfig, hashes: Map<string, string>): TaskConfig {
+  const { dataset } = config;
+  if (dataset.name !== 'csv') return config;
+  const key = canonicalJson(dataset);
+  let sha256 = hashes.get(key);
+  if (sha256 === undefined) {
+    sha256 = inspectCsv(dataset).sha256;
+    hashes.set(key, sha256);
+  }
+  return { ...config, dataset: { ...dataset, sha256 } };
+}
+
+/** A DatasetError's message starts with the field it is about: located like a schema problem, to name the grid value. */
+function datasetProblem(error: DatasetError): Problem {
+  const [, field, index, message] = /^([\w.]+)(?:\[(\d+)\])?: (.*)$/.exec(error.message) ?? [];
+  if (!field) return { path: ['dataset'], message: error.message };
+  return { path: [...field.split('.'), ...(index === undefined ? [] : [Number(index)])], message };
+}
+
+/**
  * The tasks of a sweep, in a fixed order: grid combinations (grid keys in order, values in
  * order), then flood levels, then seeds. Throws SpecError if there are more than `maxTasks`,
- * or listing every combination that is not a valid task config or repeats another.
+ * or listing every combination that is not a valid task config, repeats another, or names a
+ * csv file that cannot be used.
  */
 export function expandSpec(spec: SweepSpec, options: { maxTasks?: number } = {}): PlannedTask[] {
   const maxTasks = options.maxTasks ?? DEFAULT_MAX_TASKS;
@@ -361,6 +407,7 @@ export function expandSpec(spec: SweepSpec, options: { maxTasks?: number } = {})
   const problems: string[] = [];
   const tasks: PlannedTask[] = [];
   const groups = new Map<string, number[]>();
+  const dataHashes = new Map<string, string>();
   for (const choice of choices(axes.map(([, values]) => values.length))) {
     const input = groupInput(spec, axes, choice);
     const checked = taskConfigSchema.safeParse(input);
@@ -368,7 +415,15 @@ export function expandSpec(spec: SweepSpec, options: { maxTasks?: number } = {})
       problems.push(...problemsOf(checked.error).map((problem) => formatProblem(locateProblem(problem, axes, choice))));
       continue;
     }
-    const group = groupHash(checked.data);
+    let shared: TaskConfig;
+    try {
+      shared = withDataHash(checked.data, dataHashes);
+    } catch (error) {
+      if (!(error instanceof DatasetError)) throw error;
+      problems.push(formatProblem(locateProblem(datasetProblem(error), axes, choice)));
+      continue;
+    }
+    const group = groupHash(shared);
     const earlier = groups.get(group);
     if (earlier) {
       problems.push(duplicateGroupProblem(axes, earlier, choice));
@@ -378,7 +433,7 @@ export function expandSpec(spec: SweepSpec, options: { maxTasks?: number } = {})
     const groupLabel = structuredClone(Object.fromEntries(axes.map(([key, values], index) => [key, values[choice[index]]])));
     for (const floodLevel of spec.floodLevels) {
       for (const seed of spec.seeds) {
-        const config = resolveTaskConfig({ ...input, floodLevel, seed });
+        const config = resolveTaskConfig({ ...input, dataset: shared.dataset, floodLevel, seed });
         tasks.push({ taskId: configHash(config), group, groupLabel, config });
       }
     }

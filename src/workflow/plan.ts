@@ -1,6 +1,8 @@
+import { DatasetError, describeDataFile } from '../flooding/datasets.js';
 import type { Stores } from '../store/open.js';
 import { sweepKeys } from '../store/ports.js';
-import { expandSpec, type SweepSpec, validateSpec } from '../sweep/spec.js';
+import type { TaskRecord } from '../sweep/records.js';
+import { expandSpec, type PlannedTask, type SweepSpec, validateSpec } from '../sweep/spec.js';
 import { sweepIdOfExecution } from './names.js';
 import { type ManifestItem, type PlanOutput, parsePayload, planInputSchema } from './payloads.js';
 
@@ -22,10 +24,12 @@ export async function plan(stores: Stores, event: unknown, options: PlanOptions 
   const sweepId = input.sweepId ?? sweepIdOfExecution(spec.name, executionName);
   const keys = sweepKeys(sweepId);
   const manifest: ManifestItem[] = tasks.map((t) => ({ sweepId, taskId: t.taskId }));
+  // A resumed sweep keeps what its tasks already achieved: one listing, not a read per task.
+  const existingTasks = await stores.metrics.listTasks(sweepId);
+  refuseChangedData(sweepId, existingTasks, tasks);
+  const existing = new Set(existingTasks.map((task) => task.taskId));
   await stores.artifacts.put(keys.spec, `${JSON.stringify(spec, null, 2)}\n`, 'application/json');
   await stores.artifacts.put(keys.manifest, JSON.stringify(manifest), 'application/json');
-  // A resumed sweep keeps what its tasks already achieved: one listing, not a read per task.
-  const existing = new Set((await stores.metrics.listTasks(sweepId)).map((task) => task.taskId));
   const updatedAt = now().toISOString();
   await stores.metrics.putTasks(
     tasks
@@ -57,4 +61,24 @@ export async function plan(stores: Stores, event: unknown, options: PlanOptions 
   const maxConcurrency = Math.min(spec.execution.maxConcurrency, options.maxConcurrencyCap ?? Infinity);
   const epochCount = tasks.reduce((sum, task) => sum + task.config.training.epochs, 0);
   return { sweepId, manifestKey: keys.manifest, taskCount: tasks.length, epochCount, maxConcurrency };
+}
+
+/**
+ * A csv file edited since the sweep was planned hashes differently, so its tasks would get new
+ * ids and train beside the old ones: a resume is refused instead.
+ */
+function refuseChangedData(sweepId: string, existing: readonly TaskRecord[], planned: readonly PlannedTask[]): void {
+  const plannedHashes = new Map<string, string>();
+  for (const { config } of existing) {
+    if (config.dataset.name === 'csv' && config.dataset.sha256) plannedHashes.set(config.dataset.path, config.dataset.sha256);
+  }
+  for (const { config } of planned) {
+    if (config.dataset.name !== 'csv') continue;
+    const before = plannedHashes.get(config.dataset.path);
+    if (before !== undefined && before !== config.dataset.sha256) {
+      throw new DatasetError(
+        `dataset.path: ${describeDataFile(config.dataset.path)} changed since sweep ${sweepId} was planned (SHA-256 ${before.slice(0, 12)}, now ${config.dataset.sha256?.slice(0, 12)}); restore it, or run the spec as a new sweep`,
+      );
+    }
+  }
 }
