@@ -81,6 +81,16 @@ async function writeAtomic(file: string, data: string | Uint8Array, exclusive = 
   }
 }
 
+/** Removes a file; one that is not there is no error. */
+async function removeFile(file: string): Promise<void> {
+  try {
+    await unlink(file);
+  } catch (error) {
+    if (['ENOENT', 'ENOTDIR'].includes(errorCode(error) ?? '')) return;
+    throw new StoreError('service', `cannot remove ${file}: ${messageOf(error)}`, { cause: error });
+  }
+}
+
 function encodeJson(value: unknown, indent?: number): string {
   return `${JSON.stringify(toStored(value), null, indent)}\n`;
 }
@@ -262,6 +272,11 @@ export class LocalMetricsStore implements MetricsStore {
       .sort((a, b) => a.epoch - b.epoch);
   }
 
+  async deleteEpochs(sweepId: string, taskId: string): Promise<void> {
+    const file = this.epochsFile(sweepId, taskId);
+    await serialised(file, () => removeFile(file));
+  }
+
   /**
    * File names are `<createdAt without colons>_<sweepId>.json`: colons are not portable in file
    * names, and with a fixed-width timestamp the names sort like the DynamoDB sort keys.
@@ -323,6 +338,10 @@ export class LocalArtifactStore implements ArtifactStore {
       if (['ENOENT', 'ENOTDIR'].includes(errorCode(error) ?? '')) return false;
       throw new StoreError('service', `cannot stat artifact ${file}: ${messageOf(error)}`, { cause: error });
     }
+  }
+
+  async delete(key: string): Promise<void> {
+    await removeFile(this.file(key));
   }
 
   async list(prefix: string): Promise<string[]> {
