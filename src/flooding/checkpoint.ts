@@ -73,9 +73,8 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
   if (magic === MAGIC_WITHOUT_CHECKSUM) {
     throw new CheckpointError('checkpoint was written by an earlier floodsweep without a checksum; restart the task (--restart-task)');
   }
-  if (buf.length < magicLength + 4 + CHECKSUM_BYTES || magic !== MAGIC) {
-    throw new CheckpointError('checkpoint is not a floodsweep checkpoint (bad header)');
-  }
+  if (magic !== MAGIC) throw new CheckpointError('checkpoint is not a floodsweep checkpoint (bad header)');
+  if (buf.length < magicLength + 4 + CHECKSUM_BYTES) throw new CheckpointError(`checkpoint is truncated (${buf.length} bytes)`);
   const body = buf.subarray(0, buf.length - CHECKSUM_BYTES);
   if (!sha256(body).equals(buf.subarray(body.length))) {
     throw new CheckpointError(`checkpoint is damaged: its sha256 checksum does not match its ${buf.length} bytes (truncated or altered)`);

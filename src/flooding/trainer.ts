@@ -140,7 +140,8 @@ export class TrainingRun {
     }
     const values = readScalars(stepScalars);
     tf.dispose(stepScalars);
-    if (!allFinite(values)) throw new DivergenceError(this.epochsDone + 1, 'the training loss is not finite');
+    const nonFiniteLoss = values.find((value) => !Number.isFinite(value));
+    if (nonFiniteLoss !== undefined) throw new DivergenceError(this.epochsDone + 1, `the training loss is ${nonFiniteLoss}`);
     for (let i = 0; i < values.length; i += 2) {
       this.pending.batches += 1;
       if (values[i] < floodLevel) this.pending.flooded += 1;
