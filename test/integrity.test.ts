@@ -11,10 +11,12 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, w
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { initBackend } from '../src/flooding/backend.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../src/flooding/checkpoint.js';
 import type { EpochMetrics } from '../src/flooding/metrics.js';
 import { resumeSweep, runSweep } from '../src/run.js';
+import { awsClients } from '../src/store/aws.js';
 import { openStores, type StoreConfig, type Stores } from '../src/store/open.js';
 import { sweepKeys } from '../src/store/ports.js';
 import { type SweepSpec, validateSpec } from '../src/sweep/spec.js';
@@ -151,6 +153,32 @@ function damageAndRestart(adapter: string, makeStores: () => Promise<StoreConfig
       assert.deepEqual(await outcomes(stores, sweepId), reference);
     });
 
+    for (const what of ['epoch row', 'final metrics'] as const) {
+      test(`a stored ${what} altered at rest fails only its task at Aggregate, naming it; --restart-failed repairs it`, async () => {
+        const victim = taskIds[1];
+        await alterStored(config, sweepId, victim, what);
+        const { summary } = await resumeSweep(sweepId, { ...RUN, stores: config });
+        assert.equal(summary.status, 'PARTIAL');
+        assert.deepEqual(
+          summary.failedTasks.map((task) => [task.taskId, task.status]),
+          [[victim, 'FAILED']],
+        );
+        const task = (await stores.metrics.getTask(sweepId, victim))!;
+        assert.equal(task.status, 'FAILED');
+        assert.match(
+          task.error!,
+          what === 'epoch row' ? /damaged epoch record in .*EPOCH.*2.*: its sha256 checksum/i : /damaged task record/,
+        );
+        assert.ok(task.error!.includes(victim), task.error);
+        assert.ok(!task.error!.includes(String(ALTERED)), 'no stored content in the message');
+        const others = await outcomes(stores, sweepId);
+        for (const taskId of taskIds.filter((id) => id !== victim)) assert.deepEqual(others[taskId], reference[taskId]);
+        const repaired = await resumeSweep(sweepId, { ...RUN, stores: config, restartFailed: true });
+        assert.equal(repaired.summary.status, 'SUCCEEDED');
+        assert.deepEqual(await outcomes(stores, sweepId), reference);
+      });
+    }
+
     test('restarting an unknown task is bad input, named, and changes nothing', async () => {
       const before = await outcomes(stores, sweepId);
       await assert.rejects(resumeSweep(sweepId, { ...RUN, stores: config, restartTasks: ['no-such-task'] }), (error: Error) => {
@@ -162,6 +190,35 @@ function damageAndRestart(adapter: string, makeStores: () => Promise<StoreConfig
       assert.equal((await stores.metrics.getSweep(sweepId))?.status, 'SUCCEEDED');
     });
   });
+}
+
+/** A value no run produces here: an accuracy of 0.123456789 on 128 test samples. */
+const ALTERED = 0.123456789;
+
+/** Changes test.cleanAcc of epoch 2's stored row, or of the task record's final metrics, behind the store's back. */
+async function alterStored(config: StoreConfig, sweepId: string, taskId: string, what: 'epoch row' | 'final metrics'): Promise<void> {
+  if (config.kind === 'local') {
+    const dir = join(config.rootDir, 'metrics', 'sweeps', sweepId);
+    const file = what === 'epoch row' ? join(dir, 'epochs', `${taskId}.json`) : join(dir, 'tasks', `${taskId}.json`);
+    const stored = JSON.parse(readFileSync(file, 'utf8'));
+    (what === 'epoch row' ? stored['2'] : stored.final).test.cleanAcc = ALTERED;
+    writeFileSync(file, JSON.stringify(stored));
+    return;
+  }
+  const { documents } = awsClients(config);
+  const key =
+    what === 'epoch row' ? { pk: `EPOCHS#${sweepId}#${taskId}`, sk: 'EPOCH#000002' } : { pk: `SWEEP#${sweepId}`, sk: `TASK#${taskId}` };
+  await documents.send(
+    new UpdateCommand({
+      TableName: config.table,
+      Key: key,
+      UpdateExpression: what === 'epoch row' ? 'SET #test.#acc = :v' : 'SET #final.#test.#acc = :v',
+      ExpressionAttributeNames: { '#test': 'test', '#acc': 'cleanAcc', ...(what === 'epoch row' ? {} : { '#final': 'final' }) },
+      ExpressionAttributeValues: { ':v': ALTERED },
+      ConditionExpression: 'attribute_exists(pk)',
+    }),
+  );
+  documents.destroy();
 }
 
 damageAndRestart('local', async () => ({ kind: 'local', rootDir: freshDir() }));

@@ -37,8 +37,8 @@ import {
   decodeRepro,
   decodeSweep,
   decodeTask,
+  epochRowsToStore,
   lastRecordPerTask,
-  latestRowPerEpoch,
   stampPatch,
   toStored,
   validateLimit,
@@ -202,7 +202,7 @@ export class DynamoMetricsStore implements MetricsStore {
   /** One item per epoch, so rewriting an epoch (a retried task) overwrites it. */
   async putEpochs(sweepId: string, taskId: string, rows: EpochMetrics[]): Promise<void> {
     const pk = epochsPk(sweepId, taskId);
-    const requests = latestRowPerEpoch(rows).map((row) => ({
+    const requests = epochRowsToStore(rows).map((row) => ({
       PutRequest: { Item: this.itemOf({ pk, sk: `${EPOCH_SK_PREFIX}${String(row.epoch).padStart(6, '0')}` }, row) },
     }));
     await this.batchWriteAll(requests, `${pk} / ${EPOCH_SK_PREFIX}* of table ${this.tableName}`);

@@ -23,8 +23,8 @@ import {
   decodeRepro,
   decodeSweep,
   decodeTask,
+  epochRowsToStore,
   lastRecordPerTask,
-  latestRowPerEpoch,
   newestFirst,
   stampPatch,
   toStored,
@@ -284,7 +284,7 @@ export class LocalMetricsStore implements MetricsStore {
   /** One file per task: an object mapping each epoch number to its row. */
   async putEpochs(sweepId: string, taskId: string, rows: EpochMetrics[]): Promise<void> {
     const file = this.epochsFile(sweepId, taskId);
-    const latest = latestRowPerEpoch(rows);
+    const latest = epochRowsToStore(rows);
     if (latest.length === 0) return;
     await serialised(file, async () => {
       const byEpoch = (await readJson(file)) ?? {};
