@@ -114,6 +114,6 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
 }
 
 export function allFinite(values: Float32Array): boolean {
-  for (const value of values) if (!Number.isFinite(value)) return false;
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return false;
   return true;
 }
