@@ -78,12 +78,17 @@ export const KEY_PATTERNS = {
 export type KeyPattern = keyof typeof KEY_PATTERNS;
 
 /** What each function does with the stores; the stack turns this into its role's policy. */
-export const ACCESS: Record<FunctionId, { dynamodb: string[]; s3Read: KeyPattern[]; s3Write: KeyPattern[]; listBucket: boolean }> = {
-  // Writes the spec and the manifest, creates the task and sweep records.
+export const ACCESS: Record<
+  FunctionId,
+  { dynamodb: string[]; s3Read: KeyPattern[]; s3Write: KeyPattern[]; s3Delete?: KeyPattern[]; listBucket: boolean }
+> = {
+  // Writes the spec and the manifest, creates the task and sweep records; a resume that restarts
+  // tasks resets their records and deletes their checkpoints, results and epoch rows.
   plan: {
-    dynamodb: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    dynamodb: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:BatchWriteItem'],
     s3Read: [],
     s3Write: ['spec', 'manifest'],
+    s3Delete: ['tasks'],
     listBucket: false,
   },
   // Resumes from a checkpoint if there is one (ListBucket: a missing key reads as 404, not 403),
@@ -330,10 +335,13 @@ export class FloodsweepStack extends Stack {
       const actions = fn === 'train' ? ['s3:PutObject', 's3:PutObjectTagging'] : ['s3:PutObject'];
       role.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources: objectArns(access.s3Write) }));
     }
+    if (access.s3Delete) {
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:DeleteObject'], resources: objectArns(access.s3Delete) }));
+    }
     if (access.listBucket) {
       role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn] }));
     }
-    const patterns = [...new Set([...access.s3Read, ...access.s3Write])];
+    const patterns = [...new Set([...access.s3Read, ...access.s3Write, ...(access.s3Delete ?? [])])];
     for (const pattern of patterns) {
       this.acknowledge(
         role,

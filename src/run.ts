@@ -29,6 +29,10 @@ export interface RunSweepOptions {
   cloud?: { target: CloudTarget /** Where summary, plots and report are copied when it ends. */; downloadDir?: string };
   /** Continue this sweep (same spec): only the missing work runs, from checkpoints. */
   sweepId?: string;
+  /** With `sweepId`: retrain these tasks from scratch (their checkpoints and epoch rows dropped); an unknown id is bad input. */
+  restartTasks?: string[];
+  /** With `sweepId`: retrain every FAILED task from scratch, as `restartTasks`. */
+  restartFailed?: boolean;
   /** Refuse sweeps above this many tasks (default 10,000). */
   maxTasks?: number;
   /** Local runs: the tfjs backend (default auto). */
@@ -99,7 +103,18 @@ export const defaultStores = (): StoreConfig => ({ kind: 'local', rootDir: DEFAU
 
 /** Runs a sweep spec (from `parseSpecText`, `loadSpecFile` or `validateSpec`) through the workflow. */
 export async function runSweep(spec: SweepSpec, options: RunSweepOptions = {}): Promise<SweepRunResult> {
-  const input: ExecutionInput = { spec, sweepId: options.sweepId, maxTasks: options.maxTasks, repro: options.repro };
+  const { restartTasks, restartFailed } = options;
+  const restarting = (restartTasks?.length ?? 0) > 0 || restartFailed === true;
+  if (restarting && options.sweepId === undefined) {
+    throw new UsageError('restarting tasks needs the sweep to resume (--resume ID, or the sweepId option)');
+  }
+  const input: ExecutionInput = {
+    spec,
+    sweepId: options.sweepId,
+    maxTasks: options.maxTasks,
+    repro: options.repro,
+    restart: restarting ? { taskIds: restartTasks, failed: restartFailed } : undefined,
+  };
   if (options.cloud) return runInCloud(input, options.cloud, options);
   return runLocally(input, options.stores ?? defaultStores(), options);
 }

@@ -561,6 +561,8 @@ for (const [variant, s] of Object.entries(variants)) {
         for (const [name, key] of Object.entries(samples)) {
           assert.equal(can('s3:PutObject', key), expectedWrites[fn].includes(name as keyof typeof samples), `${fn} write ${key}`);
           assert.equal(can('s3:GetObject', key), expectedReads[fn].includes(name as keyof typeof samples), `${fn} read ${key}`);
+          const deletes = fn === 'plan' && (name === 'checkpoint' || name === 'result');
+          assert.equal(can('s3:DeleteObject', key), deletes, `${fn} delete ${key}`);
         }
         const statements = statementsOfRole(json, roleId);
         const tableActions = statements

@@ -254,6 +254,19 @@ export function runStoreContract(name: string, makeStores: () => Promise<Stores>
         assert.deepEqual((await metrics.getTask('s1', 't1'))?.final, final);
       });
 
+      it("deletes one task's epochs, more than a batch, and nothing else; deleting none is no error", async () => {
+        const rows = Array.from({ length: 30 }, (_, epoch) => epochRow(epoch));
+        await metrics.putEpochs('s1', 't1', rows);
+        await metrics.putEpochs('s1', 't10', [epochRow(0, 5)]);
+        await metrics.deleteEpochs('s1', 't1');
+        assert.deepEqual(await metrics.getEpochs('s1', 't1'), []);
+        assert.deepEqual(await metrics.getEpochs('s1', 't10'), [epochRow(0, 5)]);
+        await metrics.deleteEpochs('s1', 't1');
+        await metrics.deleteEpochs('s1', 'never-written');
+        await metrics.putEpochs('s1', 't1', [epochRow(3, 9)]);
+        assert.deepEqual(await metrics.getEpochs('s1', 't1'), [epochRow(3, 9)]);
+      });
+
       it('rejects epochs that are not small non-negative integers', async () => {
         await assert.rejects(metrics.putEpochs('s1', 't1', [epochRow(-1)]), StoreError);
         await assert.rejects(metrics.putEpochs('s1', 't1', [epochRow(1.5)]), StoreError);
@@ -321,6 +334,17 @@ export function runStoreContract(name: string, makeStores: () => Promise<Stores>
         assert.equal(await artifacts.exists('sweeps/s1/spec.json'), true);
         assert.equal(await artifacts.exists('sweeps/s1'), false);
         assert.equal(await artifacts.exists('sweeps/s1/spec.json/x'), false);
+      });
+
+      it('deletes a key, and only that key; deleting an absent key is no error', async () => {
+        await artifacts.put('sweeps/s1/tasks/t1/checkpoint.bin', Buffer.from([1, 2, 3]));
+        await artifacts.put('sweeps/s1/tasks/t1/result.json', '{}');
+        await artifacts.delete('sweeps/s1/tasks/t1/checkpoint.bin');
+        assert.equal(await artifacts.get('sweeps/s1/tasks/t1/checkpoint.bin'), undefined);
+        assert.deepEqual(await artifacts.list('sweeps/s1/'), ['sweeps/s1/tasks/t1/result.json']);
+        await artifacts.delete('sweeps/s1/tasks/t1/checkpoint.bin');
+        await artifacts.delete('sweeps/s1/tasks/t1/result.json/below-a-file');
+        await assert.rejects(artifacts.delete('../up'), StoreError);
       });
 
       it('lists keys by prefix, sorted', async () => {

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { initBackend, tf } from '../src/flooding/backend.js';
-import { CheckpointError } from '../src/flooding/checkpoint.js';
+import { CheckpointError, decodeCheckpoint, encodeCheckpoint } from '../src/flooding/checkpoint.js';
 import { resolveTaskConfig, type TaskConfig } from '../src/flooding/config.js';
 import { makeDataset, type Split } from '../src/flooding/datasets.js';
 import type { EpochMetrics, SplitMetrics } from '../src/flooding/metrics.js';
 import { Model } from '../src/flooding/model.js';
-import { runTask, TrainingRun } from '../src/flooding/trainer.js';
+import { DivergenceError, runTask, TrainingRun } from '../src/flooding/trainer.js';
 import { liveTensors, smallConfig, timelessResult, trainToEnd, withoutSeconds } from './helpers.js';
 
 before(async () => {
@@ -308,25 +308,35 @@ describe('checkpoint and resume', () => {
     assert.deepEqual(liveTensors(), before, 'a rejected checkpoint leaks no tensors');
   });
 
-  test('a diverged run (NaN metrics) resumes with the same NaN rows', () => {
+  test('a diverged run (non-finite loss) stops with a DivergenceError naming the epoch, the same at every attempt', () => {
     const config = smallConfig({
       model: { kind: 'mlp', depth: 2, width: 32, batchNorm: false },
       optimizer: { name: 'sgd', lr: 1e6, momentum: 0.9 },
       training: { epochs: 6, evalEvery: 2 },
     });
-    const uninterrupted = timelessResult(runTask(config));
-    assert.ok(Number.isNaN(uninterrupted.epochs[1].train.loss), 'test assumption: lr 1e6 diverges');
-    const first = TrainingRun.start(config);
-    for (let i = 0; i < 3; i++) first.trainEpoch();
-    const bytes = first.checkpoint();
-    first.dispose();
-    const resumed = TrainingRun.resume(config, bytes);
-    try {
-      trainToEnd(resumed);
-      assert.deepStrictEqual(timelessResult(resumed.result()), uninterrupted);
-    } finally {
-      resumed.dispose();
-    }
+    const divergence = () => {
+      try {
+        runTask(config);
+      } catch (error) {
+        return error;
+      }
+      assert.fail('lr 1e6 trains to the end');
+    };
+    const first = divergence();
+    assert.ok(first instanceof DivergenceError, String(first));
+    assert.equal(first.kind, 'training');
+    assert.match(first.message, /^diverged at epoch [1-6]: (the training loss|[a-z]+\.[a-zA-Z]+) is (NaN|-?Infinity)$/);
+    assert.equal((divergence() as Error).message, first.message, 'deterministic');
+  });
+
+  test('a checkpoint with non-finite weights is damaged, even behind a valid checksum', () => {
+    const config = smallConfig();
+    const run = TrainingRun.start(config);
+    run.trainEpoch();
+    const checkpoint = decodeCheckpoint(run.checkpoint());
+    run.dispose();
+    checkpoint.modelTensors[1][0] = Number.POSITIVE_INFINITY;
+    assert.throws(() => TrainingRun.resume(config, encodeCheckpoint(checkpoint)), /damaged: model tensor 1 holds non-finite values/);
   });
 });
 

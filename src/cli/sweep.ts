@@ -50,6 +50,12 @@ export function registerSweep(program: Command): void {
       'run a sweep through the workflow: locally in process (results in files, or DynamoDB + S3 with --store aws), or on the deployed stack with --cloud',
     )
     .option('--resume <sweepId>', 'finish an interrupted sweep: only the missing work runs, from checkpoints')
+    .option(
+      '--restart-task <taskIds>',
+      'with --resume: retrain these tasks from scratch, dropping their checkpoints and epoch rows (repeatable, or comma-separated)',
+      (value: string, previous: string[] = []) => [...previous, ...value.split(',').filter((taskId) => taskId !== '')],
+    )
+    .option('--restart-failed', 'with --resume: retrain every failed task from scratch')
     .option('--max-tasks <n>', `refuse sweeps above n tasks (default ${DEFAULT_MAX_TASKS})`, parsePositiveInteger)
     .option(
       '--epochs-per-call <n>',
@@ -70,13 +76,23 @@ export function registerSweep(program: Command): void {
     if (!specPath && !options.resume) throw new UsageError('spec: give a sweep spec file, or --resume <sweepId>');
     if (specPath && options.resume)
       throw new UsageError('--resume: takes the spec the sweep was started with; give either a spec file or --resume');
+    if ((options.restartTask || options.restartFailed) && !options.resume) {
+      throw new UsageError(`${options.restartTask ? '--restart-task' : '--restart-failed'}: only with --resume <sweepId>`);
+    }
     const backend = backendRequest(options.backend);
     const { loadSpecFile } = await import('../input-files.js');
     const spec = specPath ? loadSpecFile(specPath) : undefined;
     const { resumeSweep, runSweep } = await import('../run.js');
     const result = await runWithProgress(
       options,
-      { backend, ...resourceSettings(options), epochsPerCall: options.epochsPerCall, maxTasks: options.maxTasks },
+      {
+        backend,
+        ...resourceSettings(options),
+        epochsPerCall: options.epochsPerCall,
+        maxTasks: options.maxTasks,
+        restartTasks: options.restartTask,
+        restartFailed: options.restartFailed,
+      },
       (runOptions) => (spec ? runSweep(spec, runOptions) : resumeSweep(options.resume!, runOptions)),
     );
     if (options.json) process.stdout.write(`${JSON.stringify(result.summary)}\n`);
@@ -224,6 +240,8 @@ async function tidyTable(stores: Stores, sweepId: string, format: TableFormat, p
 
 interface SweepRunFlags extends StoreOptions, ResourceFlags {
   resume?: string;
+  restartTask?: string[];
+  restartFailed?: boolean;
   maxTasks?: number;
   epochsPerCall: number;
   out?: string;
@@ -290,7 +308,10 @@ export async function openFor(options: StoreOptions) {
  */
 export async function runWithProgress<T extends SweepRunResult>(
   flags: StoreOptions & { out?: string },
-  settings: Pick<RunSweepOptions, 'backend' | 'workers' | 'oversubscribe' | 'ignoreMemoryLimit' | 'epochsPerCall' | 'maxTasks'>,
+  settings: Pick<
+    RunSweepOptions,
+    'backend' | 'workers' | 'oversubscribe' | 'ignoreMemoryLimit' | 'epochsPerCall' | 'maxTasks' | 'restartTasks' | 'restartFailed'
+  >,
   start: (options: RunSweepOptions) => Promise<T>,
 ): Promise<T> {
   if (flags.out !== undefined && !flags.cloud)

@@ -35,11 +35,18 @@ export function registerTrain(program: Command): void {
     const progress = new ProgressLine();
     const eta = new Eta();
     const started = Date.now();
-    const result = runTask(config, {
-      dataset,
-      onEpoch: (epoch) =>
-        progress.update(`epoch ${epoch}/${config.training.epochs} · ${backend} · ${eta.estimate(epoch, config.training.epochs)}`),
-    });
+    let result: TaskResult;
+    try {
+      result = runTask(config, {
+        dataset,
+        onEpoch: (epoch) =>
+          progress.update(`epoch ${epoch}/${config.training.epochs} · ${backend} · ${eta.estimate(epoch, config.training.epochs)}`),
+      });
+    } catch (error) {
+      // The epoch reached stays on screen above the one-line error (a divergence exits 1).
+      progress.finish();
+      throw error;
+    }
     progress.finish(`trained ${config.training.epochs} epochs on ${backend} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
     process.stdout.write(options.json ? `${JSON.stringify(result)}\n` : formatResult(result));
   });

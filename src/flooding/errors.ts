@@ -9,9 +9,11 @@
  * - `input`: something the user typed or pointed at (a flag, a spec field, a file, an id);
  * - `state`: stored state that is missing or damaged (a corrupt checkpoint, a missing object);
  * - `service`: a store or cloud service that failed or could not be reached;
+ * - `training`: a run that failed on its own terms (its loss or a metric became NaN or infinite);
  * - `internal`: a bug.
  */
-export type ErrorKind = 'input' | 'state' | 'service' | 'internal';
+export const ERROR_KINDS = ['input', 'state', 'service', 'training', 'internal'] as const;
+export type ErrorKind = (typeof ERROR_KINDS)[number];
 
 export class FloodsweepError extends Error {
   override name = 'FloodsweepError';

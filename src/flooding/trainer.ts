@@ -1,11 +1,24 @@
 import { activeBackend, tf } from './backend.js';
-import { type Checkpoint, CheckpointError, decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
+import { allFinite, type Checkpoint, CheckpointError, decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
 import { configHash, EVAL_ROWS_PER_PASS, type TaskConfig } from './config.js';
 import { type Dataset, makeDataset, type Split } from './datasets.js';
-import type { EpochMetrics, TaskResult } from './metrics.js';
+import { FloodsweepError } from './errors.js';
+import { type EpochMetrics, SPLITS, type TaskResult } from './metrics.js';
 import { type InferenceModel, Model } from './model.js';
 import { clipByGlobalNorm, createOptimizer, type Optimizer } from './optim.js';
 import { Rng } from './rng.js';
+
+/**
+ * A run whose training loss or a metric became NaN or infinite. Deterministic (the same config
+ * diverges again), so the workflow does not retry it: the task fails.
+ */
+export class DivergenceError extends FloodsweepError {
+  override name = 'DivergenceError';
+
+  constructor(epoch: number, what: string) {
+    super('training', `diverged at epoch ${epoch}: ${what}`);
+  }
+}
 
 interface SplitTensors {
   x: tf.Tensor2D;
@@ -124,6 +137,8 @@ export class TrainingRun {
     }
     const values = readScalars(stepScalars);
     tf.dispose(stepScalars);
+    const nonFiniteLoss = values.find((value) => !Number.isFinite(value));
+    if (nonFiniteLoss !== undefined) throw new DivergenceError(this.epochsDone + 1, `the training loss is ${nonFiniteLoss}`);
     for (let i = 0; i < values.length; i += 2) {
       this.pending.batches += 1;
       if (values[i] < floodLevel) this.pending.flooded += 1;
@@ -140,11 +155,17 @@ export class TrainingRun {
 
   checkpoint(): Uint8Array {
     const state = this.optimizer.exportState();
+    const modelTensors = this.model.variables.map((v) => v.dataSync() as Float32Array);
+    const optimizerTensors = state.tensors.map((t) => t.dataSync() as Float32Array);
+    // Checked here too, so that no checkpoint holds non-finite weights: reading one back means damage.
+    if (![...modelTensors, ...optimizerTensors].every(allFinite)) {
+      throw new DivergenceError(this.epochsDone, 'the model or optimizer state is not finite');
+    }
     const checkpoint: Checkpoint = {
       configHash: configHash(this.config),
       epoch: this.epochsDone,
-      modelTensors: this.model.variables.map((v) => v.dataSync() as Float32Array),
-      optimizerTensors: state.tensors.map((t) => t.dataSync() as Float32Array),
+      modelTensors,
+      optimizerTensors,
       optimizerCount: state.count,
       shuffleRng: this.shuffleRng.state(),
       pending: { ...this.pending },
@@ -193,6 +214,8 @@ export class TrainingRun {
       lr: this.optimizer.lr,
       seconds,
     };
+    const nonFinite = nonFiniteMetric(row);
+    if (nonFinite) throw new DivergenceError(this.epochsDone, `${nonFinite.name} is ${nonFinite.value}`);
     this.pending = { batches: 0, flooded: 0, objectiveSum: 0, seconds: 0 };
     return row;
   }
@@ -214,6 +237,17 @@ export class TrainingRun {
       return totals!;
     });
   }
+}
+
+/** The first metric of a row that is NaN or infinite, named by its path (`val.loss`). */
+function nonFiniteMetric(row: EpochMetrics): { name: string; value: number } | undefined {
+  for (const split of SPLITS) {
+    for (const [metric, value] of Object.entries(row[split])) {
+      if (!Number.isFinite(value)) return { name: `${split}.${metric}`, value };
+    }
+  }
+  if (!Number.isFinite(row.objective)) return { name: 'objective', value: row.objective };
+  return undefined;
 }
 
 /** The values of scalar tensors in one read-back. */

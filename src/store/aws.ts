@@ -1,6 +1,7 @@
 /** The cloud adapters: DynamoDB (one table, through lib-dynamodb) and S3, with AWS SDK v3. */
 import { type CreateTableCommandInput, DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import {
+  DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
@@ -36,8 +37,8 @@ import {
   decodeRepro,
   decodeSweep,
   decodeTask,
+  epochRowsToStore,
   lastRecordPerTask,
-  latestRowPerEpoch,
   stampPatch,
   toStored,
   validateLimit,
@@ -86,6 +87,8 @@ export function createTableInput(tableName: string): CreateTableCommandInput {
 
 type Item = Record<string, unknown>;
 type ItemKey = { pk: string; sk: string };
+/** One request of a BatchWriteItem. */
+type WriteRequest = { PutRequest: { Item: Item } } | { DeleteRequest: { Key: Item } };
 
 const SWEEPS_PARTITION = 'SWEEPS';
 const sweepPk = (sweepId: string) => `SWEEP#${validateId('sweepId', sweepId)}`;
@@ -199,7 +202,7 @@ export class DynamoMetricsStore implements MetricsStore {
   /** One item per epoch, so rewriting an epoch (a retried task) overwrites it. */
   async putEpochs(sweepId: string, taskId: string, rows: EpochMetrics[]): Promise<void> {
     const pk = epochsPk(sweepId, taskId);
-    const requests = latestRowPerEpoch(rows).map((row) => ({
+    const requests = epochRowsToStore(rows).map((row) => ({
       PutRequest: { Item: this.itemOf({ pk, sk: `${EPOCH_SK_PREFIX}${String(row.epoch).padStart(6, '0')}` }, row) },
     }));
     await this.batchWriteAll(requests, `${pk} / ${EPOCH_SK_PREFIX}* of table ${this.tableName}`);
@@ -210,6 +213,13 @@ export class DynamoMetricsStore implements MetricsStore {
     return items
       .map((item) => decodeEpoch(this.recordOf(item), this.where(item), { epoch: Number(String(item.sk).slice(EPOCH_SK_PREFIX.length)) }))
       .sort((a, b) => a.epoch - b.epoch);
+  }
+
+  async deleteEpochs(sweepId: string, taskId: string): Promise<void> {
+    const pk = epochsPk(sweepId, taskId);
+    const items = await this.queryPrefix(pk, EPOCH_SK_PREFIX);
+    const requests = items.map((item) => ({ DeleteRequest: { Key: { pk: item.pk, sk: item.sk } } }));
+    await this.batchWriteAll(requests, `${pk} / ${EPOCH_SK_PREFIX}* of table ${this.tableName}`);
   }
 
   async putRepro(record: ReproRecord): Promise<void> {
@@ -340,14 +350,14 @@ export class DynamoMetricsStore implements MetricsStore {
     );
   }
 
-  private async batchWriteAll(requests: { PutRequest: { Item: Item } }[], what: string): Promise<void> {
+  private async batchWriteAll(requests: WriteRequest[], what: string): Promise<void> {
     for (let start = 0; start < requests.length; start += BATCH_SIZE) {
       await this.batchWrite(requests.slice(start, start + BATCH_SIZE), what);
     }
   }
 
   /** One BatchWriteItem, resubmitting unprocessed items (throttling) with exponential backoff. */
-  private async batchWrite(requests: { PutRequest: { Item: Item } }[], what: string): Promise<void> {
+  private async batchWrite(requests: WriteRequest[], what: string): Promise<void> {
     let pending = requests;
     for (let attempt = 1; ; attempt++) {
       const output = await this.call(`BatchWriteItem ${what}`, () =>
@@ -433,6 +443,16 @@ export class S3ArtifactStore implements ArtifactStore {
     } catch (error) {
       if (isNamed(error, 'NoSuchKey')) return undefined;
       throw this.failure('GetObject', key, error);
+    }
+  }
+
+  /** S3 answers a delete of an absent key with success too. */
+  async delete(key: string): Promise<void> {
+    validateKey(key);
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+    } catch (error) {
+      throw this.failure('DeleteObject', key, error);
     }
   }
 

@@ -23,8 +23,8 @@ import {
   decodeRepro,
   decodeSweep,
   decodeTask,
+  epochRowsToStore,
   lastRecordPerTask,
-  latestRowPerEpoch,
   newestFirst,
   stampPatch,
   toStored,
@@ -48,6 +48,8 @@ function messageOf(error: unknown): string {
 }
 
 let tempCounter = 0;
+/** Temp files are `<file>~<pid>.<thread>.<n>.tmp`; no key or id contains '~'. */
+const TEMP_FILE = /~\d+\.\d+\.\d+\.tmp$/;
 
 /**
  * Writes through a temp file in the same directory, so readers and interrupted processes only
@@ -56,7 +58,7 @@ let tempCounter = 0;
  * also across threads and processes) and the result says whether it was created.
  */
 async function writeAtomic(file: string, data: string | Uint8Array, exclusive = false): Promise<boolean> {
-  const temp = `${file}~${process.pid}.${threadId}.${++tempCounter}.tmp`;
+  const temp = `${file}~${process.pid}.${threadId}.${++tempCounter}.tmp`; // matches TEMP_FILE
   let renamed = false;
   try {
     await mkdir(dirname(file), { recursive: true });
@@ -79,6 +81,45 @@ async function writeAtomic(file: string, data: string | Uint8Array, exclusive = 
     // The temp file may never have been created; the error that matters is already thrown.
     if (!renamed) await unlink(temp).catch(() => undefined);
   }
+}
+
+/** Removes a file; one that is not there is no error. */
+async function removeFile(file: string): Promise<void> {
+  try {
+    await unlink(file);
+  } catch (error) {
+    if (['ENOENT', 'ENOTDIR'].includes(errorCode(error) ?? '')) return;
+    throw new StoreError('service', `cannot remove ${file}: ${messageOf(error)}`, { cause: error });
+  }
+}
+
+/**
+ * Removes the temp files that writes interrupted by a crash or a kill left in a sweep's artifact
+ * and metrics directories, if they are older than `before` (the start of the run cleaning up, so
+ * that no write of this run is touched). Returns the files removed.
+ */
+export async function removeInterruptedWrites(rootDir: string, sweepId: string, before: Date): Promise<string[]> {
+  const root = resolve(rootDir);
+  const dirs = [join(root, 'sweeps', validateId('sweepId', sweepId)), join(root, METRICS_DIR, 'sweeps', sweepId)];
+  const removed: string[] = [];
+  const sweep = async (dir: string): Promise<void> => {
+    for (const entry of await entriesOf(dir)) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) await sweep(path);
+      else if (entry.isFile() && TEMP_FILE.test(entry.name)) {
+        const modified = await stat(path).then(
+          (stats) => stats.mtimeMs,
+          () => Infinity,
+        );
+        if (modified < before.getTime()) {
+          await removeFile(path);
+          removed.push(path);
+        }
+      }
+    }
+  };
+  for (const dir of dirs) await sweep(dir);
+  return removed;
 }
 
 function encodeJson(value: unknown, indent?: number): string {
@@ -243,7 +284,7 @@ export class LocalMetricsStore implements MetricsStore {
   /** One file per task: an object mapping each epoch number to its row. */
   async putEpochs(sweepId: string, taskId: string, rows: EpochMetrics[]): Promise<void> {
     const file = this.epochsFile(sweepId, taskId);
-    const latest = latestRowPerEpoch(rows);
+    const latest = epochRowsToStore(rows);
     if (latest.length === 0) return;
     await serialised(file, async () => {
       const byEpoch = (await readJson(file)) ?? {};
@@ -260,6 +301,11 @@ export class LocalMetricsStore implements MetricsStore {
     return Object.entries(byEpoch)
       .map(([epoch, row]) => decodeEpoch(row, `${file} (epoch ${epoch})`, { epoch: Number(epoch) }))
       .sort((a, b) => a.epoch - b.epoch);
+  }
+
+  async deleteEpochs(sweepId: string, taskId: string): Promise<void> {
+    const file = this.epochsFile(sweepId, taskId);
+    await serialised(file, () => removeFile(file));
   }
 
   /**
@@ -323,6 +369,10 @@ export class LocalArtifactStore implements ArtifactStore {
       if (['ENOENT', 'ENOTDIR'].includes(errorCode(error) ?? '')) return false;
       throw new StoreError('service', `cannot stat artifact ${file}: ${messageOf(error)}`, { cause: error });
     }
+  }
+
+  async delete(key: string): Promise<void> {
+    await removeFile(this.file(key));
   }
 
   async list(prefix: string): Promise<string[]> {

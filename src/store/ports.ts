@@ -30,6 +30,8 @@ export interface MetricsStore {
   putEpochs(sweepId: string, taskId: string, rows: EpochMetrics[]): Promise<void>;
   /** Sorted by epoch. */
   getEpochs(sweepId: string, taskId: string): Promise<EpochMetrics[]>;
+  /** Removes every epoch row of the task (a task restarted from scratch); nothing to remove is no error. */
+  deleteEpochs(sweepId: string, taskId: string): Promise<void>;
   /** Upsert, keyed by (name, createdAt, sweepId). */
   putRepro(record: ReproRecord): Promise<void>;
   /** Newest first. */
@@ -42,6 +44,8 @@ export interface ArtifactStore {
   /** Undefined only when the key is absent; any other failure throws StoreError. */
   get(key: string): Promise<Buffer | undefined>;
   exists(key: string): Promise<boolean>;
+  /** Removes the object; an absent key is no error. */
+  delete(key: string): Promise<void>;
   /** Keys starting with `prefix`, sorted. */
   list(prefix: string): Promise<string[]>;
   /** Where a user can find the key: a file path locally, s3://bucket/key in the cloud; '' is the store itself. */

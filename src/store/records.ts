@@ -2,8 +2,10 @@
  * What both MetricsStore adapters share: validation of what is written, the stored form of
  * values, decoding (and checking) of what is read, ordering, and patches.
  */
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { describeIssues, type TaskConfig } from '../flooding/config.js';
+import { canonicalJson } from '../flooding/json.js';
 import type { EpochMetrics } from '../flooding/metrics.js';
 import { REPRO_VERDICTS, type ReproRecord, SWEEP_STATUSES, type SweepRecord, TASK_STATUSES, type TaskRecord } from '../sweep/records.js';
 import { StoreError, validateId } from './ports.js';
@@ -46,8 +48,19 @@ export function validateRepro(record: ReproRecord): void {
 /** The DynamoDB sort key pads epochs to 6 digits. */
 const MAX_EPOCH = 999_999;
 
-/** Validates the rows and keeps the last row of each epoch, so one call never writes an epoch twice. */
-export function latestRowPerEpoch(rows: EpochMetrics[]): EpochMetrics[] {
+/** The field of a stored epoch row holding the sha256 of the rest of it. */
+const ROW_CHECKSUM = 'sha256';
+
+function checksumOf(stored: Record<string, unknown>): string {
+  const { [ROW_CHECKSUM]: _checksum, ...rest } = stored;
+  return createHash('sha256').update(canonicalJson(rest)).digest('hex');
+}
+
+/**
+ * The rows as the adapters write them: validated, the last row of each epoch only (one call never
+ * writes an epoch twice), in their stored form, each with the sha256 that decodeEpoch verifies.
+ */
+export function epochRowsToStore(rows: EpochMetrics[]): Array<{ epoch: number } & Record<string, unknown>> {
   const byEpoch = new Map<number, EpochMetrics>();
   for (const row of rows) {
     if (!Number.isInteger(row.epoch) || row.epoch < 0 || row.epoch > MAX_EPOCH) {
@@ -55,7 +68,10 @@ export function latestRowPerEpoch(rows: EpochMetrics[]): EpochMetrics[] {
     }
     byEpoch.set(row.epoch, row);
   }
-  return [...byEpoch.values()];
+  return [...byEpoch.values()].map((row) => {
+    const stored = toStored(row) as { epoch: number } & Record<string, unknown>;
+    return { ...stored, [ROW_CHECKSUM]: checksumOf(stored) };
+  });
 }
 
 export function validateLimit(limit: number | undefined): void {
@@ -181,7 +197,18 @@ function decoder<T>(kind: string, schema: z.ZodType<T>) {
 
 export const decodeSweep = decoder<SweepRecord>('sweep', sweepSchema);
 export const decodeTask = decoder<TaskRecord>('task', taskSchema);
-export const decodeEpoch = decoder<EpochMetrics>('epoch', epochSchema);
+const decodeEpochRecord = decoder<EpochMetrics>('epoch', epochSchema);
+
+/** An epoch row as stored, its checksum verified: a row altered at rest (a flipped digit) is damaged, never a number. */
+export function decodeEpoch(stored: unknown, where: string, expected: Partial<Record<keyof EpochMetrics, unknown>> = {}): EpochMetrics {
+  const { [ROW_CHECKSUM]: _checksum, ...row } = decodeEpochRecord(stored, where, expected) as EpochMetrics & Record<string, unknown>;
+  const record = stored as Record<string, unknown>;
+  if (typeof record[ROW_CHECKSUM] !== 'string') throw new StoreError('state', `damaged epoch record in ${where}: it has no checksum`);
+  if (record[ROW_CHECKSUM] !== checksumOf(record)) {
+    throw new StoreError('state', `damaged epoch record in ${where}: its sha256 checksum does not match its content`);
+  }
+  return row as EpochMetrics;
+}
 export const decodeRepro = decoder<ReproRecord>('repro', reproSchema as z.ZodType<ReproRecord>);
 
 /** Sort key of sweeps and repro runs: chronological (fixed timestamp format), ties by sweep id. */

@@ -1,9 +1,12 @@
-import { MissingStateError } from '../errors.js';
+import { isDeepStrictEqual } from 'node:util';
+import { FloodsweepError, MissingStateError } from '../errors.js';
 import { type ReportCurves, type ReproducibilitySection, renderReport } from '../report/html.js';
 import { curveLevels, sweepFigures } from '../report/sweep-figures.js';
 import type { Stores } from '../store/open.js';
 import { sweepKeys } from '../store/ports.js';
-import { groupLevelFormatter, type SweepSummary, summarizeSweep } from '../sweep/aggregate.js';
+import { EPOCH_READ_CONCURRENCY, groupLevelFormatter, type SweepSummary, summarizeSweep } from '../sweep/aggregate.js';
+import { mapLimited } from '../sweep/map-limited.js';
+import type { TaskRecord } from '../sweep/records.js';
 import { validateSpec } from '../sweep/spec.js';
 import { type AggregateOutput, aggregateInputSchema, parsePayload } from './payloads.js';
 
@@ -17,7 +20,7 @@ export async function aggregate(stores: Stores, event: unknown): Promise<Aggrega
   const sweep = await stores.metrics.getSweep(sweepId);
   if (!sweep) throw new MissingStateError(`sweep ${sweepId} does not exist`);
   const spec = validateSpec(await readStoredJson(stores, keys.spec));
-  const tasks = await stores.metrics.listTasks(sweepId);
+  const tasks = await failDamagedTasks(stores, sweepId, await stores.metrics.listTasks(sweepId));
   const epochsOf = (taskId: string) => stores.metrics.getEpochs(sweepId, taskId);
   const summary = await summarizeSweep({ sweepId, name: sweep.name, tasks, epochsOf, selection: spec.selection });
   await stores.artifacts.put(keys.summary, `${JSON.stringify(summary, null, 2)}\n`, 'application/json');
@@ -28,6 +31,32 @@ export async function aggregate(stores: Stores, event: unknown): Promise<Aggrega
     failedTasks: summary.failedTasks.length,
   });
   return { sweepId, status: summary.status, summaryKey: keys.summary, reportKey: keys.report };
+}
+
+/**
+ * Verifies what each succeeded task stored (every epoch row's checksum, and the record's final
+ * metrics against its last row): a task whose results are damaged ends FAILED with the cause, and
+ * only that task. Rows are read task by task with bounded concurrency and not kept.
+ */
+async function failDamagedTasks(stores: Stores, sweepId: string, tasks: TaskRecord[]): Promise<TaskRecord[]> {
+  return mapLimited(tasks, EPOCH_READ_CONCURRENCY, async (task) => {
+    if (task.status !== 'SUCCEEDED') return task;
+    let damage: string | undefined;
+    try {
+      const last = (await stores.metrics.getEpochs(sweepId, task.taskId)).at(-1);
+      const metricsOf = (row: NonNullable<TaskRecord['final']>) => ({ train: row.train, val: row.val, test: row.test });
+      if (last && task.final && !isDeepStrictEqual(metricsOf(task.final), metricsOf(last))) {
+        damage = `damaged task record of ${task.taskId}: its final metrics differ from its last epoch row`;
+      }
+    } catch (error) {
+      if (!(error instanceof FloodsweepError && error.kind === 'state')) throw error;
+      damage = error.message;
+    }
+    if (damage === undefined) return task;
+    const patch = { status: 'FAILED' as const, error: damage };
+    await stores.metrics.updateTask(sweepId, task.taskId, ['SUCCEEDED'], patch);
+    return { ...task, ...patch };
+  });
 }
 
 /** Draws the sweep's figures (PNG and SVG) and writes them with report.html, which names any figure that could not be drawn. */

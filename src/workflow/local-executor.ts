@@ -2,6 +2,7 @@ import { ExecutionAbortedError, ExecutionError, StateMachine, type StateMachineD
 import { z } from 'zod';
 import { FloodsweepError } from '../errors.js';
 import type { BackendName, BackendRequest } from '../flooding/names.js';
+import { removeInterruptedWrites } from '../store/local.js';
 import { openStores, type StoreConfig } from '../store/open.js';
 import { checkMemory, estimateSweep, localMemoryBudget } from '../sweep/resources.js';
 import { expandSpec, validateSpec } from '../sweep/spec.js';
@@ -149,7 +150,10 @@ export function runWorkflowLocally(
       throw error;
     }
   };
+  const startedAt = new Date();
   const planLambda = lambda('Plan', async (event) => {
+    // Temp files of writes an earlier run of this sweep could not finish (killed): only the local store leaves them.
+    if (options.stores.kind === 'local') await removeInterruptedWrites(options.stores.rootDir, input.sweepId, startedAt);
     // Never more Train calls than workers: a queued call's wait would count against its timeout.
     const planned = await plan(stores, event, { maxConcurrencyCap: pool.size });
     await options.onPlanned?.(planned, await pool.backend(), pool.size);

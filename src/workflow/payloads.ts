@@ -29,6 +29,8 @@ export const executionInputSchema = z.object({
   sweepId: id.optional(),
   maxTasks: z.number().int().positive().optional(),
   repro: reproBlockSchema.optional(),
+  /** Resuming: tasks to retrain from scratch, by id (any string: Plan names an unknown one), and/or every FAILED task. */
+  restart: z.strictObject({ taskIds: z.array(z.string()).optional(), failed: z.boolean().optional() }).optional(),
 });
 export type ExecutionInput = z.output<typeof executionInputSchema>;
 

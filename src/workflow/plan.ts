@@ -1,10 +1,11 @@
+import { UsageError } from '../errors.js';
 import { DatasetError, describeDataFile } from '../flooding/datasets.js';
 import type { Stores } from '../store/open.js';
 import { sweepKeys } from '../store/ports.js';
 import type { TaskRecord } from '../sweep/records.js';
 import { expandSpec, type PlannedTask, type SweepSpec, validateSpec } from '../sweep/spec.js';
 import { sweepIdOfExecution } from './names.js';
-import { type ManifestItem, type PlanOutput, parsePayload, planInputSchema } from './payloads.js';
+import { type ManifestItem, type PlanInput, type PlanOutput, parsePayload, planInputSchema } from './payloads.js';
 
 export interface PlanOptions {
   /** The deployment's ceiling on parallel tasks, whatever a spec asks for. */
@@ -25,27 +26,32 @@ export async function plan(stores: Stores, event: unknown, options: PlanOptions 
   const keys = sweepKeys(sweepId);
   const manifest: ManifestItem[] = tasks.map((t) => ({ sweepId, taskId: t.taskId }));
   // A resumed sweep keeps what its tasks already achieved: one listing, not a read per task.
-  const existingTasks = await stores.metrics.listTasks(sweepId);
-  refuseChangedData(sweepId, existingTasks, tasks);
-  const existing = new Set(existingTasks.map((task) => task.taskId));
+  const stored = await stores.metrics.listTasks(sweepId);
+  refuseChangedData(sweepId, stored, tasks);
+  const restarted = tasksToRestart(sweepId, tasks, stored, input.restart);
   await stores.artifacts.put(keys.spec, `${JSON.stringify(spec, null, 2)}\n`, 'application/json');
   await stores.artifacts.put(keys.manifest, JSON.stringify(manifest), 'application/json');
+  const existing = new Set(stored.map((task) => task.taskId));
   const updatedAt = now().toISOString();
-  await stores.metrics.putTasks(
-    tasks
-      .filter((task) => !existing.has(task.taskId))
-      .map((task) => ({
-        sweepId,
-        taskId: task.taskId,
-        status: 'PENDING',
-        config: task.config,
-        group: task.group,
-        epochsDone: 0,
-        epochsTotal: task.config.training.epochs,
-        attempts: 0,
-        updatedAt,
-      })),
-  );
+  const pendingRecord = (task: PlannedTask): TaskRecord => ({
+    sweepId,
+    taskId: task.taskId,
+    status: 'PENDING',
+    config: task.config,
+    group: task.group,
+    epochsDone: 0,
+    epochsTotal: task.config.training.epochs,
+    attempts: 0,
+    updatedAt,
+  });
+  await stores.metrics.putTasks(tasks.filter((task) => !existing.has(task.taskId) || restarted.has(task.taskId)).map(pendingRecord));
+  // The record is PENDING first: were this interrupted, the task would still be trained again, and
+  // without its checkpoint it starts from scratch, rewriting every epoch row.
+  for (const taskId of restarted) {
+    await stores.artifacts.delete(keys.taskCheckpoint(taskId));
+    await stores.artifacts.delete(keys.taskResult(taskId));
+    await stores.metrics.deleteEpochs(sweepId, taskId);
+  }
   const created = await stores.metrics.createSweep({
     sweepId,
     name: spec.name,
@@ -81,4 +87,18 @@ function refuseChangedData(sweepId: string, existing: readonly TaskRecord[], pla
       );
     }
   }
+}
+
+/** The tasks a resume retrains from scratch: each named one must be a task of the sweep; `failed` adds every FAILED one. */
+function tasksToRestart(
+  sweepId: string,
+  planned: PlannedTask[],
+  stored: TaskRecord[],
+  restart: PlanInput['input']['restart'],
+): Set<string> {
+  const ids = new Set(planned.map((task) => task.taskId));
+  const unknown = restart?.taskIds?.find((taskId) => !ids.has(taskId));
+  if (unknown !== undefined) throw new UsageError(`restart task ${JSON.stringify(unknown)}: sweep ${sweepId} has no such task`);
+  const failed = restart?.failed ? stored.filter((task) => task.status === 'FAILED' && ids.has(task.taskId)) : [];
+  return new Set([...(restart?.taskIds ?? []), ...failed.map((task) => task.taskId)]);
 }

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { taskConfigSchema } from '../flooding/config.js';
+import { ERROR_KINDS } from '../flooding/errors.js';
 import type { TaskResult } from '../flooding/metrics.js';
 import { BACKENDS } from '../flooding/names.js';
 import { storeConfigSchema } from '../store/open.js';
@@ -44,7 +45,7 @@ export const fromWorkerSchema = z.discriminatedUnion('type', [
     type: z.literal('failed'),
     jobId: z.number(),
     name: z.string(),
-    kind: z.enum(['input', 'state', 'service', 'internal']),
+    kind: z.enum(ERROR_KINDS),
     message: z.string(),
     stack: z.string().optional(),
   }),
