@@ -4,6 +4,7 @@ import { EXIT_BAD_INPUT, exitCodeOf, kindOf } from '../errors.js';
 import { registerDemo } from './demo.js';
 import { invocation } from './invocation.js';
 import { registerRepro } from './repro.js';
+import { sanitize } from './sanitize.js';
 import { registerSweep } from './sweep.js';
 import { registerTrain } from './train.js';
 import { registerUi } from './ui.js';
@@ -96,9 +97,4 @@ function report(error: unknown, withTrace: boolean): number {
   if (withTrace && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
   else if (kindOf(error) === 'internal') process.stderr.write('(run again with --debug for details)\n');
   return exitCodeOf(error);
-}
-
-/** Control characters a user supplied (in a flag, a file name) must not reach the terminal raw. */
-function sanitize(text: string): string {
-  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
