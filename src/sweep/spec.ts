@@ -12,7 +12,15 @@ import {
   taskConfigSchema,
 } from '../flooding/config.js';
 import { canonicalJson } from '../flooding/json.js';
-import { distinctPoints, drawPoints, isSampledAxis, SAMPLE_DIGITS, type SampledAxis, sampledAxisSchema } from './sampling.js';
+import {
+  distinctPoints,
+  drawPoints,
+  isNumericAxis,
+  isSampledAxis,
+  SAMPLE_DIGITS,
+  type SampledAxis,
+  sampledAxisSchema,
+} from './sampling.js';
 
 /**
  * The sweep spec: a base task config, the axes it is swept over (flood levels x seeds x grid),
@@ -286,6 +294,22 @@ export function sampledAxes(spec: Pick<SweepSpec, 'floodLevels' | 'grid'>): Name
   const floodLevels = Array.isArray(spec.floodLevels) ? [] : [{ key: 'floodLevels', path: ['floodLevels'], axis: spec.floodLevels }];
   const grid = Object.entries(spec.grid).flatMap(([key, axis]) => (Array.isArray(axis) ? [] : [{ key, path: ['grid', key], axis }]));
   return [...floodLevels, ...grid];
+}
+
+/** A sampled axis whose values are numbers, by its task config field path (`floodLevel`, `optimizer.lr`): charts place tasks on it. */
+export interface NumericAxis {
+  path: string;
+  /** `log` for a loguniform axis, whose draws spread over decades. */
+  scale: 'linear' | 'log';
+}
+
+/** The sampled axes of numbers (uniform, loguniform, choices of numbers), in draw order. */
+export function numericSampledAxes(spec: Pick<SweepSpec, 'floodLevels' | 'grid'>): NumericAxis[] {
+  return sampledAxes(spec).flatMap(({ key, axis }): NumericAxis[] =>
+    isNumericAxis(axis)
+      ? [{ path: key === 'floodLevels' ? 'floodLevel' : key, scale: axis.sample === 'loguniform' ? 'log' : 'linear' }]
+      : [],
+  );
 }
 
 /** Sampled axes are drawn jointly, one point per draw: they must agree on how many points. */

@@ -4,7 +4,7 @@ import { curveLevels, sweepFigures } from '../report/sweep-figures.js';
 import type { Stores } from '../store/open.js';
 import { sweepKeys } from '../store/ports.js';
 import { groupLevelFormatter, type SweepSummary, summarizeSweep } from '../sweep/aggregate.js';
-import { validateSpec } from '../sweep/spec.js';
+import { numericSampledAxes, validateSpec } from '../sweep/spec.js';
 import { type AggregateOutput, aggregateInputSchema, parsePayload } from './payloads.js';
 
 /**
@@ -19,7 +19,14 @@ export async function aggregate(stores: Stores, event: unknown): Promise<Aggrega
   const spec = validateSpec(await readStoredJson(stores, keys.spec));
   const tasks = await stores.metrics.listTasks(sweepId);
   const epochsOf = (taskId: string) => stores.metrics.getEpochs(sweepId, taskId);
-  const summary = await summarizeSweep({ sweepId, name: sweep.name, tasks, epochsOf, selection: spec.selection });
+  const summary = await summarizeSweep({
+    sweepId,
+    name: sweep.name,
+    tasks,
+    epochsOf,
+    selection: spec.selection,
+    sampledAxes: numericSampledAxes(spec),
+  });
   await stores.artifacts.put(keys.summary, `${JSON.stringify(summary, null, 2)}\n`, 'application/json');
   await writeReport(stores, summary);
   await stores.metrics.updateSweep(sweepId, ['RUNNING', 'SUCCEEDED', 'PARTIAL', 'FAILED'], {
