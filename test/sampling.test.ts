@@ -3,8 +3,11 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { runSweep } from '../src/run.js';
 import { openStores } from '../src/store/open.js';
+import { sweepKeys } from '../src/store/ports.js';
 import { expandSpec, type PlannedTask, SpecError, type SweepSpec, sampledPoints, validateSpec } from '../src/sweep/spec.js';
+import { taskTable } from '../src/sweep/tables.js';
 import { plan } from '../src/workflow/plan.js';
 import { type Emulators, startEmulators } from './emulators.js';
 
@@ -219,5 +222,46 @@ describe('sampled axes in the cloud', () => {
     } finally {
       await aws.cleanup();
     }
+  });
+});
+
+describe('a sweep with a sampled learning rate', () => {
+  test('runs locally; its report, summary and exports show the sampled axis as numbers', async () => {
+    const rootDir = await mkdtemp(join(tmpdir(), 'floodsweep-sampled-run-'));
+    const input = spec({
+      name: 'sampled-lr',
+      dataset: { name: 'sinusoid2d', nTrain: 32, nVal: 32, nTest: 64 },
+      model: { kind: 'mlp', depth: 1, width: 8 },
+      training: { epochs: 2, batchSize: 16, evalEvery: 1 },
+      grid: { 'optimizer.lr': lr(3) },
+    });
+    const result = await runSweep(input, { stores: { kind: 'local', rootDir }, workers: 2, backend: 'wasm' });
+    assert.equal(result.summary.status, 'SUCCEEDED');
+    assert.deepEqual(result.summary.sampledAxes, [{ path: 'optimizer.lr', scale: 'log' }]);
+    const drawn = sampledPoints(input).points.flat();
+    assert.deepEqual(result.summary.groups.map((group) => group.label['optimizer.lr']).sort(), [...drawn].sort());
+
+    const stores = openStores({ kind: 'local', rootDir });
+    const keys = sweepKeys(result.sweepId);
+    const report = (await stores.artifacts.get(keys.report))!.toString();
+    const section = report.slice(report.indexOf('<h2>Sampled axes</h2>'));
+    assert.ok(section.length < report.length, 'the report has a section on the sampled axes');
+    const chart = JSON.parse(/data-chart-for="sampled-axes">(.*?)<\/script>/s.exec(section)![1]);
+    assert.equal(chart.concat[0].encoding.x.scale.type, 'log');
+    assert.equal(chart.concat[0].mark.type, 'circle');
+    // One dot per task, at its drawn lr.
+    assert.deepEqual(
+      chart.data.values.map((row: Record<string, number>) => row['axis:optimizer.lr']).sort(),
+      [...drawn, ...drawn].sort(),
+    );
+    const png = await stores.artifacts.get(keys.plot('sampled-1-optimizer-lr.png'));
+    assert.ok(png && png.subarray(1, 4).toString() === 'PNG', 'the scatter is drawn as a PNG too');
+    assert.ok(section.includes('sampled-1-optimizer-lr.png'));
+
+    const tasks = await stores.metrics.listTasks(result.sweepId);
+    const table = taskTable(tasks, Object.keys(input.grid), () => []);
+    assert.ok(table.columns.includes('optimizer.lr'));
+    for (const row of table.rows) assert.equal(typeof row['optimizer.lr'], 'number');
+    assert.deepEqual([...new Set(table.rows.map((row) => row['optimizer.lr']))].sort(), [...drawn].sort());
   });
 });
