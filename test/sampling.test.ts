@@ -250,10 +250,7 @@ describe('a sweep with a sampled learning rate', () => {
     assert.equal(chart.concat[0].encoding.x.scale.type, 'log');
     assert.equal(chart.concat[0].mark.type, 'circle');
     // One dot per task, at its drawn lr.
-    assert.deepEqual(
-      chart.data.values.map((row: Record<string, number>) => row['axis:optimizer.lr']).sort(),
-      [...drawn, ...drawn].sort(),
-    );
+    assert.deepEqual(chart.data.values.map((row: Record<string, number>) => row['axis:optimizer.lr']).sort(), [...drawn, ...drawn].sort());
     const png = await stores.artifacts.get(keys.plot('sampled-1-optimizer-lr.png'));
     assert.ok(png && png.subarray(1, 4).toString() === 'PNG', 'the scatter is drawn as a PNG too');
     assert.ok(section.includes('sampled-1-optimizer-lr.png'));
