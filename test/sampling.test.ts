@@ -1,14 +1,17 @@
 import assert from 'node:assert/strict';
-import { mkdtemp } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { loadSpecFile } from '../src/input-files.js';
 import { runSweep } from '../src/run.js';
 import { openStores } from '../src/store/open.js';
 import { sweepKeys } from '../src/store/ports.js';
 import { expandSpec, type PlannedTask, SpecError, type SweepSpec, sampledPoints, validateSpec } from '../src/sweep/spec.js';
 import { taskTable } from '../src/sweep/tables.js';
 import { plan } from '../src/workflow/plan.js';
+import { floodsweep, show } from './cli-helpers.js';
 import { type Emulators, startEmulators } from './emulators.js';
 
 /** A valid spec plus `overrides`. */
@@ -260,5 +263,38 @@ describe('a sweep with a sampled learning rate', () => {
     assert.ok(table.columns.includes('optimizer.lr'));
     for (const row of table.rows) assert.equal(typeof row['optimizer.lr'], 'number');
     assert.deepEqual([...new Set(table.rows.map((row) => row['optimizer.lr']))].sort(), [...drawn].sort());
+  });
+});
+
+// These run bin/floodsweep.js, which runs dist/: `npm run build` first.
+describe('floodsweep sweep validate and run with sampled axes', () => {
+  const example = join(import.meta.dirname, '..', 'examples', 'random-search.json');
+
+  test('validate prints the drawn points, one line each', async () => {
+    const result = await floodsweep(['sweep', 'validate', example]);
+    assert.equal(result.code, 0, show(result));
+    const lines = result.stdout.trimEnd().split('\n');
+    const header = lines.findIndex((line) => /^point\s+floodLevel\s+optimizer\.lr$/.test(line));
+    assert.ok(header > 0, show(result));
+    const rows = lines.slice(header + 1).map((line) => line.split(/\s+/));
+    const { points } = sampledPoints(loadSpecFile(example));
+    assert.deepEqual(
+      rows,
+      points.map((point, index) => [String(index + 1), ...point.map(String)]),
+    );
+  });
+
+  test('a bad distribution: one line naming the field, exit 2, nothing written', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'floodsweep-sampled-bad-'));
+    const file = join(dir, 'bad.json');
+    await writeFile(
+      file,
+      JSON.stringify({ name: 'bad', floodLevels: [0], grid: { 'optimizer.lr': { sample: 'uniform', low: 0.1, high: 0.01, count: 4 } } }),
+    );
+    const results = join(dir, 'results');
+    const result = await floodsweep(['sweep', 'run', file, '--results', results]);
+    assert.equal(result.code, 2, show(result));
+    assert.equal(result.stderr, 'floodsweep: grid.optimizer.lr.low: must be < high\n');
+    assert.equal(existsSync(results), false, 'nothing written');
   });
 });

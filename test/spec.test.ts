@@ -376,6 +376,7 @@ describe('examples', () => {
       'demo-sgd.json': 4,
       'paper-synthetic.json': 120,
       'pinned-small.json': 4,
+      'random-search.json': 32,
       'tiny.json': 4,
     });
   });

@@ -116,7 +116,7 @@ function toVegaLite(spec: ChartSpec, width: number, height: number): TopLevelSpe
     ...scatter.map((dots) => ({ name: dots.name, color: dots.color, dash: SOLID })),
     ...hLines.map((hLine) => ({ name: hLine.name, color: REFERENCE_COLOR, dash: DOTTED })),
   ];
-  if (bands.length + lines.length + scatter.length === 0) throw new Error(`chart "${spec.title}" has no lines, bands or dots to plot`);
+  if (bands.length + lines.length + scatter.length === 0) throw new Error(`chart "${spec.title}" has no lines or bands or dots to plot`);
   const names = series.map((s) => s.name);
   const colors = series.map((s, i) => s.color ?? PALETTE[i % PALETTE.length]);
   const duplicate = names.find((name, i) => names.indexOf(name) !== i);
