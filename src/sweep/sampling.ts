@@ -6,8 +6,7 @@
 import { z } from 'zod';
 import { Rng } from '../flooding/rng.js';
 
-export const SAMPLE_KINDS = ['uniform', 'loguniform', 'choice'] as const;
-export type SampleKind = (typeof SAMPLE_KINDS)[number];
+const SAMPLE_KINDS = ['uniform', 'loguniform', 'choice'] as const;
 
 /** Drawn numbers are rounded to this many significant digits, so that ids and labels stay readable. */
 export const SAMPLE_DIGITS = 4;
@@ -71,7 +70,7 @@ export function sampledAxisSchema<T>(value: z.ZodType<number>, choiceValue: z.Zo
 }
 
 /** `x` to SAMPLE_DIGITS significant digits, kept within [low, high] (a 5-digit `low` stays reachable). */
-export function roundSample(x: number, low: number, high: number): number {
+function roundSample(x: number, low: number, high: number): number {
   return Math.min(high, Math.max(low, Number(x.toPrecision(SAMPLE_DIGITS))));
 }
 

@@ -290,7 +290,7 @@ interface NamedSampledAxis {
 }
 
 /** The spec's sampled axes in draw order: floodLevels first, then the grid keys in order. */
-export function sampledAxes(spec: Pick<SweepSpec, 'floodLevels' | 'grid'>): NamedSampledAxis[] {
+function sampledAxes(spec: Pick<SweepSpec, 'floodLevels' | 'grid'>): NamedSampledAxis[] {
   const floodLevels = Array.isArray(spec.floodLevels) ? [] : [{ key: 'floodLevels', path: ['floodLevels'], axis: spec.floodLevels }];
   const grid = Object.entries(spec.grid).flatMap(([key, axis]) => (Array.isArray(axis) ? [] : [{ key, path: ['grid', key], axis }]));
   return [...floodLevels, ...grid];
