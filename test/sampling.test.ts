@@ -4,15 +4,15 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { ENV_NAMES } from '../src/env-names.js';
 import { loadSpecFile } from '../src/input-files.js';
 import { runSweep } from '../src/run.js';
 import { openStores } from '../src/store/open.js';
 import { sweepKeys } from '../src/store/ports.js';
 import { expandSpec, type PlannedTask, SpecError, type SweepSpec, sampledPoints, validateSpec } from '../src/sweep/spec.js';
 import { taskTable } from '../src/sweep/tables.js';
-import { plan } from '../src/workflow/plan.js';
 import { floodsweep, show } from './cli-helpers.js';
-import { type Emulators, startEmulators } from './emulators.js';
+import { credentials, type Emulators, region, startEmulators } from './emulators.js';
 
 /** A valid spec plus `overrides`. */
 function spec(overrides: Record<string, unknown> = {}): SweepSpec {
@@ -200,7 +200,7 @@ describe('sampled axes in the cloud', () => {
     await emulators?.close();
   });
 
-  test('the Plan step plans the tasks of the local expansion, against DynamoDB + S3 and local files', async () => {
+  test('the Plan Lambda handler, on DynamoDB + S3, plans the tasks of the local expansion', async () => {
     const input = {
       name: 'search-plan',
       floodLevels: { sample: 'uniform', low: 0, high: 0.3, count: 4 },
@@ -209,20 +209,35 @@ describe('sampled axes in the cloud', () => {
     };
     const expected = expandSpec(validateSpec(input));
     const aws = await emulators.newAwsStores();
-    const local = openStores({ kind: 'local', rootDir: await mkdtemp(join(tmpdir(), 'floodsweep-sampling-')) });
+    // The environment the stack gives the function, pointed at the emulators.
+    const environment = {
+      [ENV_NAMES.table]: aws.tableName,
+      [ENV_NAMES.bucket]: aws.bucket,
+      AWS_ENDPOINT_URL_DYNAMODB: emulators.endpoints.dynamodbEndpointUrl,
+      AWS_ENDPOINT_URL_S3: emulators.endpoints.s3EndpointUrl,
+      AWS_REGION: region,
+      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+    };
+    const saved = Object.fromEntries(Object.keys(environment).map((name) => [name, process.env[name]]));
+    Object.assign(process.env, environment);
     try {
-      for (const stores of [aws, local]) {
-        // A spec travels as JSON in the execution input.
-        const planned = await plan(stores, { input: { spec: JSON.parse(JSON.stringify(input)) }, executionName: 'search-plan-1' });
-        const manifest = JSON.parse((await stores.artifacts.get(planned.manifestKey))!.toString());
-        assert.deepEqual(
-          manifest.map((item: { taskId: string }) => item.taskId),
-          expected.map((task) => task.taskId),
-        );
-        const records = new Map((await stores.metrics.listTasks(planned.sweepId)).map((task) => [task.taskId, task]));
-        for (const task of expected) assert.deepEqual(records.get(task.taskId)?.config, task.config);
-      }
+      const { handler } = await import('../functions/plan.js');
+      // A spec travels as JSON in the execution input.
+      const planned = await handler({ input: { spec: JSON.parse(JSON.stringify(input)) }, executionName: 'search-plan-1' });
+      const manifest = JSON.parse((await aws.artifacts.get(planned.manifestKey))!.toString());
+      assert.deepEqual(
+        manifest.map((item: { taskId: string }) => item.taskId),
+        expected.map((task) => task.taskId),
+      );
+      const records = new Map((await aws.metrics.listTasks(planned.sweepId)).map((task) => [task.taskId, task]));
+      assert.equal(records.size, expected.length);
+      for (const task of expected) assert.deepEqual(records.get(task.taskId)?.config, task.config);
     } finally {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
       await aws.cleanup();
     }
   });
