@@ -18,7 +18,7 @@ export function registerSweep(program: Command): void {
 
   sweep
     .command('validate <spec>')
-    .description('check a sweep spec and print how many tasks it expands to')
+    .description('check a sweep spec and print how many tasks it expands to, and the points drawn for its sampled axes')
     .option('--max-tasks <n>', `refuse sweeps above n tasks (default ${DEFAULT_MAX_TASKS})`, parsePositiveInteger)
     .addHelpText('after', '\nExample:\n  $ floodsweep sweep validate examples/tiny.json')
     .action(async (specPath: string, options: { maxTasks?: number }) => {
