@@ -4,6 +4,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { formatSampledPoints } from '../src/cli/sampled-points.js';
 import { ENV_NAMES } from '../src/env-names.js';
 import { loadSpecFile } from '../src/input-files.js';
 import { runSweep } from '../src/run.js';
@@ -297,6 +298,18 @@ describe('floodsweep sweep validate and run with sampled axes', () => {
       rows,
       points.map((point, index) => [String(index + 1), ...point.map(String)]),
     );
+  });
+
+  test('drawn values reach the terminal escaped, one point per line', () => {
+    const text = formatSampledPoints({ axes: ['dataset.labelColumn'], points: [['red\u009b31m'], ['line\nbreak\u001b[2J']] }, 5);
+    assert.equal(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/.test(text), false, JSON.stringify(text));
+    assert.deepEqual(text.split('\n'), [
+      '2 sampled points (search.seed 5):',
+      'point  dataset.labelColumn',
+      '1      "red\\u009b31m"',
+      '2      "line\\nbreak\\u001b[2J"',
+      '',
+    ]);
   });
 
   test('a bad distribution: one line naming the field, exit 2, nothing written', async () => {
