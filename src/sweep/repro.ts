@@ -100,7 +100,8 @@ export function snapshotOf({ sweepId, name, spec, records: recordList, summary }
   const tasks: TaskSnapshot[] = planned.map((task) => {
     const record = records.get(task.taskId);
     if (!groupIndex.has(task.group)) groupIndex.set(task.group, groupIndex.size);
-    const levels = levelIndex.get(task.group) ?? levelIndex.set(task.group, new Map()).get(task.group)!;
+    if (!levelIndex.has(task.group)) levelIndex.set(task.group, new Map());
+    const levels = levelIndex.get(task.group)!;
     if (!levels.has(task.config.floodLevel)) levels.set(task.config.floodLevel, levels.size);
     return {
       position: `${groupIndex.get(task.group)}/${levels.get(task.config.floodLevel)}/${spec.seeds.indexOf(task.config.seed)}`,
