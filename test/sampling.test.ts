@@ -10,6 +10,7 @@ import { loadSpecFile } from '../src/input-files.js';
 import { runSweep } from '../src/run.js';
 import { openStores } from '../src/store/open.js';
 import { sweepKeys } from '../src/store/ports.js';
+import { snapshotOf } from '../src/sweep/repro.js';
 import { expandSpec, type PlannedTask, SpecError, type SweepSpec, sampledPoints, validateSpec } from '../src/sweep/spec.js';
 import { taskTable } from '../src/sweep/tables.js';
 import { floodsweep, show } from './cli-helpers.js';
@@ -130,6 +131,24 @@ describe('sampled axes', () => {
     const joint = expandSpec(spec({ floodLevels: levels, grid: { 'optimizer.lr': lr(4) } }));
     assert.equal(joint.length, 4 * 2);
     assert.ok(joint.filter((task) => task.config.floodLevel === 0).length === 4);
+  });
+
+  test('a reproducibility snapshot places each task by group, level and seed, with levels drawn per group', () => {
+    const input = spec({
+      floodLevels: { sample: 'uniform', low: 0.01, high: 0.4, count: 2 },
+      grid: { 'optimizer.lr': lr(2) },
+      seeds: [4, 2],
+    });
+    const { tasks } = snapshotOf({ sweepId: 'search-1', name: 'search', spec: input, records: [] });
+    // Each drawn lr is a group with b = 0 and its drawn level; seeds in the order listed.
+    assert.deepEqual(
+      tasks.map((task) => task.position),
+      ['0/0/0', '0/0/1', '0/1/0', '0/1/1', '1/0/0', '1/0/1', '1/1/0', '1/1/1'],
+    );
+    assert.deepEqual(
+      tasks.map((task) => task.floodLevel === 0),
+      [true, true, false, false, true, true, false, false],
+    );
   });
 
   test('a choice draws only its values, each point once', () => {
