@@ -182,7 +182,7 @@ describe('the data file is part of the task identity', () => {
     const loaded = loadSpecFile(gridSpec);
     assert.equal((loaded.dataset as { path: string }).path, join(dir, 'base.csv'));
     assert.deepEqual(
-      loaded.grid.dataset.map((d) => (d as { path: string }).path),
+      (loaded.grid.dataset as unknown[]).map((d) => (d as { path: string }).path),
       [join(dir, 'sub/a.csv'), '/abs/b.csv'],
     );
     assert.deepEqual(loaded.grid['dataset.path'], [join(dir, 'c.csv'), '/abs/d.csv']);

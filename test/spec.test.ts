@@ -374,8 +374,8 @@ describe('parseSpecText', () => {
       problemsOf(() => validateSpec({ name: 'x', floodLevels: { from: 1e6, to: 1e6 + 1e-6, step: 1e-10 } }))[0],
       /^floodLevels: \{from, to, step\} gives levels \d+ and \d+ that are both .* once rounded to 10 decimals; use a larger step$/,
     );
-    assert.deepEqual(validateSpec({ name: 'x', floodLevels: { from: 0, to: 1e-9, step: 1e-10 } }).floodLevels.at(-1), 1e-9);
-    assert.equal(validateSpec({ name: 'x', floodLevels: { from: 0, to: 1e-9, step: 1e-10 } }).floodLevels.length, 11);
+    assert.deepEqual((validateSpec({ name: 'x', floodLevels: { from: 0, to: 1e-9, step: 1e-10 } }).floodLevels as number[]).at(-1), 1e-9);
+    assert.equal((validateSpec({ name: 'x', floodLevels: { from: 0, to: 1e-9, step: 1e-10 } }).floodLevels as number[]).length, 11);
   });
 
   test('validates what it parsed', () => {
@@ -404,6 +404,7 @@ describe('examples', () => {
       'demo-sgd.json': 4,
       'paper-synthetic.json': 120,
       'pinned-small.json': 4,
+      'random-search.json': 32,
       'tiny.json': 4,
     });
   });

@@ -26,21 +26,27 @@ export function registerSweep(program: Command): void {
 
   const validate = sweep
     .command('validate <spec>')
-    .description('check a sweep spec; print how many tasks it expands to, the memory a task needs and the work in epochs x samples')
+    .description(
+      'check a sweep spec; print how many tasks it expands to, the points drawn for its sampled axes, its data files, the memory a task needs and the work in epochs x samples',
+    )
     .option('--max-tasks <n>', `refuse sweeps above n tasks (default ${DEFAULT_MAX_TASKS})`, parsePositiveInteger)
     .addHelpText('after', '\nExample:\n  $ floodsweep sweep validate examples/tiny.json');
   addResourceOptions(validate).action(async (specPath: string, options: ResourceFlags & { maxTasks?: number }) => {
     const { loadSpecFile } = await import('../input-files.js');
-    const { expandSpec } = await import('../sweep/spec.js');
+    const { expandSpec, sampledPoints } = await import('../sweep/spec.js');
     const { checkSweepResources } = await import('./resources.js');
+    const { formatSampledPoints } = await import('./sampled-points.js');
     const spec = loadSpecFile(specPath);
     const tasks = expandSpec(spec, { maxTasks: options.maxTasks });
     const dataLines = await describeDataFiles(tasks);
     const resources = await checkSweepResources(tasks, options);
     const groups = new Set(tasks.map((t) => t.group)).size;
-    process.stdout.write(
-      `${JSON.stringify(specPath)}: valid; ${tasks.length} tasks = ${groups} setting${groups === 1 ? '' : 's'} x ${spec.floodLevels.length} flood levels x ${spec.seeds.length} seeds\n`,
-    );
+    // A sampled floodLevels gives each setting the levels drawn for it (plus b = 0): counted per setting.
+    const pairs = new Set(tasks.map((t) => `${t.group}/${t.config.floodLevel}`)).size;
+    const settings = `${groups} setting${groups === 1 ? '' : 's'}`;
+    const levels = pairs % groups === 0 ? `${settings} x ${pairs / groups} flood levels` : `${pairs} flood levels over ${settings}`;
+    process.stdout.write(`${JSON.stringify(specPath)}: valid; ${tasks.length} tasks = ${levels} x ${spec.seeds.length} seeds\n`);
+    process.stdout.write(formatSampledPoints(sampledPoints(spec, { maxTasks: options.maxTasks }), spec.search?.seed ?? 0));
     for (const line of [...dataLines, ...resources]) process.stdout.write(`${line}\n`);
   });
 

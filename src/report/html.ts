@@ -14,10 +14,11 @@ import {
   curvesSpec,
   EMBED_CHARTS_SCRIPT,
   readVegaScript,
+  sampledAxesSpec,
   scriptJson,
   VEGA_SCRIPTS,
 } from './interactive.js';
-import type { OmittedFigure, SweepFigure, SweepFigures } from './sweep-figures.js';
+import { type OmittedFigure, type SweepFigure, type SweepFigures, WHOLE_SWEEP } from './sweep-figures.js';
 
 /** Per group (GroupSummary.group), the runs whose per-epoch curves the report's interactive chart shows. */
 export type ReportCurves = Record<string, CurveRun[]>;
@@ -57,6 +58,11 @@ export function renderReport(
 <h1>Sweep ${escapeHtml(summary.name)} ${statusBadge(summary.status)}${reproducibility ? ` ${verdictBadge(reproducibility.verdict)}` : ''}</h1>
 ${overview(summary, reproducibility)}
 ${sharedSettings(summary.sharedSettings)}
+${sampledAxesSection(
+  summary,
+  drawn.figures.filter((figure) => figure.group === WHOLE_SWEEP),
+  drawn.omitted.filter((figure) => figure.group === WHOLE_SWEEP),
+)}
 ${groupSections.join('\n')}
 ${failures(summary, groupNumbers, new Map(summary.groups.map((group) => [group.group, groupLevelFormatter(group)])))}
 ${reproducibility ? reproducibilitySection(reproducibility) : ''}
@@ -186,6 +192,21 @@ ${rows.join('\n')}
 </tbody>
 </table>
 ${interactiveCharts(group, number, curves)}
+${figures.map(figureHtml).join('\n')}
+${omitted.length > 0 ? omittedFigures(omitted) : ''}
+</section>`;
+}
+
+/** The selection metric of every finished task against each sampled axis of numbers; '' without such axes. */
+function sampledAxesSection(summary: SweepSummary, figures: SweepFigure[], omitted: OmittedFigure[]): string {
+  const spec = sampledAxesSpec(summary);
+  if (!spec && figures.length + omitted.length === 0) return '';
+  const axes = (summary.sampledAxes ?? []).map(({ path }) => `<code>${escapeHtml(path)}</code>`).join(', ');
+  const id = 'sampled-axes';
+  return `<section>
+<h2>Sampled axes</h2>
+<p>The sweep drew ${axes} from distributions: each task is a dot at its drawn values, coloured by flood level.</p>
+${spec ? `<div class="chart" id="${id}"></div>\n<script type="application/json" data-chart-for="${id}">${scriptJson(spec)}</script>` : ''}
 ${figures.map(figureHtml).join('\n')}
 ${omitted.length > 0 ? omittedFigures(omitted) : ''}
 </section>`;

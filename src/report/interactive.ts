@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { TopLevelSpec } from 'vega-lite';
 import { FloodsweepError } from '../errors.js';
 import { type EpochMetrics, SPLITS } from '../flooding/metrics.js';
-import { formatLevel, type GroupSummary, type SweepSummary } from '../sweep/aggregate.js';
+import { formatLevel, type GroupSummary, isLossMetric, type SweepSummary } from '../sweep/aggregate.js';
 
 const CHOSEN_COLOR = '#e45756';
 const percent = (fraction: number) => Math.round(10000 * fraction) / 100;
@@ -206,6 +206,93 @@ export function parallelCoordinatesSpec(summary: SweepSummary): TopLevelSpec | n
         { field: 'value', title: 'value' },
       ],
     },
+  } as TopLevelSpec;
+}
+
+/** One finished run placed on the sampled axes: its value on each, and its selection metric. */
+export interface SampledRun {
+  /** By axis path (`floodLevel`, `optimizer.lr`). */
+  values: Record<string, number>;
+  b: number;
+  seed: number;
+  taskId: string;
+  setting: string;
+  /** The selection metric at the selected epoch; accuracies in percent. */
+  selection: number;
+}
+
+/** The finished runs of a sweep with sampled axes of numbers, on those axes; [] without such axes. */
+export function sampledRuns(summary: SweepSummary): SampledRun[] {
+  const axes = summary.sampledAxes ?? [];
+  if (axes.length === 0) return [];
+  const scale = isLossMetric(summary.selection.metric) ? (value: number) => value : percent;
+  return summary.groups.flatMap((group) =>
+    group.levels.flatMap((level) =>
+      level.runs.map((run) => ({
+        // A value all groups share is not in their labels but among the shared settings.
+        values: Object.fromEntries(
+          axes.map(({ path }) => [
+            path,
+            path === 'floodLevel' ? level.floodLevel : Number(group.label[path] ?? summary.sharedSettings[path]),
+          ]),
+        ),
+        b: level.floodLevel,
+        seed: run.seed,
+        taskId: run.taskId,
+        setting: group.setting,
+        selection: scale(run.selectionValue),
+      })),
+    ),
+  );
+}
+
+/** The y axis title of the sampled-axes charts: the selection metric, in percent for an accuracy. */
+export function selectionTitle(summary: SweepSummary): string {
+  return isLossMetric(summary.selection.metric) ? summary.selection.metric : `${summary.selection.metric} (%)`;
+}
+
+/**
+ * The selection metric of every finished run against each sampled axis of numbers, one scatter
+ * per axis on a numeric scale (log for a loguniform axis), coloured by flood level. Null without
+ * sampled axes of numbers or without a finished run.
+ */
+export function sampledAxesSpec(summary: SweepSummary): TopLevelSpec | null {
+  const runs = sampledRuns(summary);
+  if (runs.length === 0) return null;
+  const rows = runs.map(({ values, ...run }) => ({
+    ...run,
+    ...Object.fromEntries(Object.entries(values).map(([path, value]) => [`axis:${path}`, value])),
+  }));
+  const y = { field: 'selection', type: 'quantitative', title: selectionTitle(summary), scale: { zero: false, padding: 10 } } as const;
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: `${summary.selection.metric} against the sampled axes`, subtitle: 'one dot per finished task; drag to zoom' },
+    data: { values: rows },
+    columns: 2,
+    concat: (summary.sampledAxes ?? []).map(({ path, scale }) => ({
+      width: 320,
+      height: 240,
+      mark: { type: 'circle', size: 50, opacity: 0.8 },
+      params: [{ name: `zoom_${path.replace(/\W/g, '_')}`, select: 'interval', bind: 'scales' }],
+      encoding: {
+        // A field path with dots would be read as nested fields: escaped.
+        x: {
+          field: `axis:${path}`.replace(/\./g, '\\.'),
+          type: 'quantitative',
+          title: path,
+          scale: { type: scale, zero: false, nice: false, padding: 10 },
+        },
+        y,
+        color: { field: 'b', type: 'quantitative', title: 'flood level b', scale: { scheme: 'viridis' } },
+        tooltip: [
+          { field: 'setting', title: 'setting' },
+          { field: 'b', title: 'b' },
+          { field: 'seed', title: 'seed' },
+          { field: 'selection', title: selectionTitle(summary) },
+          { field: 'taskId', title: 'task' },
+        ],
+      },
+    })),
   } as TopLevelSpec;
 }
 

@@ -38,6 +38,10 @@ export interface ChartSpec {
   yLabel: string;
   lines?: LineSeries[];
   bands?: BandSeries[];
+  /** Dots, one per point (e.g. a task on a sampled axis). */
+  scatter?: LineSeries[];
+  /** `log` for an axis whose values spread over decades (a loguniform draw). */
+  xScale?: 'linear' | 'log';
   /** Fixed y range; data outside it is clipped. Default: fitted to the data. */
   yDomain?: [number, number];
   /** Horizontal reference lines (grey, dotted, named in the legend), e.g. a flood level. */
@@ -105,12 +109,14 @@ function toVegaLite(spec: ChartSpec, width: number, height: number): TopLevelSpe
   const lines = spec.lines ?? [];
   const bands = spec.bands ?? [];
   const hLines = spec.hLines ?? [];
+  const scatter = spec.scatter ?? [];
   const series = [
     ...bands.map((band) => ({ name: band.name, color: band.color, dash: SOLID })),
     ...lines.map((line) => ({ name: line.name, color: line.color, dash: line.dashed ? DASHED : SOLID })),
+    ...scatter.map((dots) => ({ name: dots.name, color: dots.color, dash: SOLID })),
     ...hLines.map((hLine) => ({ name: hLine.name, color: REFERENCE_COLOR, dash: DOTTED })),
   ];
-  if (bands.length + lines.length === 0) throw new Error(`chart "${spec.title}" has no lines or bands to plot`);
+  if (bands.length + lines.length + scatter.length === 0) throw new Error(`chart "${spec.title}" has no lines or bands or dots to plot`);
   const names = series.map((s) => s.name);
   const colors = series.map((s, i) => s.color ?? PALETTE[i % PALETTE.length]);
   const duplicate = names.find((name, i) => names.indexOf(name) !== i);
@@ -122,11 +128,17 @@ function toVegaLite(spec: ChartSpec, width: number, height: number): TopLevelSpe
   ];
   const hLineRows = hLines.map((hLine) => ({ series: hLine.name, y: hLine.y }));
 
-  const x = { field: 'x', type: 'quantitative', title: spec.xLabel } as const;
+  const x = {
+    field: 'x',
+    type: 'quantitative',
+    title: spec.xLabel,
+    // Dots at the ends of the range are drawn whole.
+    ...(scatter.length > 0 ? { scale: { type: spec.xScale ?? 'linear', nice: false, padding: 12 } } : {}),
+  } as const;
   const y = {
     type: 'quantitative',
     title: spec.yLabel,
-    scale: spec.yDomain ? { domain: spec.yDomain, zero: false } : { zero: false },
+    scale: spec.yDomain ? { domain: spec.yDomain, zero: false } : { zero: false, ...(scatter.length > 0 ? { padding: 12 } : {}) },
   } as const;
   // Every layer encodes colour and dash by series name over the same domain, so vega-lite merges them into one legend.
   const color = {
@@ -159,6 +171,11 @@ function toVegaLite(spec: ChartSpec, width: number, height: number): TopLevelSpe
     mark: { type: 'line', strokeWidth: 2, clip: true },
     encoding: { x, y: { ...y, field: 'y' }, color, strokeDash },
   } as const;
+  const scatterLayer = {
+    data: { values: scatter.flatMap((dots) => dots.points.map((p) => ({ series: dots.name, x: p.x, y: p.y }))) },
+    mark: { type: 'circle', size: 40, opacity: 0.75, clip: true },
+    encoding: { x, y: { ...y, field: 'y' }, color },
+  } as const;
   const hLineLayer = {
     data: { values: hLineRows },
     mark: { type: 'rule', strokeWidth: 1.5, clip: true },
@@ -180,7 +197,7 @@ function toVegaLite(spec: ChartSpec, width: number, height: number): TopLevelSpe
       // Vega estimates text widths (no canvas here); the default label limit would cut off long entries.
       legend: { labelFontSize: 11, labelLimit: 1000, symbolType: 'stroke', symbolSize: 400, symbolStrokeWidth: 2, columnPadding: 24 },
     },
-    layer: [...bandLayers, lineLayer, ...(hLines.length > 0 ? [hLineLayer] : [])],
+    layer: [...bandLayers, lineLayer, ...(scatter.length > 0 ? [scatterLayer] : []), ...(hLines.length > 0 ? [hLineLayer] : [])],
   };
 }
 

@@ -1,13 +1,13 @@
 import type { EpochMetrics } from '../flooding/metrics.js';
 import { type GroupSummary, groupLevelFormatter, type LevelSummary, type SweepSummary } from '../sweep/aggregate.js';
 import { estimate } from '../sweep/statistics.js';
-import { clipPercent } from './interactive.js';
+import { clipPercent, sampledRuns, selectionTitle } from './interactive.js';
 import { type BandSeries, demoFigures, type Figure, type RenderOptions, renderChart } from './plots.js';
 
 export interface SweepFigure {
   /** File name under plots/, e.g. `group-1-accuracy-vs-level.png`; the SVG goes beside it as `.svg`. */
   name: string;
-  /** The group it belongs to (GroupSummary.group). */
+  /** The group it belongs to (GroupSummary.group), or WHOLE_SWEEP. */
   group: string;
   caption: string;
   figure: Figure;
@@ -27,6 +27,9 @@ export interface SweepFigures {
 }
 
 const CHOSEN_COLOR = '#e45756';
+
+/** The `group` of a figure about the whole sweep (the sampled axes), not one group. */
+export const WHOLE_SWEEP = '';
 
 /**
  * Besides b = 0, the chosen level and the best b > 0, the training-loss figure shows this many
@@ -48,6 +51,26 @@ export async function sweepFigures(
 ): Promise<SweepFigures> {
   const figures: SweepFigure[] = [];
   const omitted: OmittedFigure[] = [];
+  const runs = sampledRuns(summary);
+  for (const [index, { path, scale }] of (runs.length > 0 ? (summary.sampledAxes ?? []) : []).entries()) {
+    const name = `sampled-${index + 1}-${path.replace(/[^A-Za-z0-9]+/g, '-')}.png`;
+    const caption = `${summary.selection.metric} of every finished task against the sampled ${path}${scale === 'log' ? ' (log scale)' : ''}.`;
+    try {
+      const figure = await renderChart(
+        {
+          title: `${summary.selection.metric} vs ${path}`,
+          xLabel: path,
+          yLabel: selectionTitle(summary),
+          xScale: scale,
+          scatter: [{ name: 'one dot per finished task', points: runs.map((run) => ({ x: run.values[path], y: run.selection })) }],
+        },
+        options,
+      );
+      figures.push({ name, group: WHOLE_SWEEP, caption, figure });
+    } catch (error) {
+      omitted.push({ name, group: WHOLE_SWEEP, caption, reason: error instanceof Error ? error.message : String(error) });
+    }
+  }
   for (const [index, group] of summary.groups.entries()) {
     const prefix = `group-${index + 1}`;
     const formatLevel = groupLevelFormatter(group);

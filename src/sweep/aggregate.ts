@@ -2,7 +2,7 @@ import type { TaskConfig } from '../flooding/config.js';
 import type { EpochMetrics, SplitMetrics } from '../flooding/metrics.js';
 import { mapLimited } from './map-limited.js';
 import type { SweepStatus, TaskRecord, TaskStatus } from './records.js';
-import type { SelectionMetric, SweepSpec } from './spec.js';
+import type { NumericAxis, SelectionMetric, SweepSpec } from './spec.js';
 import { type Difference, type Estimate, estimate, pairedDifference } from './statistics.js';
 
 export type { SelectionMetric };
@@ -90,6 +90,8 @@ export interface SweepSummary {
   sharedSettings: Record<string, SettingValue>;
   /** Ordered by their labels. */
   groups: GroupSummary[];
+  /** The spec's sampled axes of numbers, which the report and dashboard chart tasks against; absent without any. */
+  sampledAxes?: NumericAxis[];
 }
 
 export interface SummarizeInput {
@@ -99,6 +101,8 @@ export interface SummarizeInput {
   /** Epoch rows of a task, sorted by epoch. */
   epochsOf(taskId: string): Promise<EpochMetrics[]>;
   selection: Selection;
+  /** spec.ts numericSampledAxes of the sweep's spec. */
+  sampledAxes?: NumericAxis[];
 }
 
 const BASELINE_LEVEL = 0;
@@ -147,6 +151,7 @@ export async function summarizeSweep(input: SummarizeInput): Promise<SweepSummar
     ),
     sharedSettings: shared,
     groups,
+    ...(input.sampledAxes?.length ? { sampledAxes: input.sampledAxes } : {}),
   };
 }
 

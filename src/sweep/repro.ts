@@ -82,13 +82,17 @@ export interface SnapshotSource {
 export function snapshotOf({ sweepId, name, spec, records: recordList, summary }: SnapshotSource): SweepSnapshot {
   const planned = expandSpec(spec, { maxTasks: Number.MAX_SAFE_INTEGER });
   const records = new Map(recordList.map((t): [string, TaskRecord] => [t.taskId, t]));
-  // The expansion orders tasks by group, then flood level, then seed.
-  const seeds = spec.seeds.length;
-  const levels = spec.floodLevels.length;
-  const tasks: TaskSnapshot[] = planned.map((task, i) => {
+  // The expansion orders tasks by group, then flood level, then seed; a sampled floodLevels gives each group its own levels.
+  const groupIndex = new Map<string, number>();
+  const levelIndex = new Map<string, Map<number, number>>();
+  const tasks: TaskSnapshot[] = planned.map((task) => {
     const record = records.get(task.taskId);
+    if (!groupIndex.has(task.group)) groupIndex.set(task.group, groupIndex.size);
+    if (!levelIndex.has(task.group)) levelIndex.set(task.group, new Map());
+    const levels = levelIndex.get(task.group)!;
+    if (!levels.has(task.config.floodLevel)) levels.set(task.config.floodLevel, levels.size);
     return {
-      position: `${Math.floor(i / (seeds * levels))}/${Math.floor(i / seeds) % levels}/${i % seeds}`,
+      position: `${groupIndex.get(task.group)}/${levels.get(task.config.floodLevel)}/${spec.seeds.indexOf(task.config.seed)}`,
       taskId: task.taskId,
       floodLevel: task.config.floodLevel,
       seed: task.config.seed,

@@ -14,6 +14,15 @@ import {
 import { DatasetError, inspectCsv } from '../flooding/datasets.js';
 import { canonicalJson } from '../flooding/json.js';
 import { parseJsonText, parseYamlText } from './parse-text.js';
+import {
+  distinctPoints,
+  drawPoints,
+  isNumericAxis,
+  isSampledAxis,
+  SAMPLE_DIGITS,
+  type SampledAxis,
+  sampledAxisSchema,
+} from './sampling.js';
 
 /**
  * The sweep spec: a base task config, the axes it is swept over (flood levels x seeds x grid),
@@ -32,10 +41,13 @@ type Sections = Pick<TaskConfigInput, (typeof SECTIONS)[number]>;
 
 export interface SweepSpec extends Sections {
   name: string;
-  floodLevels: number[];
+  /** A list, or a distribution drawn at expansion (a {from, to, step} range is stored as its list). */
+  floodLevels: number[] | SampledAxis<number>;
   seeds: number[];
-  /** Task config field path (`optimizer.lr`) or whole section (`dataset`) -> the values it takes. */
-  grid: Record<string, unknown[]>;
+  /** Task config field path (`optimizer.lr`) or whole section (`dataset`) -> the values it takes, or a distribution. */
+  grid: Record<string, unknown[] | SampledAxis>;
+  /** The seed of the sampled axes' draws; absent: seed 0. */
+  search?: { seed: number };
   selection: { metric: SelectionMetric; epoch: SelectionEpoch };
   execution: { maxConcurrency: number };
 }
@@ -108,11 +120,28 @@ const floodLevelRange = z
     return levels;
   });
 
-/** A list or a range; told apart by shape so that each form reports its own problems. */
-const floodLevels = z.unknown().transform((input, ctx): number[] => {
-  const result = Array.isArray(input) ? floodLevelList.safeParse(input) : floodLevelRange.safeParse(input);
+const sampledFloodLevels = sampledAxisSchema(floodLevel, floodLevel);
+
+/** A list, a range or a distribution; told apart by shape so that each form reports its own problems. */
+const floodLevels = z.unknown().transform((input, ctx): number[] | SampledAxis<number> => {
+  const result = Array.isArray(input)
+    ? floodLevelList.safeParse(input)
+    : isSampledAxis(input)
+      ? sampledFloodLevels.safeParse(input)
+      : floodLevelRange.safeParse(input);
   if (result.success) return result.data;
   // Already worded: zod keeps their messages and prefixes their paths with `floodLevels`.
+  ctx.issues.push(...result.error.issues.map((issue) => ({ ...issue, input }) as z.core.$ZodRawIssue));
+  return z.NEVER;
+});
+
+const gridValues = z.array(z.unknown()).min(1, 'must not be empty; list at least one value');
+const sampledGridValues = sampledAxisSchema(z.number(), z.unknown());
+
+/** A list of values, or a distribution (an object with a `sample` field). */
+const gridAxis = z.unknown().transform((input, ctx): unknown[] | SampledAxis => {
+  const result = isSampledAxis(input) ? sampledGridValues.safeParse(input) : gridValues.safeParse(input);
+  if (result.success) return result.data;
   ctx.issues.push(...result.error.issues.map((issue) => ({ ...issue, input }) as z.core.$ZodRawIssue));
   return z.NEVER;
 });
@@ -128,7 +157,8 @@ const specSchema = z.strictObject({
   training: z.unknown().optional(),
   floodLevels,
   seeds: z.array(seed).min(1, 'must not be empty; list at least one seed').default([0]),
-  grid: z.record(z.string(), z.array(z.unknown()).min(1, 'must not be empty; list at least one value')).default({}),
+  grid: z.record(z.string(), gridAxis).default({}),
+  search: z.strictObject({ seed: z.int().min(0).default(0) }).optional(),
   selection: z
     .strictObject({
       metric: z.enum(SELECTION_METRICS, { error: `must be one of ${SELECTION_METRICS.join(', ')}` }).default('val.acc'),
@@ -234,14 +264,79 @@ export function validateSpec(input: unknown): SweepSpec {
     ...(parsed.success ? [] : problemsOf(parsed.error)),
     // The base must be a valid task config by itself; the grid only varies it.
     ...(base.success ? [] : problemsOf(base.error)),
-    ...duplicateProblems(input.floodLevels, ['floodLevels']),
+    ...axisDuplicateProblems(input.floodLevels, ['floodLevels']),
     ...duplicateProblems(input.seeds, ['seeds']),
-    ...(isPlainObject(input.grid) ? Object.entries(input.grid).flatMap(([key, values]) => duplicateProblems(values, ['grid', key])) : []),
+    ...(isPlainObject(input.grid)
+      ? Object.entries(input.grid).flatMap(([key, values]) => axisDuplicateProblems(values, ['grid', key]))
+      : []),
     ...gridKeyProblems(input.grid),
+    ...(parsed.success ? countProblems(sampledAxes(parsed.data)) : []),
   ];
   if (!parsed.success || problems.length > 0) throw new SpecError(uniqueLines(problems.map(formatProblem)));
-  const { name, floodLevels, seeds, grid, selection, execution } = parsed.data;
-  return structuredClone({ name, ...(pickSections(input) as Sections), floodLevels, seeds, grid, selection, execution });
+  const { name, floodLevels, seeds, grid, search, selection, execution } = parsed.data;
+  return structuredClone({
+    name,
+    ...(pickSections(input) as Sections),
+    floodLevels,
+    seeds,
+    grid,
+    ...(search ? { search } : {}),
+    selection,
+    execution,
+  });
+}
+
+/** The values of a list, or the choices of a distribution, must not repeat. */
+function axisDuplicateProblems(axis: unknown, path: Path): Problem[] {
+  return isSampledAxis(axis)
+    ? duplicateProblems((axis as { values?: unknown }).values, [...path, 'values'])
+    : duplicateProblems(axis, path);
+}
+
+/** A sampled axis, by where the spec gives it: `floodLevels` or `grid.<key>`. */
+interface NamedSampledAxis {
+  /** `floodLevels`, or the grid key. */
+  key: string;
+  path: Path;
+  axis: SampledAxis;
+}
+
+/** The spec's sampled axes in draw order: floodLevels first, then the grid keys in order. */
+function sampledAxes(spec: Pick<SweepSpec, 'floodLevels' | 'grid'>): NamedSampledAxis[] {
+  const floodLevels = Array.isArray(spec.floodLevels) ? [] : [{ key: 'floodLevels', path: ['floodLevels'], axis: spec.floodLevels }];
+  const grid = Object.entries(spec.grid).flatMap(([key, axis]) => (Array.isArray(axis) ? [] : [{ key, path: ['grid', key], axis }]));
+  return [...floodLevels, ...grid];
+}
+
+/** A sampled axis whose values are numbers, by its task config field path (`floodLevel`, `optimizer.lr`): charts place tasks on it. */
+export interface NumericAxis {
+  path: string;
+  /** `log` for a loguniform axis, whose draws spread over decades. */
+  scale: 'linear' | 'log';
+}
+
+/** The sampled axes of numbers (uniform, loguniform, choices of numbers), in draw order. */
+export function numericSampledAxes(spec: Pick<SweepSpec, 'floodLevels' | 'grid'>): NumericAxis[] {
+  return sampledAxes(spec).flatMap(({ key, axis }): NumericAxis[] =>
+    isNumericAxis(axis)
+      ? [{ path: key === 'floodLevels' ? 'floodLevel' : key, scale: axis.sample === 'loguniform' ? 'log' : 'linear' }]
+      : [],
+  );
+}
+
+/** Sampled axes are drawn jointly, one point per draw: they must agree on how many points. */
+function countProblems(axes: NamedSampledAxis[]): Problem[] {
+  const [first, ...others] = axes;
+  return others.flatMap(({ path, axis }) =>
+    axis.count === first.axis.count
+      ? []
+      : [
+          {
+            path: [...path, 'count'],
+            message: `must equal ${formatPath([...first.path, 'count'])} (${first.axis.count}): sampled axes are drawn jointly, one point per draw`,
+          },
+        ],
+  );
 }
 
 /**
@@ -253,10 +348,17 @@ export function resolveDataPaths(spec: SweepSpec, dir: string): SweepSpec {
   const near = (path: unknown) => (typeof path === 'string' && path !== '' ? resolve(dir, path) : path);
   const inDataset = (dataset: unknown) =>
     isPlainObject(dataset) && 'path' in dataset ? { ...dataset, path: near(dataset.path) } : dataset;
+  const resolveValues = (key: string, values: unknown[]) =>
+    key === 'dataset' ? values.map(inDataset) : key === 'dataset.path' ? values.map(near) : values;
+  // A sampled dataset axis can only be a choice among datasets: its values are resolved the same way.
   const grid = Object.fromEntries(
-    Object.entries(spec.grid).map(([key, values]) => [
+    Object.entries(spec.grid).map(([key, axis]) => [
       key,
-      key === 'dataset' ? values.map(inDataset) : key === 'dataset.path' ? values.map(near) : values,
+      Array.isArray(axis)
+        ? resolveValues(key, axis)
+        : axis.sample === 'choice'
+          ? { ...axis, values: resolveValues(key, axis.values) }
+          : axis,
     ]),
   );
   return { ...spec, dataset: inDataset(spec.dataset) as SweepSpec['dataset'], grid };
@@ -272,6 +374,15 @@ function uniqueLines(lines: string[]): string[] {
 }
 
 type GridAxis = [key: string, values: unknown[]];
+
+/** The value a grid key takes in one group, and where the spec gives it (for problems). */
+interface Assignment {
+  key: string;
+  value: unknown;
+  /** `['grid', key, index]` for a listed value, `['grid', key]` for a drawn one. */
+  source: Path;
+  drawn: boolean;
+}
 
 /** Index tuples of the cartesian product, the last axis varying fastest. */
 function* choices(sizes: number[]): Generator<number[]> {
@@ -303,10 +414,10 @@ function setPath(config: Record<string, unknown>, path: readonly string[], value
   parent[path[path.length - 1]] = value;
 }
 
-/** The base with one value of every grid axis set at its path; whole sections first, so nested paths refine them. */
-function groupInput(spec: SweepSpec, axes: GridAxis[], choice: number[]): Record<string, unknown> {
+/** The base with every assigned value set at its path; whole sections first, so nested paths refine them. */
+function groupInput(spec: SweepSpec, assignments: Assignment[]): Record<string, unknown> {
   const input = structuredClone(pickSections(spec));
-  const byDepth = axes.map((axis, index) => ({ path: axis[0].split('.'), value: axis[1][choice[index]] }));
+  const byDepth = assignments.map(({ key, value }) => ({ path: key.split('.'), value }));
   byDepth.sort((a, b) => a.path.length - b.path.length);
   for (const { path, value } of byDepth) setPath(input, path, structuredClone(value));
   return input;
@@ -314,10 +425,12 @@ function groupInput(spec: SweepSpec, axes: GridAxis[], choice: number[]): Record
 
 const startsWith = (path: Path, prefix: readonly string[]) => prefix.every((segment, i) => path[i] === segment);
 
-function gridValueRef([key, values]: GridAxis, index: number): string {
-  const value = values[index];
-  const shown = typeof value === 'object' && value !== null ? '' : ` = ${JSON.stringify(value)}`;
-  return `${formatPath(['grid', key, index])}${shown}`;
+function shownValue(value: unknown): string {
+  return typeof value === 'object' && value !== null ? '' : ` = ${JSON.stringify(value)}`;
+}
+
+function assignmentRef({ source, value, drawn }: Assignment): string {
+  return `${formatPath(source)}${drawn ? ' drawn' : ''}${shownValue(value)}`;
 }
 
 /** Grid keys that pick a section's variant (`optimizer.name`): they decide which fields the section has. */
@@ -330,32 +443,39 @@ const VARIANT_KEYS = new Set(
 
 /**
  * Names a problem of an expanded config by what the user wrote: the grid value it came from
- * (`grid.optimizer.lr[1]`), else the grid key (a field this variant lacks) or the base field.
- * The latter two arise only from this combination (the base is valid alone), so they also name
- * the grid values that chose the section's variant.
+ * (`grid.optimizer.lr[1]`, or `grid.optimizer.lr` with the drawn value), else the grid key (a
+ * field this variant lacks) or the base field. The latter two arise only from this combination
+ * (the base is valid alone), so they also name the grid values that chose the section's variant.
  */
-function locateProblem(problem: Problem, axes: GridAxis[], choice: number[]): Problem {
-  const keyPaths = axes.map(([key]) => key.split('.'));
+function locateProblem(problem: Problem, assignments: Assignment[]): Problem {
+  const keyPaths = assignments.map(({ key }) => key.split('.'));
   const owner = keyPaths.reduce(
     (best, path, index) => (startsWith(problem.path, path) && (best < 0 || path.length > keyPaths[best].length) ? index : best),
     -1,
   );
-  const ownerKey = owner >= 0 ? axes[owner][0] : undefined;
-  if (ownerKey !== undefined && !(problem.unknownField && problem.path.length === keyPaths[owner].length)) {
-    return { path: ['grid', ownerKey, choice[owner], ...problem.path.slice(keyPaths[owner].length)], message: problem.message };
+  const ownerAssignment = owner >= 0 ? assignments[owner] : undefined;
+  if (ownerAssignment !== undefined && !(problem.unknownField && problem.path.length === keyPaths[owner].length)) {
+    // One line for all the draws a rule rejects, not one per point.
+    const drawn = ownerAssignment.drawn ? ' (a value drawn from this distribution)' : '';
+    return {
+      path: [...ownerAssignment.source, ...problem.path.slice(keyPaths[owner].length)],
+      message: `${problem.message}${drawn}`,
+    };
   }
-  const variantChoices = axes.flatMap((axis, index) => {
+  const variantChoices = assignments.flatMap((assignment, index) => {
     const sameSection = keyPaths[index][0] === problem.path[0];
-    const choosesVariant = VARIANT_KEYS.has(axis[0]) || (index !== owner && startsWith(problem.path, keyPaths[index]));
-    return sameSection && choosesVariant ? [gridValueRef(axis, choice[index])] : [];
+    const choosesVariant = VARIANT_KEYS.has(assignment.key) || (index !== owner && startsWith(problem.path, keyPaths[index]));
+    return sameSection && choosesVariant ? [assignmentRef(assignment)] : [];
   });
   const context = variantChoices.length > 0 ? ` (with ${variantChoices.join(', ')})` : '';
-  return { path: ownerKey !== undefined ? ['grid', ownerKey] : problem.path, message: `${problem.message}${context}` };
+  return { path: ownerAssignment !== undefined ? ['grid', ownerAssignment.key] : problem.path, message: `${problem.message}${context}` };
 }
 
-function duplicateGroupProblem(axes: GridAxis[], earlier: number[], later: number[]): string {
-  const differing = axes.flatMap((axis, index) => (earlier[index] === later[index] ? [] : [{ key: axis[0], index }]));
-  const refs = (choice: number[]) => differing.map(({ key, index }) => formatPath(['grid', key, choice[index]])).join(' with ');
+function duplicateGroupProblem(earlier: Assignment[], later: Assignment[]): string {
+  const same = (x: Assignment, y: Assignment) => canonicalJson([x.source, x.value]) === canonicalJson([y.source, y.value]);
+  const differing = later.flatMap((assignment, index) => (same(assignment, earlier[index]) ? [] : [index]));
+  const ref = (assignment: Assignment) => (assignment.drawn ? assignmentRef(assignment) : formatPath(assignment.source));
+  const refs = (assignments: Assignment[]) => differing.map((index) => ref(assignments[index])).join(' with ');
   return `${refs(later)}: gives the same task configs as ${refs(earlier)}`;
 }
 
@@ -363,6 +483,15 @@ function duplicateGroupProblem(axes: GridAxis[], earlier: number[], later: numbe
 function groupHash(config: TaskConfig): string {
   const { floodLevel: _floodLevel, seed: _seed, ...shared } = config;
   return createHash('sha256').update(canonicalJson(shared)).digest('hex').slice(0, 12);
+}
+
+/** The level the paired statistics compare every other level of a group with (sweep/aggregate.ts). */
+const BASELINE_FLOOD_LEVEL = 0;
+
+/** Drawn values of the sampled grid keys, shared by the points of one group, and the flood levels it runs. */
+interface SampledGroup {
+  values: Map<string, unknown>;
+  floodLevels: number[];
 }
 
 /**
@@ -391,50 +520,116 @@ function datasetProblem(error: DatasetError): Problem {
 }
 
 /**
- * The tasks of a sweep, in a fixed order: grid combinations (grid keys in order, values in
- * order), then flood levels, then seeds. Throws SpecError if there are more than `maxTasks`,
- * or listing every combination that is not a valid task config, repeats another, or names a
- * csv file that cannot be used.
+ * The points drawn for the sampled axes (`floodLevels` or grid keys, in draw order), one value per
+ * axis each, distinct, in draw order; no axes and no points without sampled axes. Throws
+ * SpecError if `count` is above `maxTasks` or above the distinct points the axes allow.
+ */
+export function sampledPoints(spec: SweepSpec, options: { maxTasks?: number } = {}): { axes: string[]; points: unknown[][] } {
+  const axes = sampledAxes(spec);
+  if (axes.length === 0) return { axes: [], points: [] };
+  const maxTasks = options.maxTasks ?? DEFAULT_MAX_TASKS;
+  const { count } = axes[0].axis;
+  const countField = formatPath([...axes[0].path, 'count']);
+  if (count > maxTasks) {
+    throw new SpecError([`${countField}: ${count} points is above the task limit of ${maxTasks}; lower count or raise --max-tasks`]);
+  }
+  const distinct = distinctPoints(axes.map(({ axis }) => axis));
+  if (count > distinct) {
+    throw new SpecError([`${countField}: must be <= ${distinct}, the number of distinct points the choices allow`]);
+  }
+  const points = drawPoints(
+    axes.map(({ axis }) => axis),
+    count,
+    spec.search?.seed ?? 0,
+    canonicalJson,
+  );
+  if (points.length < count) {
+    throw new SpecError([
+      `${countField}: only ${points.length} distinct points found at ${SAMPLE_DIGITS} significant digits; lower count or widen the ranges`,
+    ]);
+  }
+  return { axes: axes.map(({ key }) => key), points };
+}
+
+/**
+ * The sampled points, grouped by their grid values, in draw order. A group runs the listed flood
+ * levels, or, when floodLevels is sampled, the levels drawn with its grid values plus b = 0, the
+ * baseline of the paired statistics, ascending. Without sampled axes: one group of no values.
+ */
+function sampledGroups(spec: SweepSpec, maxTasks: number): SampledGroup[] {
+  const listedLevels = Array.isArray(spec.floodLevels) ? spec.floodLevels : undefined;
+  const { axes, points } = sampledPoints(spec, { maxTasks });
+  if (axes.length === 0) return [{ values: new Map(), floodLevels: listedLevels ?? [] }];
+  const groups = new Map<string, SampledGroup>();
+  for (const point of points) {
+    const values = new Map(axes.flatMap((key, index): Array<[string, unknown]> => (key === 'floodLevels' ? [] : [[key, point[index]]])));
+    const id = canonicalJson([...values]);
+    const group = groups.get(id) ?? { values, floodLevels: listedLevels ?? [BASELINE_FLOOD_LEVEL] };
+    groups.set(id, group);
+    if (!listedLevels && point[0] !== BASELINE_FLOOD_LEVEL) group.floodLevels.push(point[0] as number);
+  }
+  // Listed levels keep the order they are listed in; drawn ones go ascending, from the baseline.
+  if (!listedLevels) for (const group of groups.values()) group.floodLevels.sort((a, b) => a - b);
+  return [...groups.values()];
+}
+
+/**
+ * The tasks of a sweep, in a fixed order: combinations of the listed grid axes (keys in order,
+ * values in order), each crossed with the sampled points (in draw order), then flood levels, then
+ * seeds. Throws SpecError if there are more than `maxTasks`, or listing every combination that is
+ * not a valid task config, repeats another, or names a csv file that cannot be used.
  */
 export function expandSpec(spec: SweepSpec, options: { maxTasks?: number } = {}): PlannedTask[] {
   const maxTasks = options.maxTasks ?? DEFAULT_MAX_TASKS;
-  const axes: GridAxis[] = Object.entries(spec.grid);
+  const axes = Object.entries(spec.grid).filter((axis): axis is GridAxis => Array.isArray(axis[1]));
+  const samples = sampledGroups(spec, maxTasks);
   const groupCount = axes.reduce((count, [, values]) => count * values.length, 1);
-  const taskCount = groupCount * spec.floodLevels.length * spec.seeds.length;
+  const levelCount = samples.reduce((count, sample) => count + sample.floodLevels.length, 0);
+  const taskCount = groupCount * levelCount * spec.seeds.length;
   if (taskCount > maxTasks) {
     throw new SpecError([`the sweep expands to ${taskCount} tasks, above the limit of ${maxTasks}; raise it with --max-tasks`]);
   }
   const problems: string[] = [];
   const tasks: PlannedTask[] = [];
-  const groups = new Map<string, number[]>();
+  const groups = new Map<string, Assignment[]>();
   const dataHashes = new Map<string, string>();
   for (const choice of choices(axes.map(([, values]) => values.length))) {
-    const input = groupInput(spec, axes, choice);
-    const checked = taskConfigSchema.safeParse(input);
-    if (!checked.success) {
-      problems.push(...problemsOf(checked.error).map((problem) => formatProblem(locateProblem(problem, axes, choice))));
-      continue;
-    }
-    let shared: TaskConfig;
-    try {
-      shared = withDataHash(checked.data, dataHashes);
-    } catch (error) {
-      if (!(error instanceof DatasetError)) throw error;
-      problems.push(formatProblem(locateProblem(datasetProblem(error), axes, choice)));
-      continue;
-    }
-    const group = groupHash(shared);
-    const earlier = groups.get(group);
-    if (earlier) {
-      problems.push(duplicateGroupProblem(axes, earlier, choice));
-      continue;
-    }
-    groups.set(group, choice);
-    const groupLabel = structuredClone(Object.fromEntries(axes.map(([key, values], index) => [key, values[choice[index]]])));
-    for (const floodLevel of spec.floodLevels) {
-      for (const seed of spec.seeds) {
-        const config = resolveTaskConfig({ ...input, dataset: shared.dataset, floodLevel, seed });
-        tasks.push({ taskId: configHash(config), group, groupLabel, config });
+    const listed = new Map(axes.map(([key, values], index) => [key, { index: choice[index], value: values[choice[index]] }]));
+    for (const sample of samples) {
+      // In the spec's key order, so that labels and problems list the keys as the user wrote them.
+      const assignments = Object.keys(spec.grid).map((key): Assignment => {
+        const fromList = listed.get(key);
+        return fromList
+          ? { key, value: fromList.value, source: ['grid', key, fromList.index], drawn: false }
+          : { key, value: sample.values.get(key), source: ['grid', key], drawn: true };
+      });
+      const input = groupInput(spec, assignments);
+      const checked = taskConfigSchema.safeParse(input);
+      if (!checked.success) {
+        problems.push(...problemsOf(checked.error).map((problem) => formatProblem(locateProblem(problem, assignments))));
+        continue;
+      }
+      let shared: TaskConfig;
+      try {
+        shared = withDataHash(checked.data, dataHashes);
+      } catch (error) {
+        if (!(error instanceof DatasetError)) throw error;
+        problems.push(formatProblem(locateProblem(datasetProblem(error), assignments)));
+        continue;
+      }
+      const group = groupHash(shared);
+      const earlier = groups.get(group);
+      if (earlier) {
+        problems.push(duplicateGroupProblem(earlier, assignments));
+        continue;
+      }
+      groups.set(group, assignments);
+      const groupLabel = structuredClone(Object.fromEntries(assignments.map(({ key, value }) => [key, value])));
+      for (const floodLevel of sample.floodLevels) {
+        for (const seed of spec.seeds) {
+          const config = resolveTaskConfig({ ...input, dataset: shared.dataset, floodLevel, seed });
+          tasks.push({ taskId: configHash(config), group, groupLabel, config });
+        }
       }
     }
   }

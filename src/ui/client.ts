@@ -80,6 +80,8 @@ const LIVE_SWEEP_SCRIPT = `
     });
     replace('groups', sections);
     if (view.parallel) vegaEmbed('#parallel', view.parallel, { actions: false, renderer: 'svg' });
+    document.getElementById('sampled-section').hidden = !view.sampled;
+    if (view.sampled) vegaEmbed('#sampled', view.sampled, { actions: false, renderer: 'svg' });
     view.charts.forEach(function (spec, index) {
       if (spec) vegaEmbed('#accuracy-chart-' + index, spec, { actions: false, renderer: 'svg' });
       else replace('accuracy-chart-' + index, [el('p', { class: 'muted' }, ['The chart appears when a task of this group finishes.'])]);

@@ -5,7 +5,7 @@ import { validateId } from '../store/ports.js';
 import { readSummary } from '../store/summary.js';
 import { type SweepSummary, summarizeSweep } from '../sweep/aggregate.js';
 import type { SweepRecord, TaskRecord, TaskStatus } from '../sweep/records.js';
-import { parseSpecText } from '../sweep/spec.js';
+import { numericSampledAxes, parseSpecText } from '../sweep/spec.js';
 
 /** A sweep id that names no sweep in the store: a page of its own (404), not an error of the store. */
 export class SweepNotFound extends FloodsweepError {
@@ -65,6 +65,7 @@ async function liveSummary(stores: Stores, sweep: SweepRecord, tasks: TaskRecord
     name: sweep.name,
     tasks,
     selection: spec.selection,
+    sampledAxes: numericSampledAxes(spec),
     epochsOf: (taskId) => stores.metrics.getEpochs(sweep.sweepId, taskId),
   });
 }

@@ -110,6 +110,11 @@ export function sweepPage(where: string, sweep: SweepRecord): string {
 <div id="groups"></div>
 <h2>Across the grid</h2>
 <div id="parallel" class="chart"><p class="muted">The chart appears when a task finishes.</p></div>
+<section id="sampled-section" hidden>
+<h2>Sampled axes</h2>
+<p>Each finished task at its drawn values, coloured by flood level.</p>
+<div id="sampled" class="chart"></div>
+</section>
 <h2>Per-epoch curves</h2>
 <p>Pick a level <select id="level-picker" aria-label="flood level"><option value="">—</option></select> or tick tasks below.</p>
 <div id="curves" class="chart"><p class="muted">No task picked.</p></div>

@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { kindOf } from '../errors.js';
-import { accuracyVsLevelSpec, curvesSpec, parallelCoordinatesSpec, readVegaScript } from '../report/interactive.js';
+import { accuracyVsLevelSpec, curvesSpec, parallelCoordinatesSpec, readVegaScript, sampledAxesSpec } from '../report/interactive.js';
 import type { Stores } from '../store/open.js';
 import { validateId } from '../store/ports.js';
 import { formatLevel } from '../sweep/aggregate.js';
@@ -79,7 +79,12 @@ async function handle(stores: Stores, where: string, request: IncomingMessage, r
     const charts = view.summary.groups.map((group) =>
       group.levels.some((level) => level.testCleanAcc) ? accuracyVsLevelSpec(group) : null,
     );
-    return send(response, 200, 'application/json', JSON.stringify({ ...view, charts, parallel: parallelCoordinatesSpec(view.summary) }));
+    return send(
+      response,
+      200,
+      'application/json',
+      JSON.stringify({ ...view, charts, parallel: parallelCoordinatesSpec(view.summary), sampled: sampledAxesSpec(view.summary) }),
+    );
   }
   if (first === 'api' && second === 'sweeps' && third && fourth === 'curves' && parts.length === 4) {
     const view = await loadSweepView(stores, third);

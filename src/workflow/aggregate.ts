@@ -7,7 +7,7 @@ import { sweepKeys } from '../store/ports.js';
 import { EPOCH_READ_CONCURRENCY, groupLevelFormatter, type SweepSummary, summarizeSweep } from '../sweep/aggregate.js';
 import { mapLimited } from '../sweep/map-limited.js';
 import type { TaskRecord } from '../sweep/records.js';
-import { validateSpec } from '../sweep/spec.js';
+import { numericSampledAxes, validateSpec } from '../sweep/spec.js';
 import { type AggregateOutput, aggregateInputSchema, parsePayload } from './payloads.js';
 
 /**
@@ -22,7 +22,14 @@ export async function aggregate(stores: Stores, event: unknown): Promise<Aggrega
   const spec = validateSpec(await readStoredJson(stores, keys.spec));
   const tasks = await failDamagedTasks(stores, sweepId, await stores.metrics.listTasks(sweepId));
   const epochsOf = (taskId: string) => stores.metrics.getEpochs(sweepId, taskId);
-  const summary = await summarizeSweep({ sweepId, name: sweep.name, tasks, epochsOf, selection: spec.selection });
+  const summary = await summarizeSweep({
+    sweepId,
+    name: sweep.name,
+    tasks,
+    epochsOf,
+    selection: spec.selection,
+    sampledAxes: numericSampledAxes(spec),
+  });
   await stores.artifacts.put(keys.summary, `${JSON.stringify(summary, null, 2)}\n`, 'application/json');
   await writeReport(stores, summary);
   await stores.metrics.updateSweep(sweepId, ['RUNNING', 'SUCCEEDED', 'PARTIAL', 'FAILED'], {
