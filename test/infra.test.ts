@@ -654,6 +654,8 @@ describe('CDK app: context and checks', () => {
     const ids = functionIds(s);
     const train = resource(s.json, ids.train).Properties;
     assert.deepEqual([train.MemorySize, train.Timeout], [4096, 600]);
+    // The CLI reads it to refuse tasks that cannot fit the train function.
+    assert.equal(s.json.Outputs.TrainMemoryMb.Value, '4096');
     assert.equal(train.Environment.Variables[ENV_NAMES.epochsPerCall], '3');
     assert.equal(resource(s.json, ids.aggregate).Properties.MemorySize, 3008);
     assert.equal(resource(s.json, ids.plan).Properties.Environment.Variables[ENV_NAMES.maxConcurrency], '25');

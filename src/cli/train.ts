@@ -9,12 +9,19 @@ export function registerTrain(program: Command): void {
     .command('train')
     .description('train one task (one flood level, one seed) and print its metrics')
     .option('--json', 'print one JSON object: backend, config, final metrics and every evaluated epoch')
+    .option('--ignore-memory-limit', 'train even when the task is estimated to need more memory than is available')
     .addHelpText('after', '\nExample:\n  $ floodsweep train --flood-level 0.27 --epochs 50 --json');
   addTaskOptions(command);
   addBackendOption(command);
   command.action(async (options: Record<string, unknown>) => {
     const config = await taskConfigFromOptions(options);
     const requested = backendRequest(options.backend as string | undefined);
+    if (!options.ignoreMemoryLimit) {
+      const { checkMemory, estimateSweep, localMemoryBudget } = await import('../sweep/resources.js');
+      const { availableMemory } = await import('../workflow/workers.js');
+      const { configHash } = await import('../flooding/config.js');
+      checkMemory(estimateSweep([{ taskId: configHash(config), config }]), localMemoryBudget(availableMemory(), 1));
+    }
     const { BackendError, initBackend } = await import('../flooding/backend.js');
     const { DatasetError, makeDataset } = await import('../flooding/datasets.js');
     const { runTask } = await import('../flooding/trainer.js');

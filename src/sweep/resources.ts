@@ -128,6 +128,8 @@ export function estimateSweep(
 export interface MemoryBudget {
   bytesPerTask: number;
   source: string;
+  /** Local runs: the workers sharing the memory (fewer would give each more). */
+  workers?: number;
 }
 
 /** The local machine's share: available memory split between the workers. */
@@ -135,6 +137,7 @@ export function localMemoryBudget(availableBytes: number, workers: number): Memo
   return {
     bytesPerTask: availableBytes / workers,
     source: `${formatBytes(availableBytes)} available memory / ${workers} worker${workers === 1 ? '' : 's'}`,
+    workers,
   };
 }
 
@@ -144,8 +147,9 @@ export const MEMORY_OVERRIDE_FLAG = '--ignore-memory-limit';
 export function checkMemory(resources: SweepResources, budget: MemoryBudget): void {
   const { taskId, resources: largest } = resources.largest;
   if (largest.memory.total <= budget.bytesPerTask) return;
+  const fewerWorkers = (budget.workers ?? 1) > 1 ? ', use fewer --workers' : '';
   throw new SpecError([
-    `task ${taskId} needs about ${formatBytes(largest.memory.total)} of memory (${describeMemory(largest)}), above the ${formatBytes(budget.bytesPerTask)} it would get (${budget.source}); make the model or the data smaller, use fewer workers, or pass ${MEMORY_OVERRIDE_FLAG}`,
+    `task ${taskId} needs about ${formatBytes(largest.memory.total)} of memory (${describeMemory(largest)}), above the ${formatBytes(budget.bytesPerTask)} it would get (${budget.source}); make the model or the data smaller${fewerWorkers}, or pass ${MEMORY_OVERRIDE_FLAG}`,
   ]);
 }
 
