@@ -311,8 +311,8 @@ describe('floodsweep sweep validate and run with sampled axes', () => {
     const lines = result.stdout.trimEnd().split('\n');
     const header = lines.findIndex((line) => /^point\s+floodLevel\s+optimizer\.lr$/.test(line));
     assert.ok(header > 0, show(result));
-    const rows = lines.slice(header + 1).map((line) => line.split(/\s+/));
     const { points } = sampledPoints(loadSpecFile(example));
+    const rows = lines.slice(header + 1, header + 1 + points.length).map((line) => line.split(/\s+/));
     assert.deepEqual(
       rows,
       points.map((point, index) => [String(index + 1), ...point.map(String)]),
