@@ -7,7 +7,15 @@ import { dirname, join, resolve } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import type { EpochMetrics } from '../flooding/metrics.js';
 import { mapLimited } from '../sweep/map-limited.js';
-import { leaseExpired, type ReproRecord, type SweepLease, type SweepRecord, type SweepStatus, type TaskRecord, type TaskStatus } from '../sweep/records.js';
+import {
+  leaseExpired,
+  type ReproRecord,
+  type SweepLease,
+  type SweepRecord,
+  type SweepStatus,
+  type TaskRecord,
+  type TaskStatus,
+} from '../sweep/records.js';
 import {
   type ArtifactStore,
   type MetricsStore,

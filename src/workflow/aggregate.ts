@@ -4,6 +4,7 @@ import { curveLevels, sweepFigures } from '../report/sweep-figures.js';
 import type { Stores } from '../store/open.js';
 import { sweepKeys } from '../store/ports.js';
 import { groupLevelFormatter, type SweepSummary, summarizeSweep } from '../sweep/aggregate.js';
+import { SWEEP_STATUSES } from '../sweep/records.js';
 import { validateSpec } from '../sweep/spec.js';
 import { type AggregateOutput, aggregateInputSchema, parsePayload } from './payloads.js';
 
@@ -22,7 +23,7 @@ export async function aggregate(stores: Stores, event: unknown): Promise<Aggrega
   const summary = await summarizeSweep({ sweepId, name: sweep.name, tasks, epochsOf, selection: spec.selection });
   await stores.artifacts.put(keys.summary, `${JSON.stringify(summary, null, 2)}\n`, 'application/json');
   await writeReport(stores, summary);
-  await stores.metrics.updateSweep(sweepId, ['RUNNING', 'SUCCEEDED', 'PARTIAL', 'FAILED'], {
+  await stores.metrics.updateSweep(sweepId, [...SWEEP_STATUSES], {
     status: summary.status,
     summaryKey: keys.summary,
     failedTasks: summary.failedTasks.length,

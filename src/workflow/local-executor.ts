@@ -46,6 +46,8 @@ export interface LocalExecutorOptions {
   workers?: number;
   /** Epochs per Train call: how often a task checkpoints (as a Lambda does when its time runs low). */
   epochsPerCall?: number;
+  /** Runs before Plan writes anything, once the backend has started (the caller takes the sweep's lease here). */
+  beforePlan?: (sweepId: string) => Promise<void>;
   onPlanned?: (plan: PlanOutput, backend: BackendName) => void | Promise<void>;
   onEpoch?: (taskId: string, epoch: number, total: number) => void;
   onTaskEnd?: (taskId: string, outcome: 'succeeded' | 'failed') => void;
@@ -121,9 +123,12 @@ export function runWorkflowLocally(
     }
   };
   const planLambda = lambda('Plan', async (event) => {
+    // A backend that cannot start (a forced tfjs-node that is not installed) fails before Plan writes anything.
+    const backend = await pool.backend();
+    await options.beforePlan?.(input.sweepId);
     // Never more Train calls than workers: a queued call's wait would count against its timeout.
     const planned = await plan(stores, event, { maxConcurrencyCap: pool.size });
-    await options.onPlanned?.(planned, await pool.backend());
+    await options.onPlanned?.(planned, backend);
     return planned;
   });
   const executionName = executionNameFor(input.sweepId);

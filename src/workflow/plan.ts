@@ -1,6 +1,7 @@
 import type { Stores } from '../store/open.js';
 import { sweepKeys } from '../store/ports.js';
-import { expandSpec, type SweepSpec, validateSpec } from '../sweep/spec.js';
+import { SWEEP_STATUSES } from '../sweep/records.js';
+import { checkSameSpec, expandSpec, parseSpecText, type SweepSpec, validateSpec } from '../sweep/spec.js';
 import { sweepIdOfExecution } from './names.js';
 import { type ManifestItem, type PlanOutput, parsePayload, planInputSchema } from './payloads.js';
 
@@ -11,8 +12,9 @@ export interface PlanOptions {
 }
 
 /**
- * The Plan state: validates the spec, expands it into tasks, writes the spec, the manifest (ids
- * only), a PENDING record per task (kept as they are when a sweep is resumed) and the sweep record.
+ * The Plan state: validates the spec, expands it into tasks, writes the spec (once: a resumed
+ * sweep's must be the same), the manifest (ids only), a PENDING record per task (kept as they
+ * are when a sweep is resumed) and the sweep record.
  */
 export async function plan(stores: Stores, event: unknown, options: PlanOptions = {}): Promise<PlanOutput> {
   const { input, executionName } = parsePayload(planInputSchema, event, 'Plan input');
@@ -22,7 +24,11 @@ export async function plan(stores: Stores, event: unknown, options: PlanOptions 
   const sweepId = input.sweepId ?? sweepIdOfExecution(spec.name, executionName);
   const keys = sweepKeys(sweepId);
   const manifest: ManifestItem[] = tasks.map((t) => ({ sweepId, taskId: t.taskId }));
-  await stores.artifacts.put(keys.spec, `${JSON.stringify(spec, null, 2)}\n`, 'application/json');
+  // The spec is the sweep's identity: written once, and a resume with any other is refused before anything is written.
+  if (!(await stores.artifacts.create(keys.spec, `${JSON.stringify(spec, null, 2)}\n`, 'application/json'))) {
+    const stored = await stores.artifacts.get(keys.spec);
+    checkSameSpec(sweepId, parseSpecText(stored?.toString('utf8') ?? '', keys.spec), spec);
+  }
   await stores.artifacts.put(keys.manifest, JSON.stringify(manifest), 'application/json');
   // A resumed sweep keeps what its tasks already achieved: one listing, not a read per task.
   const existing = new Set((await stores.metrics.listTasks(sweepId)).map((task) => task.taskId));
@@ -52,7 +58,7 @@ export async function plan(stores: Stores, event: unknown, options: PlanOptions 
     updatedAt: now().toISOString(),
   });
   if (!created) {
-    await stores.metrics.updateSweep(sweepId, ['RUNNING', 'SUCCEEDED', 'PARTIAL', 'FAILED'], { status: 'RUNNING', error: undefined });
+    await stores.metrics.updateSweep(sweepId, [...SWEEP_STATUSES], { status: 'RUNNING', error: undefined });
   }
   const maxConcurrency = Math.min(spec.execution.maxConcurrency, options.maxConcurrencyCap ?? Infinity);
   const epochCount = tasks.reduce((sum, task) => sum + task.config.training.epochs, 0);
