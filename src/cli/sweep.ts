@@ -117,13 +117,14 @@ export function registerSweep(program: Command): void {
       for (const t of tasks) counts.set(t.status, (counts.get(t.status) ?? 0) + 1);
       const succeeded = counts.get('SUCCEEDED') ?? 0;
       const resume = `${invocation()} sweep run --resume ${sweepId} ${options.cloud ? cloudFlags(options) : storeFlags(await storeConfig(options, 'reading'))}`;
+      // What happened and what to do, under the status line.
       const whatNow: Partial<Record<typeof record.status, string>> = {
-        RUNNING: lease ? ` on host ${lease.host}, pid ${lease.pid}, since ${lease.startedAt}` : '',
-        INTERRUPTED: ` at ${succeeded}/${record.taskCount} tasks (${record.error}); resume with: ${resume}`,
-        FAILED: `: ${record.error ?? 'no task succeeded'}; resume with: ${resume}`,
+        RUNNING: lease && `running on host ${lease.host}, pid ${lease.pid}, since ${lease.startedAt}`,
+        INTERRUPTED: `INTERRUPTED at ${succeeded}/${record.taskCount} tasks (${record.error}); resume with: ${resume}`,
+        FAILED: `FAILED: ${record.error ?? 'no task succeeded'}; resume with: ${resume}`,
       };
-      process.stdout.write(`${record.sweepId}: ${record.status}${whatNow[record.status] ?? ''}\n`);
-      process.stdout.write(`  tasks: ${[...counts].map(([s, n]) => `${n} ${s.toLowerCase()}`).join(', ')}\n`);
+      process.stdout.write(`${record.sweepId}: ${record.status}; ${[...counts].map(([s, n]) => `${n} ${s.toLowerCase()}`).join(', ')}\n`);
+      if (whatNow[record.status]) process.stdout.write(`  ${whatNow[record.status]}\n`);
       for (const t of tasks) {
         const line = `  ${t.taskId}  b=${t.config.floodLevel} seed ${t.config.seed}  ${t.status.padEnd(9)} epoch ${t.epochsDone}/${t.epochsTotal}`;
         process.stdout.write(`${line}${t.error ? `  ${t.error}` : ''}\n`);

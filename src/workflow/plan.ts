@@ -29,6 +29,19 @@ export async function plan(stores: Stores, event: unknown, options: PlanOptions 
     const stored = await stores.artifacts.get(keys.spec);
     checkSameSpec(sweepId, parseSpecText(stored?.toString('utf8') ?? '', keys.spec), spec);
   }
+  // The sweep record right after its spec: a run killed during Plan leaves a sweep that status shows and --resume finishes.
+  const created = await stores.metrics.createSweep({
+    sweepId,
+    name: spec.name,
+    createdAt: now().toISOString(),
+    status: 'RUNNING',
+    taskCount: tasks.length,
+    specKey: keys.spec,
+    updatedAt: now().toISOString(),
+  });
+  if (!created) {
+    await stores.metrics.updateSweep(sweepId, [...SWEEP_STATUSES], { status: 'RUNNING', error: undefined });
+  }
   await stores.artifacts.put(keys.manifest, JSON.stringify(manifest), 'application/json');
   // A resumed sweep keeps what its tasks already achieved: one listing, not a read per task.
   const existing = new Set((await stores.metrics.listTasks(sweepId)).map((task) => task.taskId));
@@ -48,18 +61,6 @@ export async function plan(stores: Stores, event: unknown, options: PlanOptions 
         updatedAt,
       })),
   );
-  const created = await stores.metrics.createSweep({
-    sweepId,
-    name: spec.name,
-    createdAt: now().toISOString(),
-    status: 'RUNNING',
-    taskCount: tasks.length,
-    specKey: keys.spec,
-    updatedAt: now().toISOString(),
-  });
-  if (!created) {
-    await stores.metrics.updateSweep(sweepId, [...SWEEP_STATUSES], { status: 'RUNNING', error: undefined });
-  }
   const maxConcurrency = Math.min(spec.execution.maxConcurrency, options.maxConcurrencyCap ?? Infinity);
   const epochCount = tasks.reduce((sum, task) => sum + task.config.training.epochs, 0);
   return { sweepId, manifestKey: keys.manifest, taskCount: tasks.length, epochCount, maxConcurrency };
