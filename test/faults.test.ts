@@ -80,7 +80,7 @@ function signalWhenWritten(dir: string, pattern: RegExp, pid: number, signal: No
 }
 
 /** The same spec run once in process without any fault: the numbers every recovered run must reproduce. */
-let reference: Promise<ReturnType<typeof outcomes>>;
+let reference: ReturnType<typeof outcomes>;
 before(() => {
   const dir = freshDir('reference');
   const run = runWorkflowLocally({ spec: SPEC_OBJECT }, { stores: { kind: 'local', rootDir: dir }, backend: 'auto', workers: 1 });
