@@ -1,7 +1,8 @@
 /**
  * Faults a sweep must survive, with real processes: `kill -9` of the CLI during Plan, training and
  * Aggregate (each followed by status and resume), two concurrent resumes of one sweep, a failing
- * Aggregate, a resume with another spec, an unknown id and a backend that cannot start.
+ * Aggregate, a resume with another spec, an unknown id and a backend that cannot start; and from
+ * code (runSweep, resumeSweep) against both store adapters.
  *
  * The CLI children run with a lease of 1 s (FLOODSWEEP_LEASE_SECONDS), so a killed run's sweep
  * shows as INTERRUPTED a second after its death. The CLI runs from dist/: `npm run build` first.
@@ -14,10 +15,16 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { FloodsweepError } from '../src/errors.js';
+import { resumeSweep, runSweep } from '../src/run.js';
+import { SweepLeasedError } from '../src/store/lease.js';
 import { LocalMetricsStore } from '../src/store/local.js';
-import { sweepKeys } from '../src/store/ports.js';
-import { runWorkflowLocally } from '../src/workflow/local-executor.js';
+import { openStores, type StoreConfig } from '../src/store/open.js';
+import { type MetricsStore, sweepKeys } from '../src/store/ports.js';
+import { validateSpec } from '../src/sweep/spec.js';
+import { runWorkflowLocally, WorkflowAbortedError } from '../src/workflow/local-executor.js';
 import { floodsweep, show, startCli } from './cli-helpers.js';
+import { credentials, type Emulators, region, startEmulators } from './emulators.js';
 
 const SPEC = fileURLToPath(new URL('./fixtures/sweep/interrupt.json', import.meta.url));
 const SPEC_OBJECT = JSON.parse(readFileSync(SPEC, 'utf8')) as Record<string, unknown>;
@@ -38,8 +45,11 @@ function onlySweepId(dir: string): string {
 }
 
 /** Every task's final metrics and epoch rows (without their wall-clock seconds): what two runs of one spec must agree on. */
-async function outcomes(dir: string, sweepId: string) {
-  const store = new LocalMetricsStore(dir);
+function outcomes(dir: string, sweepId: string) {
+  return outcomesIn(new LocalMetricsStore(dir), sweepId);
+}
+
+async function outcomesIn(store: MetricsStore, sweepId: string) {
   const tasks = await store.listTasks(sweepId);
   const entries = await Promise.all(
     tasks.map(async (task) => {
@@ -301,4 +311,83 @@ describe('faults', { concurrency: true }, () => {
       assert.equal(existsSync(join(empty, 'metrics', 'sweeps')), false, 'no sweep, task or lease record');
     });
   });
+});
+
+/**
+ * The same guarantees from code, against both store adapters: local files, and DynamoDB + S3
+ * (dynalite and s3rver in process). An aborted run is INTERRUPTED with its lease released; a
+ * second run of a sweep that runs is refused naming the holder; another spec is refused and the
+ * stored one kept.
+ */
+describe('from code, against both adapters', { concurrency: 1 }, () => {
+  let emulators: Emulators;
+  before(async () => {
+    emulators = await startEmulators();
+    // The worker threads build their AWS clients from the environment.
+    process.env.AWS_ACCESS_KEY_ID = credentials.accessKeyId;
+    process.env.AWS_SECRET_ACCESS_KEY = credentials.secretAccessKey;
+  });
+  after(() => emulators.close());
+
+  const adapters: Array<[string, () => Promise<StoreConfig>]> = [
+    ['local', async () => ({ kind: 'local', rootDir: freshDir('library') })],
+    [
+      'aws',
+      async () => {
+        const { tableName, bucket, cleanup } = await emulators.newAwsStores();
+        await cleanup();
+        return { kind: 'aws', table: tableName, bucket, region, ...emulators.endpoints };
+      },
+    ],
+  ];
+  for (const [name, makeConfig] of adapters) {
+    test(`${name}: abort marks INTERRUPTED; a concurrent run is refused naming the holder; another spec is refused`, async () => {
+      const stores = await makeConfig();
+      const { metrics, artifacts } = openStores(stores);
+      const spec = validateSpec(SPEC_OBJECT);
+      const settings = { stores, workers: 1, epochsPerCall: 2, backend: 'auto' as const };
+
+      const controller = new AbortController();
+      let sweepId = '';
+      const aborted = runSweep(spec, {
+        ...settings,
+        signal: controller.signal,
+        onEvent: (event) => {
+          if (event.type === 'started') sweepId = event.sweepId;
+          if (event.type === 'progress' && event.progress.epochsDone >= 2) controller.abort('a test');
+        },
+      });
+      await assert.rejects(aborted, WorkflowAbortedError);
+      const interrupted = await metrics.getSweep(sweepId);
+      assert.equal(interrupted?.status, 'INTERRUPTED');
+      assert.equal(interrupted?.error, 'stopped by a test before the end');
+      const released = await metrics.getLease(sweepId);
+      assert.ok(released && Date.parse(released.expiresAt) <= Date.now(), 'the lease is released');
+      assert.equal(released.pid, process.pid);
+
+      const storedSpec = await artifacts.get(sweepKeys(sweepId).spec);
+      const other = validateSpec({ ...SPEC_OBJECT, floodLevels: [0, 0.25] });
+      await assert.rejects(runSweep(other, { ...settings, sweepId }), (error: unknown) => {
+        assert.ok(error instanceof FloodsweepError && error.kind === 'input', String(error));
+        assert.match(error.message, /^floodLevels\[1\]: differs from the spec of sweep .* \(stored 0\.3, given 0\.25\)/);
+        return true;
+      });
+      assert.deepEqual(await artifacts.get(sweepKeys(sweepId).spec), storedSpec);
+
+      let secondTried: Promise<unknown> | undefined;
+      const resumed = await resumeSweep(sweepId, {
+        ...settings,
+        onEvent: (event) => {
+          // The first resume holds the lease from before its Plan: a second one started now is refused.
+          if (event.type === 'started') secondTried ??= resumeSweep(sweepId, settings).catch((error: unknown) => error);
+        },
+      });
+      assert.equal(resumed.summary.status, 'SUCCEEDED');
+      const refusal = await secondTried;
+      assert.ok(refusal instanceof SweepLeasedError, String(refusal));
+      assert.equal(refusal.kind, 'state');
+      assert.match(refusal.message, new RegExp(`^sweep ${sweepId} is running on host .+, pid ${process.pid}, since `));
+      assert.deepEqual(await outcomesIn(openStores(stores).metrics, sweepId), await reference);
+    });
+  }
 });
