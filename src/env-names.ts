@@ -17,6 +17,11 @@ export const ENV_NAMES = {
   maxConcurrency: 'FLOODSWEEP_MAX_CONCURRENCY',
   /** Directory of the tfjs-backend-wasm `.wasm` files (bundles copy them beside the handler). */
   wasmDir: 'FLOODSWEEP_WASM_DIR',
+  /**
+   * Seconds a local run's lease on its sweep lasts unless renewed (default 30): how soon a sweep
+   * whose process died shows as INTERRUPTED and can be resumed. Tests shorten it.
+   */
+  leaseSeconds: 'FLOODSWEEP_LEASE_SECONDS',
   /** Directory of the plot fonts (DejaVuSans.ttf). */
   fontDir: 'FLOODSWEEP_FONT_DIR',
 } as const;

@@ -22,6 +22,8 @@ export const MAX_INPUT_FILE_BYTES = 64 * 2 ** 20;
 export const MAX_RANGE_VALUES = 1_000_000;
 /** Epochs a local Train call trains before it checkpoints and returns (a Lambda stops on time instead). */
 export const DEFAULT_EPOCHS_PER_CALL = 50;
+/** How long a local run's lease on its sweep lasts unless renewed; it is renewed every third of that. */
+export const DEFAULT_LEASE_SECONDS = 30;
 
 export interface FloodsweepEnvironment {
   backend: BackendRequest;
@@ -31,6 +33,7 @@ export interface FloodsweepEnvironment {
   resultsDir?: string;
   epochsPerCall?: number;
   maxConcurrency?: number;
+  leaseSeconds?: number;
   wasmDir?: string;
   fontDir?: string;
   /** The AWS SDK's own variables, passed on to the clients. */
@@ -59,6 +62,7 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Floodswee
     resultsDir: text(ENV_NAMES.resultsDir),
     epochsPerCall: positiveInteger(ENV_NAMES.epochsPerCall, text(ENV_NAMES.epochsPerCall)),
     maxConcurrency: positiveInteger(ENV_NAMES.maxConcurrency, text(ENV_NAMES.maxConcurrency)),
+    leaseSeconds: positiveInteger(ENV_NAMES.leaseSeconds, text(ENV_NAMES.leaseSeconds)),
     wasmDir: text(ENV_NAMES.wasmDir),
     fontDir: text(ENV_NAMES.fontDir),
     aws: {

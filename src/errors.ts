@@ -7,6 +7,8 @@ export const EXIT_FAILURE = 1;
 export const EXIT_BAD_INPUT = 2;
 /** A command stopped by Ctrl-C, as shells report SIGINT. */
 export const EXIT_INTERRUPTED = 130;
+/** A command stopped by SIGTERM (128 + 15). */
+export const EXIT_TERMINATED = 143;
 
 /** A mistake in what the user typed or pointed at: a flag, an argument, a file, an id. */
 export class UsageError extends FloodsweepError {

@@ -25,12 +25,14 @@ export {
   type SweepProgress,
   type SweepRunResult,
 } from './run.js';
+export { observeSweep, SweepLeasedError } from './store/lease.js';
 export { openStores, type StoreConfig, type Stores } from './store/open.js';
 export type { ArtifactStore, MetricsStore } from './store/ports.js';
 export type { GroupSummary, LevelSummary, SweepSummary } from './sweep/aggregate.js';
-export type { SweepRecord, TaskRecord } from './sweep/records.js';
+export type { SweepLease, SweepRecord, SweepStatus, TaskRecord } from './sweep/records.js';
 export { type Comparison, compareSnapshots, parseBaseline, type SweepSnapshot } from './sweep/repro.js';
 export { expandSpec, type PlannedTask, parseSpecText, type SweepSpec, validateSpec } from './sweep/spec.js';
 export { type CloudTarget, resolveCloudTarget } from './workflow/cloud-executor.js';
 export { compareAndRecord, loadSnapshot } from './workflow/compare.js';
+export { WorkflowAbortedError } from './workflow/local-executor.js';
 export type { CompareOutput, ReproBlock } from './workflow/payloads.js';

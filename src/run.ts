@@ -5,11 +5,12 @@
  * run is `options.signal`, and what to print is the caller's.
  */
 import { dirname, resolve } from 'node:path';
-import { DEFAULT_RESULTS_DIR } from './env.js';
+import { DEFAULT_LEASE_SECONDS, DEFAULT_RESULTS_DIR } from './env.js';
 import { FloodsweepError, MissingStateError, UsageError } from './errors.js';
 import { stringifyKeepingNonFinite } from './flooding/json.js';
 import type { BackendRequest } from './flooding/names.js';
 import { loadSpecFile, readInputFile } from './input-files.js';
+import { type HeldLease, holdLease } from './store/lease.js';
 import { openStores, type StoreConfig, type Stores } from './store/open.js';
 import { sweepKeys } from './store/ports.js';
 import { readSummary } from './store/summary.js';
@@ -17,9 +18,16 @@ import type { SweepSummary } from './sweep/aggregate.js';
 import type { TaskRecord } from './sweep/records.js';
 import { parseBaseline, parseReproSpec } from './sweep/repro.js';
 import { checkMemory, estimateSweep } from './sweep/resources.js';
-import { expandSpec, parseSpecText, resolveDataPaths, type SweepSpec, validateSpec } from './sweep/spec.js';
-import { type CloudTarget, downloadResults, followCloudExecution, startCloudExecution } from './workflow/cloud-executor.js';
-import { runWorkflowLocally } from './workflow/local-executor.js';
+import { checkSameSpec, expandSpec, parseSpecText, resolveDataPaths, type SweepSpec, validateSpec } from './sweep/spec.js';
+import {
+  type CloudTarget,
+  downloadResults,
+  findRunningExecution,
+  followCloudExecution,
+  startCloudExecution,
+} from './workflow/cloud-executor.js';
+import { runWorkflowLocally, WorkflowAbortedError } from './workflow/local-executor.js';
+import { sweepIdOf } from './workflow/names.js';
 import type { CompareOutput, ExecutionInput, ReproBlock } from './workflow/payloads.js';
 
 export interface RunSweepOptions {
@@ -27,7 +35,10 @@ export interface RunSweepOptions {
   stores?: StoreConfig;
   /** Run on the deployed stack instead of in process; its table and bucket are the stores. */
   cloud?: { target: CloudTarget /** Where summary, plots and report are copied when it ends. */; downloadDir?: string };
-  /** Continue this sweep (same spec): only the missing work runs, from checkpoints. */
+  /**
+   * Continue this existing sweep: only the missing work runs, from checkpoints. The spec must be
+   * the one it was started with (after defaults); any other is refused naming the first difference.
+   */
   sweepId?: string;
   /** With `sweepId`: retrain these tasks from scratch (their checkpoints and epoch rows dropped); an unknown id is bad input. */
   restartTasks?: string[];
@@ -48,8 +59,16 @@ export interface RunSweepOptions {
   /** Makes the run a reproducibility run: Compare against this baseline after Aggregate. */
   repro?: ReproBlock;
   onEvent?: (event: SweepEvent) => void;
-  /** Aborting stops a local run (resumable from its checkpoints) or stops following a cloud run. */
+  /**
+   * Aborting stops a local run, marks its sweep INTERRUPTED (resumable from its checkpoints) and
+   * rejects with WorkflowAbortedError; for a cloud run it stops only the following.
+   */
   signal?: AbortSignal;
+  /**
+   * Local runs: seconds the run's lease on its sweep lasts unless renewed (default 30, renewed every
+   * third of it). A run whose process dies shows as INTERRUPTED, and can be resumed, once it expires.
+   */
+  leaseSeconds?: number;
 }
 
 /** What a resumed sweep found: tasks already done, tasks that continue from a checkpoint, tasks that start over. */
@@ -115,8 +134,13 @@ export async function runSweep(spec: SweepSpec, options: RunSweepOptions = {}): 
     repro: options.repro,
     restart: restarting ? { taskIds: restartTasks, failed: restartFailed } : undefined,
   };
+  const storeConfig = options.cloud?.target.stores ?? options.stores ?? defaultStores();
+  if (options.sweepId) {
+    // Refused here before anything runs; Plan checks again against the spec it finds stored.
+    checkSameSpec(options.sweepId, await readStoredSpec(openStores(storeConfig), options.sweepId), validateSpec(spec));
+  }
   if (options.cloud) return runInCloud(input, options.cloud, options);
-  return runLocally(input, options.stores ?? defaultStores(), options);
+  return runLocally(input, storeConfig, options);
 }
 
 /** Finishes an interrupted sweep with the spec it was started with. */
@@ -180,10 +204,15 @@ function resumeFindings(tasks: readonly TaskRecord[]): ResumeFindings {
   return { done: tasks.length - unfinished.length, fromCheckpoint, fromScratch: unfinished.length - fromCheckpoint.length };
 }
 
-async function runLocally(input: ExecutionInput, storeConfig: StoreConfig, options: RunSweepOptions): Promise<SweepRunResult> {
+async function runLocally(given: ExecutionInput, storeConfig: StoreConfig, options: RunSweepOptions): Promise<SweepRunResult> {
   const emit = options.onEvent ?? (() => undefined);
+  // The sweep id is known before Plan, so that the lease is taken before Plan writes anything.
+  const input = { ...given, sweepId: sweepIdOf(given) };
+  const stores = openStores(storeConfig);
+  let lease: HeldLease | undefined;
+  let leaseLost: FloodsweepError | undefined;
   const progress: SweepProgress = {
-    sweepId: input.sweepId ?? '',
+    sweepId: input.sweepId,
     tasksTotal: 0,
     succeeded: 0,
     failed: 0,
@@ -207,9 +236,16 @@ async function runLocally(input: ExecutionInput, storeConfig: StoreConfig, optio
     oversubscribe: options.oversubscribe,
     ignoreMemoryLimit: options.ignoreMemoryLimit,
     epochsPerCall: options.epochsPerCall,
+    beforePlan: async (sweepId) => {
+      // Once per run, though Plan may be retried.
+      lease ??= await holdLease(stores.metrics, sweepId, options.leaseSeconds ?? DEFAULT_LEASE_SECONDS, (lost) => {
+        leaseLost = lost;
+        execution.abort();
+      });
+    },
     onPlanned: async (plan, backend, workers) => {
       Object.assign(progress, { sweepId: plan.sweepId, tasksTotal: plan.taskCount, epochsTotal: plan.epochCount });
-      const resumed = input.sweepId ? resumeFindings(await openStores(storeConfig).metrics.listTasks(plan.sweepId)) : undefined;
+      const resumed = given.sweepId ? resumeFindings(await stores.metrics.listTasks(plan.sweepId)) : undefined;
       emit({ type: 'started', sweepId: plan.sweepId, taskCount: plan.taskCount, where: backend, workers, resumed });
     },
     onEpoch: (taskId, epoch, epochs) => {
@@ -228,11 +264,19 @@ async function runLocally(input: ExecutionInput, storeConfig: StoreConfig, optio
   options.signal?.addEventListener('abort', abort, { once: true });
   try {
     const { aggregate, compare } = await execution.result;
-    const stores = openStores(storeConfig);
     const summary = await requireSummary(stores, aggregate.sweepId);
     return { sweepId: aggregate.sweepId, summary, reportLocation: stores.artifacts.locate(aggregate.reportKey), compare };
+  } catch (error) {
+    if (leaseLost) throw leaseLost;
+    if (error instanceof WorkflowAbortedError && lease) {
+      const reason = options.signal?.reason;
+      const cause = typeof reason === 'string' ? `stopped by ${reason} before the end` : 'aborted before the end';
+      await stores.metrics.updateSweep(input.sweepId, ['RUNNING'], { status: 'INTERRUPTED', error: cause });
+    }
+    throw error;
   } finally {
     options.signal?.removeEventListener('abort', abort);
+    await lease?.release();
   }
 }
 
@@ -248,6 +292,10 @@ async function runInCloud(
     const tasks = expandSpec(validateSpec(input.spec), { maxTasks: input.maxTasks });
     checkMemory(estimateSweep(tasks), { bytesPerTask: trainMemoryMb * 2 ** 20, source: `the train function of stack ${stackName}` });
   }
+  // Cloud executions hold no lease: Step Functions knows which one runs the sweep.
+  const running = input.sweepId && (await findRunningExecution(cloud.target, input.sweepId));
+  if (running)
+    throw new FloodsweepError('state', `sweep ${input.sweepId} is running: execution ${running}; follow it with sweep status --follow`);
   const { sweepId, executionArn } = await startCloudExecution(input, cloud.target);
   emit({ type: 'started', sweepId, taskCount: 0, where: executionArn });
   const { compare } = await followExecution(sweepId, executionArn, cloud.target, options);

@@ -16,13 +16,14 @@ function childEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('FLOODSWEEP_')));
 }
 
-/** Starts `floodsweep ...` (in `cwd`); it is killed if it runs longer than `timeoutMs`. */
+/** Starts `floodsweep ...` (in `cwd`, with `env` added); it is killed if it runs longer than `timeoutMs`. */
 export function startCli(
   args: string[],
-  options: { timeoutMs?: number; cwd?: string } = {},
+  options: { timeoutMs?: number; cwd?: string; env?: NodeJS.ProcessEnv } = {},
 ): { child: ChildProcess; result: Promise<CliResult> } {
   const { timeoutMs = 240_000, cwd } = options;
-  const child = spawn(process.execPath, [CLI, ...args], { cwd, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const env = { ...childEnv(), ...options.env };
+  const child = spawn(process.execPath, [CLI, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -38,7 +39,7 @@ export function startCli(
   return { child, result };
 }
 
-export const floodsweep = (args: string[], options?: { timeoutMs?: number; cwd?: string }) => startCli(args, options).result;
+export const floodsweep = (args: string[], options?: Parameters<typeof startCli>[1]) => startCli(args, options).result;
 
 /** A failed assertion's context: exit status and both streams. */
 export const show = (r: CliResult) => `exit ${r.code}${r.signal ? ` (${r.signal})` : ''}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;

@@ -86,6 +86,8 @@ export async function startEmulators() {
     async close() {
       dynamodbServer.closeAllConnections();
       await new Promise((closed) => dynamodbServer.close(closed));
+      // Clients that were never destroyed (a run's own stores) keep idle connections open, which would hold close() forever.
+      (s3Server as unknown as { httpServer: Server }).httpServer.closeAllConnections();
       await s3Server.close();
       await rm(s3Directory, { recursive: true, force: true });
     },

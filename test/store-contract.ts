@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { resolveTaskConfig } from '../src/flooding/config.js';
 import type { EpochMetrics, SplitMetrics } from '../src/flooding/metrics.js';
 import { type ArtifactStore, type MetricsStore, StoreError, sweepKeys } from '../src/store/ports.js';
-import type { ReproRecord, SweepRecord, TaskRecord } from '../src/sweep/records.js';
+import type { ReproRecord, SweepLease, SweepRecord, TaskRecord } from '../src/sweep/records.js';
 
 export interface Stores {
   metrics: MetricsStore;
@@ -67,6 +67,12 @@ function reproRecord(name: string, minute: number, sweepId: string): ReproRecord
     createdAt: at(minute),
     details: { drift: [0.001, null, 'ok'], nested: { deep: true } },
   };
+}
+
+const inSeconds = (seconds: number) => new Date(Date.now() + seconds * 1000).toISOString();
+
+function lease(sweepId: string, token: string, overrides: Partial<SweepLease> = {}): SweepLease {
+  return { sweepId, token, host: 'host-a', pid: 4242, startedAt: at(0), expiresAt: inSeconds(60), ...overrides };
 }
 
 const INVALID_KEYS = ['', '/abs', '../up', 'a/../b', 'a/./b', 'a//b', 'a/', 'with space', 'tilde~', 'back\\slash'];
@@ -274,6 +280,63 @@ export function runStoreContract(name: string, makeStores: () => Promise<Stores>
       });
     });
 
+    describe('sweep leases', () => {
+      it('gives a free lease to one holder and refuses another, naming the holder', async () => {
+        assert.equal(await metrics.getLease('s1'), undefined);
+        const first = lease('s1', 'run-a');
+        assert.deepEqual(await metrics.acquireLease(first), { acquired: true });
+        assert.deepEqual(await metrics.getLease('s1'), first);
+        const refused = await metrics.acquireLease(lease('s1', 'run-b', { host: 'host-b', pid: 7 }));
+        assert.deepEqual(refused, { acquired: false, holder: first });
+        // The holder may take it again (a retried call), and other sweeps' leases are apart.
+        assert.deepEqual(await metrics.acquireLease(first), { acquired: true });
+        assert.deepEqual(await metrics.acquireLease(lease('s2', 'run-b')), { acquired: true });
+        assert.equal((await metrics.getLease('s1'))?.token, 'run-a');
+      });
+
+      it('of many concurrent takers of a free or expired lease, exactly one wins', async () => {
+        for (const past of [false, true]) {
+          const sweepId = past ? 'expired' : 'free';
+          if (past) await metrics.acquireLease(lease(sweepId, 'dead', { expiresAt: inSeconds(-1) }));
+          const takers = Array.from({ length: 6 }, (_, i) => lease(sweepId, `run-${i}`));
+          const outcomes = await Promise.all(takers.map((taker) => metrics.acquireLease(taker)));
+          const winners = outcomes.filter((outcome) => outcome.acquired);
+          assert.equal(winners.length, 1, `${sweepId}: ${JSON.stringify(outcomes)}`);
+          const holder = await metrics.getLease(sweepId);
+          for (const outcome of outcomes) if (!outcome.acquired) assert.deepEqual(outcome.holder, holder);
+        }
+      });
+
+      it('renews only for its holder; an expired lease is taken over and its old holder cannot renew it', async () => {
+        await metrics.acquireLease(lease('s1', 'run-a', { expiresAt: inSeconds(0.2) }));
+        assert.equal(await metrics.renewLease('s1', 'run-b', inSeconds(60)), false);
+        assert.equal(await metrics.renewLease('s1', 'run-a', inSeconds(0.2)), true);
+        await new Promise((done) => setTimeout(done, 300));
+        const taker = lease('s1', 'run-b', { host: 'host-b' });
+        assert.deepEqual(await metrics.acquireLease(taker), { acquired: true });
+        assert.equal(await metrics.renewLease('s1', 'run-a', inSeconds(60)), false);
+        assert.deepEqual(await metrics.getLease('s1'), taker);
+        assert.equal(await metrics.renewLease('missing', 'run-a', inSeconds(60)), false);
+      });
+
+      it('a released lease is free at once and still names its last holder', async () => {
+        const held = lease('s1', 'run-a');
+        await metrics.acquireLease(held);
+        await metrics.releaseLease('s1', 'run-b');
+        assert.equal((await metrics.getLease('s1'))?.expiresAt, held.expiresAt, "another token's release changes nothing");
+        await metrics.releaseLease('s1', 'run-a');
+        const released = await metrics.getLease('s1');
+        assert.equal(released?.host, 'host-a');
+        assert.ok(released && Date.parse(released.expiresAt) <= Date.now());
+        assert.deepEqual(await metrics.acquireLease(lease('s1', 'run-b')), { acquired: true });
+      });
+
+      it('rejects invalid ids and timestamps', async () => {
+        await assert.rejects(metrics.acquireLease(lease('bad id', 'run-a')), StoreError);
+        await assert.rejects(metrics.acquireLease(lease('s1', 'run-a', { expiresAt: 'tomorrow' })), StoreError);
+      });
+    });
+
     describe('reproducibility records', () => {
       it('lists runs newest first, idempotently, per name', async () => {
         await metrics.putRepro(reproRecord('nightly', 1, 's1'));
@@ -325,6 +388,14 @@ export function runStoreContract(name: string, makeStores: () => Promise<Stores>
         assert.equal((await artifacts.get('sweeps/s1/spec.json'))?.toString('utf8'), text);
         await artifacts.put('sweeps/s1/empty.txt', '');
         assert.deepEqual(await artifacts.get('sweeps/s1/empty.txt'), Buffer.alloc(0));
+      });
+
+      it('creates a write-once object only if absent, never overwriting it', async () => {
+        const key = sweepKeys('s1').spec;
+        assert.equal(await artifacts.create(key, '{"name":"first"}'), true);
+        assert.equal(await artifacts.create(key, '{"name":"second"}'), false);
+        assert.equal((await artifacts.get(key))?.toString('utf8'), '{"name":"first"}');
+        await assert.rejects(artifacts.create('../up', 'x'), StoreError);
       });
 
       it('reports missing keys as absent', async () => {

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import { DEFAULT_EPOCHS_PER_CALL, DEFAULT_MAX_TASKS, DEFAULT_RESULTS_DIR, DEFAULT_STACK } from '../env.js';
-import { UsageError } from '../errors.js';
+import { EXIT_INTERRUPTED, EXIT_TERMINATED, UsageError } from '../errors.js';
 import type { EpochMetrics } from '../flooding/metrics.js';
 import type { ResumeFindings, RunSweepOptions, SweepRunResult } from '../run.js';
 import type { StoreConfig, Stores } from '../store/open.js';
@@ -55,7 +55,10 @@ export function registerSweep(program: Command): void {
     .description(
       'run a sweep through the workflow: locally in process (results in files, or DynamoDB + S3 with --store aws), or on the deployed stack with --cloud',
     )
-    .option('--resume <sweepId>', 'finish an interrupted sweep: only the missing work runs, from checkpoints')
+    .option(
+      '--resume <sweepId>',
+      'finish an interrupted or failed sweep: only the missing work runs, from checkpoints (a spec given too must be its own)',
+    )
     .option(
       '--restart-task <taskIds>',
       'with --resume: retrain these tasks from scratch, dropping their checkpoints and epoch rows (repeatable, or comma-separated)',
@@ -80,8 +83,6 @@ export function registerSweep(program: Command): void {
   addBackendOption(run);
   run.action(async (specPath: string | undefined, options: SweepRunFlags) => {
     if (!specPath && !options.resume) throw new UsageError('spec: give a sweep spec file, or --resume <sweepId>');
-    if (specPath && options.resume)
-      throw new UsageError('--resume: takes the spec the sweep was started with; give either a spec file or --resume');
     if ((options.restartTask || options.restartFailed) && !options.resume) {
       throw new UsageError(`${options.restartTask ? '--restart-task' : '--restart-failed'}: only with --resume <sweepId>`);
     }
@@ -99,7 +100,8 @@ export function registerSweep(program: Command): void {
         restartTasks: options.restartTask,
         restartFailed: options.restartFailed,
       },
-      (runOptions) => (spec ? runSweep(spec, runOptions) : resumeSweep(options.resume!, runOptions)),
+      // With both, the spec must be the sweep's own: any other is refused naming the first difference.
+      (runOptions) => (spec ? runSweep(spec, { ...runOptions, sweepId: options.resume }) : resumeSweep(options.resume!, runOptions)),
     );
     if (options.json) process.stdout.write(`${JSON.stringify(result.summary)}\n`);
     else process.stdout.write(formatSummary(result.summary, result.reportLocation));
@@ -112,15 +114,17 @@ export function registerSweep(program: Command): void {
       const stores = await openFor(options);
       const { readSummary } = await import('../store/summary.js');
       const { bestResult, formatLevel, isLossMetric } = await import('../sweep/aggregate.js');
+      const { observeSweep } = await import('../store/lease.js');
       const sweeps = await stores.metrics.listSweeps();
       if (sweeps.length === 0) process.stdout.write('no sweeps yet\n');
-      for (const s of sweeps) {
-        const summary = s.status === 'RUNNING' ? undefined : await readSummary(stores, s.sweepId);
+      for (const stored of sweeps) {
+        const s = await observeSweep(stores.metrics, stored);
+        const summary = s.status === 'RUNNING' || s.status === 'INTERRUPTED' ? undefined : await readSummary(stores, s.sweepId);
         const best = summary ? bestResult(summary) : null;
         const value = best && (isLossMetric(best.metric) ? best.value.toFixed(4) : `${pct(best.value)}%`);
         const bestText = best ? `  best b=${formatLevel(best.floodLevel)} ${best.metric} ${value}` : '';
         process.stdout.write(
-          `${s.sweepId}  ${s.status.padEnd(9)} ${String(s.taskCount).padStart(5)} tasks  ${s.createdAt}  ${s.name}${bestText}${best && summary!.groups.length > 1 ? ` (${best.setting})` : ''}\n`,
+          `${s.sweepId}  ${s.status.padEnd(11)} ${String(s.taskCount).padStart(5)} tasks  ${s.createdAt}  ${s.name}${bestText}${best && summary!.groups.length > 1 ? ` (${best.setting})` : ''}\n`,
         );
       }
     });
@@ -133,16 +137,28 @@ export function registerSweep(program: Command): void {
       if (options.follow && !options.cloud) throw new UsageError('--follow: only with --cloud; a local run shows its progress itself');
       if (options.follow) await followCloudSweep(sweepId, options);
       const stores = await openFor(options);
-      const record = await stores.metrics.getSweep(sweepId);
-      if (!record) throw new UsageError(`sweep ${JSON.stringify(sweepId)} not found in ${stores.artifacts.locate('')}`);
+      const { observeSweep } = await import('../store/lease.js');
+      const stored = await stores.metrics.getSweep(sweepId);
+      if (!stored) throw new UsageError(`sweep ${JSON.stringify(sweepId)} not found in ${stores.artifacts.locate('')}`);
+      const record = await observeSweep(stores.metrics, stored);
       const tasks = await stores.metrics.listTasks(sweepId);
+      const lease = record.status === 'RUNNING' ? await stores.metrics.getLease(sweepId) : undefined;
       if (options.json) {
-        process.stdout.write(`${JSON.stringify({ sweep: record, tasks: tasks.map(({ config: _c, ...t }) => t) })}\n`);
+        process.stdout.write(`${JSON.stringify({ sweep: record, lease, tasks: tasks.map(({ config: _c, ...t }) => t) })}\n`);
         return;
       }
       const counts = new Map<string, number>();
       for (const t of tasks) counts.set(t.status, (counts.get(t.status) ?? 0) + 1);
+      const succeeded = counts.get('SUCCEEDED') ?? 0;
+      const resume = `${invocation()} sweep run --resume ${sweepId} ${options.cloud ? cloudFlags(options) : storeFlags(await storeConfig(options, 'reading'))}`;
+      // What happened and what to do, under the status line.
+      const whatNow: Partial<Record<typeof record.status, string>> = {
+        RUNNING: lease && `running on host ${lease.host}, pid ${lease.pid}, since ${lease.startedAt}`,
+        INTERRUPTED: `INTERRUPTED at ${succeeded}/${record.taskCount} tasks (${record.error}); resume with: ${resume}`,
+        FAILED: `FAILED: ${record.error ?? 'no task succeeded'}; resume with: ${resume}`,
+      };
       process.stdout.write(`${record.sweepId}: ${record.status}; ${[...counts].map(([s, n]) => `${n} ${s.toLowerCase()}`).join(', ')}\n`);
+      if (whatNow[record.status]) process.stdout.write(`  ${whatNow[record.status]}\n`);
       for (const t of tasks) {
         const line = `  ${t.taskId}  b=${t.config.floodLevel} seed ${t.config.seed}  ${t.status.padEnd(9)} epoch ${t.epochsDone}/${t.epochsTotal}`;
         process.stdout.write(`${line}${t.error ? `  ${t.error}` : ''}\n`);
@@ -330,20 +346,28 @@ export async function runWithProgress<T extends SweepRunResult>(
   const started = Date.now();
   const controller = new AbortController();
   let sweepId: string | undefined;
-  const interrupt = () => {
-    controller.abort();
+  const exitAfterInterrupt = (signal: NodeJS.Signals) => {
     progress.finish();
     const id = sweepId ?? '<sweepId>';
     const hint = cloud
       ? `stopped following; the execution keeps running in the cloud. Follow it again: ${invocation()} sweep status ${id} ${cloudFlags(flags)} --follow; stop it: ${invocation()} sweep stop ${id} ${cloudFlags(flags)}`
       : `interrupted; finish it with: ${invocation()} sweep run --resume ${id} ${storeFlags(stores!)}`;
     process.stderr.write(`${hint}\n`);
-    process.exit(130);
+    process.exit(signal === 'SIGTERM' ? EXIT_TERMINATED : EXIT_INTERRUPTED);
   };
-  process.once('SIGINT', interrupt);
+  // The run marks its sweep INTERRUPTED and releases its lease once aborted; a second signal does not wait.
+  const interrupt = (signal: NodeJS.Signals) => {
+    if (controller.signal.aborted) exitAfterInterrupt(signal);
+    controller.abort(signal);
+    setTimeout(() => exitAfterInterrupt(signal), INTERRUPT_GRACE_MS).unref();
+  };
+  process.on('SIGINT', interrupt);
+  process.on('SIGTERM', interrupt);
+  const { readEnvironment } = await import('../env.js');
   try {
     const result = await start({
       ...settings,
+      leaseSeconds: readEnvironment().leaseSeconds,
       stores,
       cloud,
       signal: controller.signal,
@@ -366,10 +390,18 @@ export async function runWithProgress<T extends SweepRunResult>(
     });
     progress.finish(`sweep ${result.sweepId}: ${result.summary.status} in ${formatDuration(Date.now() - started)}`);
     return result;
+  } catch (error) {
+    const signal = controller.signal.reason as NodeJS.Signals | undefined;
+    if (controller.signal.aborted && signal) exitAfterInterrupt(signal);
+    throw error;
   } finally {
     process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
   }
 }
+
+/** How long an interrupted run may take to record that it stopped before the command exits anyway. */
+const INTERRUPT_GRACE_MS = 10_000;
 
 const pct = (x: number) => (x * 100).toFixed(1);
 const estimateText = (e: { mean: number; sd: number } | null) => (e ? `${pct(e.mean)} ± ${pct(e.sd)}` : 'n/a');

@@ -19,7 +19,15 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { EpochMetrics } from '../flooding/metrics.js';
-import type { ReproRecord, SweepRecord, SweepStatus, TaskRecord, TaskStatus } from '../sweep/records.js';
+import {
+  leaseExpired,
+  type ReproRecord,
+  type SweepLease,
+  type SweepRecord,
+  type SweepStatus,
+  type TaskRecord,
+  type TaskStatus,
+} from '../sweep/records.js';
 import { awsClientSettings } from './aws-settings.js';
 import {
   type ArtifactStore,
@@ -34,6 +42,7 @@ import {
 import {
   chronologicalKey,
   decodeEpoch,
+  decodeLease,
   decodeRepro,
   decodeSweep,
   decodeTask,
@@ -41,6 +50,7 @@ import {
   lastRecordPerTask,
   stampPatch,
   toStored,
+  validateLease,
   validateLimit,
   validateRepro,
   validateSweep,
@@ -93,6 +103,7 @@ type WriteRequest = { PutRequest: { Item: Item } } | { DeleteRequest: { Key: Ite
 const SWEEPS_PARTITION = 'SWEEPS';
 const sweepPk = (sweepId: string) => `SWEEP#${validateId('sweepId', sweepId)}`;
 const sweepItemKey = (sweepId: string): ItemKey => ({ pk: sweepPk(sweepId), sk: 'SWEEP' });
+const leaseItemKey = (sweepId: string): ItemKey => ({ pk: sweepPk(sweepId), sk: 'LEASE' });
 const taskItemKey = (sweepId: string, taskId: string): ItemKey => ({
   pk: sweepPk(sweepId),
   sk: `TASK#${validateId('taskId', taskId)}`,
@@ -220,6 +231,54 @@ export class DynamoMetricsStore implements MetricsStore {
     const items = await this.queryPrefix(pk, EPOCH_SK_PREFIX);
     const requests = items.map((item) => ({ DeleteRequest: { Key: { pk: item.pk, sk: item.sk } } }));
     await this.batchWriteAll(requests, `${pk} / ${EPOCH_SK_PREFIX}* of table ${this.tableName}`);
+  }
+
+  async acquireLease(lease: SweepLease): Promise<{ acquired: true } | { acquired: false; holder: SweepLease }> {
+    validateLease(lease);
+    const item = this.itemOf(leaseItemKey(lease.sweepId), lease);
+    for (;;) {
+      // ISO timestamps of one format compare as strings in the order of time.
+      const taken = await this.conditional(`PutItem ${this.where(item)}`, () =>
+        this.client.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: item,
+            ConditionExpression: 'attribute_not_exists(pk) OR expiresAt <= :now OR #token = :token',
+            ExpressionAttributeNames: { '#token': 'token' },
+            ExpressionAttributeValues: { ':now': new Date().toISOString(), ':token': lease.token },
+          }),
+        ),
+      );
+      if (taken) return { acquired: true };
+      const holder = await this.getLease(lease.sweepId);
+      // Undefined or expired: it changed since the condition was checked; try again.
+      if (holder && !leaseExpired(holder)) return { acquired: false, holder };
+    }
+  }
+
+  async renewLease(sweepId: string, token: string, expiresAt: string): Promise<boolean> {
+    const key = leaseItemKey(sweepId);
+    return this.conditional(`UpdateItem ${this.where(key)}`, () =>
+      this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: key,
+          UpdateExpression: 'SET expiresAt = :expiresAt',
+          ConditionExpression: '#token = :token',
+          ExpressionAttributeNames: { '#token': 'token' },
+          ExpressionAttributeValues: { ':expiresAt': expiresAt, ':token': token },
+        }),
+      ),
+    );
+  }
+
+  async releaseLease(sweepId: string, token: string): Promise<void> {
+    await this.renewLease(sweepId, token, new Date().toISOString());
+  }
+
+  async getLease(sweepId: string): Promise<SweepLease | undefined> {
+    const item = await this.getItem(leaseItemKey(sweepId));
+    return item && decodeLease(this.recordOf(item), this.where(item), { sweepId });
   }
 
   async putRepro(record: ReproRecord): Promise<void> {
@@ -417,19 +476,39 @@ export class S3ArtifactStore implements ArtifactStore {
 
   async put(key: string, body: Uint8Array | string, contentType?: string): Promise<void> {
     validateKey(key);
-    const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
     try {
-      await this.client.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: key,
-          Body: bytes,
-          ContentLength: bytes.byteLength,
-          ContentType: contentType ?? contentTypeOf(key),
-          Tagging: key.endsWith(CHECKPOINT_SUFFIX) ? CHECKPOINT_TAGGING : undefined,
-        }),
-      );
+      await this.putObject(key, body, contentType);
     } catch (error) {
+      throw this.failure('PutObject', key, error);
+    }
+  }
+
+  private async putObject(key: string, body: Uint8Array | string, contentType?: string, ifNoneMatch?: string): Promise<void> {
+    const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+    await this.client.send(
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: key,
+        Body: bytes,
+        ContentLength: bytes.byteLength,
+        ContentType: contentType ?? contentTypeOf(key),
+        Tagging: key.endsWith(CHECKPOINT_SUFFIX) ? CHECKPOINT_TAGGING : undefined,
+        IfNoneMatch: ifNoneMatch,
+      }),
+    );
+  }
+
+  /**
+   * S3 refuses a PutObject with If-None-Match: * when the key exists, atomically (since 2024).
+   * The HEAD first gives the same answer on emulators that ignore the header (s3rver 3.7), outside races.
+   */
+  async create(key: string, body: Uint8Array | string, contentType?: string): Promise<boolean> {
+    if (await this.exists(key)) return false;
+    try {
+      await this.putObject(key, body, contentType, '*');
+      return true;
+    } catch (error) {
+      if (isNamed(error, 'PreconditionFailed', 'ConditionalRequestConflict')) return false;
       throw this.failure('PutObject', key, error);
     }
   }

@@ -7,7 +7,15 @@ import { dirname, join, resolve } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import type { EpochMetrics } from '../flooding/metrics.js';
 import { mapLimited } from '../sweep/map-limited.js';
-import type { ReproRecord, SweepRecord, SweepStatus, TaskRecord, TaskStatus } from '../sweep/records.js';
+import {
+  leaseExpired,
+  type ReproRecord,
+  type SweepLease,
+  type SweepRecord,
+  type SweepStatus,
+  type TaskRecord,
+  type TaskStatus,
+} from '../sweep/records.js';
 import {
   type ArtifactStore,
   type MetricsStore,
@@ -20,6 +28,7 @@ import {
 } from './ports.js';
 import {
   decodeEpoch,
+  decodeLease,
   decodeRepro,
   decodeSweep,
   decodeTask,
@@ -28,6 +37,7 @@ import {
   newestFirst,
   stampPatch,
   toStored,
+  validateLease,
   validateLimit,
   validateRepro,
   validateSweep,
@@ -206,6 +216,72 @@ export class LocalMetricsStore implements MetricsStore {
     return join(this.sweepDir(sweepId), 'epochs', `${validateId('taskId', taskId)}.json`);
   }
 
+  /**
+   * A lease is a sequence of generations, `lease/<generation>.json`: taking it creates the next
+   * generation exclusively (a hard link fails if another process created it first), so of two
+   * processes taking over one expired lease exactly one wins. The newest generation holds.
+   */
+  private leaseFile(sweepId: string, generation: number): string {
+    return join(this.sweepDir(sweepId), 'lease', `${String(generation).padStart(12, '0')}.json`);
+  }
+
+  private async leaseGenerations(sweepId: string): Promise<number[]> {
+    const stems = await jsonStems(join(this.sweepDir(sweepId), 'lease'));
+    return stems.filter((stem) => /^\d{12}$/.test(stem)).map(Number);
+  }
+
+  private async currentLease(sweepId: string): Promise<{ generation: number; lease?: SweepLease }> {
+    for (;;) {
+      const generations = await this.leaseGenerations(sweepId);
+      if (generations.length === 0) return { generation: 0 };
+      const generation = Math.max(...generations);
+      const file = this.leaseFile(sweepId, generation);
+      const stored = await readJson(file);
+      // Undefined: a newer generation's taker removed it meanwhile; look again.
+      if (stored !== undefined) return { generation, lease: decodeLease(stored, file, { sweepId }) };
+    }
+  }
+
+  async acquireLease(lease: SweepLease): Promise<{ acquired: true } | { acquired: false; holder: SweepLease }> {
+    validateLease(lease);
+    for (;;) {
+      const { generation, lease: current } = await this.currentLease(lease.sweepId);
+      if (current && current.token !== lease.token && !leaseExpired(current)) return { acquired: false, holder: current };
+      const next = current?.token === lease.token ? generation : generation + 1;
+      const file = this.leaseFile(lease.sweepId, next);
+      if (next === generation) {
+        await writeAtomic(file, encodeJson(lease, 2));
+        return { acquired: true };
+      }
+      if (await writeAtomic(file, encodeJson(lease, 2), true)) {
+        // Older generations are history nobody reads.
+        for (const older of await this.leaseGenerations(lease.sweepId)) {
+          if (older < next) await unlink(this.leaseFile(lease.sweepId, older)).catch(() => undefined);
+        }
+        return { acquired: true };
+      }
+      // Another process created that generation first: look again.
+    }
+  }
+
+  async renewLease(sweepId: string, token: string, expiresAt: string): Promise<boolean> {
+    const { generation, lease } = await this.currentLease(sweepId);
+    if (lease?.token !== token) return false;
+    const renewed = { ...lease, expiresAt };
+    validateLease(renewed);
+    // Should a taker create a newer generation meanwhile, this rewrites a generation nobody reads.
+    await writeAtomic(this.leaseFile(sweepId, generation), encodeJson(renewed, 2));
+    return true;
+  }
+
+  async releaseLease(sweepId: string, token: string): Promise<void> {
+    await this.renewLease(sweepId, token, new Date().toISOString());
+  }
+
+  async getLease(sweepId: string): Promise<SweepLease | undefined> {
+    return (await this.currentLease(sweepId)).lease;
+  }
+
   private reproDir(name: string): string {
     return join(this.root, 'repro', validateId('repro name', name));
   }
@@ -348,6 +424,10 @@ export class LocalArtifactStore implements ArtifactStore {
 
   async put(key: string, body: Uint8Array | string): Promise<void> {
     await writeAtomic(this.file(key), body);
+  }
+
+  async create(key: string, body: Uint8Array | string): Promise<boolean> {
+    return writeAtomic(this.file(key), body, true);
   }
 
   async get(key: string): Promise<Buffer | undefined> {

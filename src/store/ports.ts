@@ -1,6 +1,6 @@
 import { FloodsweepError } from '../errors.js';
 import type { EpochMetrics } from '../flooding/metrics.js';
-import type { ReproRecord, SweepRecord, SweepStatus, TaskRecord, TaskStatus } from '../sweep/records.js';
+import type { ReproRecord, SweepLease, SweepRecord, SweepStatus, TaskRecord, TaskStatus } from '../sweep/records.js';
 
 export type SweepPatch = Partial<Omit<SweepRecord, 'sweepId' | 'createdAt'>>;
 export type TaskPatch = Partial<Omit<TaskRecord, 'sweepId' | 'taskId'>>;
@@ -32,6 +32,17 @@ export interface MetricsStore {
   getEpochs(sweepId: string, taskId: string): Promise<EpochMetrics[]>;
   /** Removes every epoch row of the task (a task restarted from scratch); nothing to remove is no error. */
   deleteEpochs(sweepId: string, taskId: string): Promise<void>;
+  /**
+   * Takes the sweep's lease, atomically, if nobody holds it, its holder's expired, or it is this
+   * token's already; otherwise changes nothing and returns the lease that holds.
+   */
+  acquireLease(lease: SweepLease): Promise<{ acquired: true } | { acquired: false; holder: SweepLease }>;
+  /** Moves the expiry of the lease held by `token`; false if another holder has taken it over. */
+  renewLease(sweepId: string, token: string, expiresAt: string): Promise<boolean>;
+  /** Expires the lease now if `token` holds it; the record stays, naming who held it last. */
+  releaseLease(sweepId: string, token: string): Promise<void>;
+  /** The current (or last) lease, expired or not. */
+  getLease(sweepId: string): Promise<SweepLease | undefined>;
   /** Upsert, keyed by (name, createdAt, sweepId). */
   putRepro(record: ReproRecord): Promise<void>;
   /** Newest first. */
@@ -41,6 +52,8 @@ export interface MetricsStore {
 /** Keys -> bytes. Keys follow `validateKey`. */
 export interface ArtifactStore {
   put(key: string, body: Uint8Array | string, contentType?: string): Promise<void>;
+  /** Write-once: stores the object only if the key is absent; returns whether it did. */
+  create(key: string, body: Uint8Array | string, contentType?: string): Promise<boolean>;
   /** Undefined only when the key is absent; any other failure throws StoreError. */
   get(key: string): Promise<Buffer | undefined>;
   exists(key: string): Promise<boolean>;

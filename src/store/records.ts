@@ -7,7 +7,15 @@ import { z } from 'zod';
 import { describeIssues, type TaskConfig } from '../flooding/config.js';
 import { canonicalJson } from '../flooding/json.js';
 import type { EpochMetrics } from '../flooding/metrics.js';
-import { REPRO_VERDICTS, type ReproRecord, SWEEP_STATUSES, type SweepRecord, TASK_STATUSES, type TaskRecord } from '../sweep/records.js';
+import {
+  REPRO_VERDICTS,
+  type ReproRecord,
+  SWEEP_STATUSES,
+  type SweepLease,
+  type SweepRecord,
+  TASK_STATUSES,
+  type TaskRecord,
+} from '../sweep/records.js';
 import { StoreError, validateId } from './ports.js';
 
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -22,6 +30,13 @@ function validateTimestamp(what: string, value: string): void {
 export function validateSweep(record: SweepRecord): void {
   validateId('sweepId', record.sweepId);
   validateTimestamp('sweep createdAt', record.createdAt);
+}
+
+export function validateLease(lease: SweepLease): void {
+  validateId('sweepId', lease.sweepId);
+  validateId('lease token', lease.token);
+  validateTimestamp('lease startedAt', lease.startedAt);
+  validateTimestamp('lease expiresAt', lease.expiresAt);
 }
 
 export function validateTask(record: Pick<TaskRecord, 'sweepId' | 'taskId'>): void {
@@ -165,6 +180,15 @@ const epochSchema = z.looseObject({
   seconds: anyNumber,
 });
 
+const leaseSchema = z.looseObject({
+  sweepId: z.string(),
+  token: z.string(),
+  host: z.string(),
+  pid: anyNumber,
+  startedAt: z.string(),
+  expiresAt: z.string(),
+});
+
 const reproSchema = z.looseObject({
   name: z.string(),
   sweepId: z.string(),
@@ -209,6 +233,7 @@ export function decodeEpoch(stored: unknown, where: string, expected: Partial<Re
   }
   return row as EpochMetrics;
 }
+export const decodeLease = decoder<SweepLease>('lease', leaseSchema);
 export const decodeRepro = decoder<ReproRecord>('repro', reproSchema as z.ZodType<ReproRecord>);
 
 /** Sort key of sweeps and repro runs: chronological (fixed timestamp format), ties by sweep id. */

@@ -79,7 +79,7 @@ export interface SweepSummary {
   sweepId: string;
   name: string;
   /** SUCCEEDED: every task finished; PARTIAL: some did not; FAILED: none did. */
-  status: Exclude<SweepStatus, 'RUNNING'>;
+  status: Exclude<SweepStatus, 'RUNNING' | 'INTERRUPTED'>;
   selection: Selection;
   /** The tfjs backends the tasks ran on, sorted. */
   backends: string[];

@@ -5,7 +5,8 @@
 import type { TaskConfig } from '../flooding/config.js';
 import type { SplitMetrics } from '../flooding/metrics.js';
 
-export const SWEEP_STATUSES = ['RUNNING', 'SUCCEEDED', 'PARTIAL', 'FAILED'] as const;
+/** INTERRUPTED: a local run stopped (Ctrl-C, a signal, an abort) or died before the end; resumable. */
+export const SWEEP_STATUSES = ['RUNNING', 'SUCCEEDED', 'PARTIAL', 'FAILED', 'INTERRUPTED'] as const;
 export type SweepStatus = (typeof SWEEP_STATUSES)[number];
 export const TASK_STATUSES = ['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
@@ -40,6 +41,33 @@ export interface TaskRecord {
   error?: string;
   attempts: number;
   updatedAt: string;
+}
+
+/** Who runs a sweep now: the process that holds its lease, until `expiresAt` unless renewed. */
+export interface SweepLease {
+  sweepId: string;
+  /** Unique per run; only the holder's token renews or releases the lease. */
+  token: string;
+  host: string;
+  pid: number;
+  /** ISO 8601, like every timestamp here. */
+  startedAt: string;
+  expiresAt: string;
+}
+
+/** Whether a lease no longer holds at `now`: it expired, or was released (which expires it). */
+export function leaseExpired(lease: Pick<SweepLease, 'expiresAt'>, now = new Date()): boolean {
+  return Date.parse(lease.expiresAt) <= now.getTime();
+}
+
+/**
+ * The status a reader should show: a sweep still RUNNING whose lease expired has nobody running
+ * it (its process was killed or its machine stopped), so it is INTERRUPTED. A sweep without a
+ * lease (run in the cloud, where executions are not leased) keeps its stored status.
+ */
+export function observedStatus(sweep: Pick<SweepRecord, 'status'>, lease: SweepLease | undefined, now = new Date()): SweepStatus {
+  if (sweep.status === 'RUNNING' && lease && leaseExpired(lease, now)) return 'INTERRUPTED';
+  return sweep.status;
 }
 
 export interface ReproRecord {

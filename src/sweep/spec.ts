@@ -364,6 +364,47 @@ export function resolveDataPaths(spec: SweepSpec, dir: string): SweepSpec {
   return { ...spec, dataset: inDataset(spec.dataset) as SweepSpec['dataset'], grid };
 }
 
+/** Longest value a difference quotes: a spec value can be a whole dataset section. */
+const MAX_QUOTED = 60;
+
+function quoteCapped(value: unknown): string {
+  const text = value === undefined ? '(absent)' : JSON.stringify(value);
+  return text.length > MAX_QUOTED ? `${text.slice(0, MAX_QUOTED - 3)}...` : text;
+}
+
+/** The first place (in key order) where two JSON values differ, or undefined if they are equal. */
+function firstDifference(stored: unknown, given: unknown, path: Path = []): { path: Path; stored: unknown; given: unknown } | undefined {
+  if (Array.isArray(stored) && Array.isArray(given)) {
+    for (let i = 0; i < Math.max(stored.length, given.length); i++) {
+      const found = firstDifference(stored[i], given[i], [...path, i]);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  if (isPlainObject(stored) && isPlainObject(given)) {
+    for (const key of new Set([...Object.keys(stored), ...Object.keys(given)])) {
+      const found = firstDifference(stored[key], given[key], [...path, key]);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  return stored === given ? undefined : { path, stored, given };
+}
+
+/**
+ * A sweep is its resolved spec (defaults filled in): resuming it with any other is refused,
+ * naming the first difference, so that no sweep mixes tasks of two specs.
+ */
+export function checkSameSpec(sweepId: string, stored: SweepSpec, given: SweepSpec): void {
+  const plain = (spec: SweepSpec): unknown => JSON.parse(JSON.stringify(spec));
+  const difference = firstDifference(plain(stored), plain(given));
+  if (!difference) return;
+  throw new SpecError([
+    `${formatPath(difference.path)}: differs from the spec of sweep ${sweepId} (stored ${quoteCapped(difference.stored)}, given ${quoteCapped(difference.given)}); ` +
+      'a sweep keeps the spec it was started with: resume it without a spec file, or run the spec as a new sweep',
+  ]);
+}
+
 /** JSON, or YAML when `source` ends in .yaml or .yml; `source` names the text in syntax errors. */
 export function parseSpecText(text: string, source: string): SweepSpec {
   return validateSpec(/\.ya?ml$/i.test(source) ? parseYamlText(text, source, SpecError) : parseJsonText(text, source, SpecError));

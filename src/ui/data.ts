@@ -1,10 +1,11 @@
 /** What the dashboard shows, read from the stores: a sweep with its tasks and a summary, live while it runs. */
 import { FloodsweepError, MissingStateError } from '../errors.js';
+import { observeSweep } from '../store/lease.js';
 import type { Stores } from '../store/open.js';
 import { validateId } from '../store/ports.js';
 import { readSummary } from '../store/summary.js';
 import { type SweepSummary, summarizeSweep } from '../sweep/aggregate.js';
-import type { SweepRecord, TaskRecord, TaskStatus } from '../sweep/records.js';
+import type { SweepRecord, SweepStatus, TaskRecord, TaskStatus } from '../sweep/records.js';
 import { numericSampledAxes, parseSpecText } from '../sweep/spec.js';
 
 /** A sweep id that names no sweep in the store: a page of its own (404), not an error of the store. */
@@ -35,12 +36,16 @@ export interface SweepView {
   progress: { tasks: Record<TaskStatus, number>; epochsDone: number; epochsTotal: number };
 }
 
+/** A sweep not yet (or no longer) aggregated: its summary.json, if any, is not of its tasks as they are. */
+const unfinished = (status: SweepStatus) => status === 'RUNNING' || status === 'INTERRUPTED';
+
 export async function loadSweepView(stores: Stores, sweepId: string): Promise<SweepView> {
-  const sweep = await stores.metrics.getSweep(validateId('sweepId', sweepId));
-  if (!sweep) throw new SweepNotFound(sweepId, stores.artifacts.locate(''));
+  const stored = await stores.metrics.getSweep(validateId('sweepId', sweepId));
+  if (!stored) throw new SweepNotFound(sweepId, stores.artifacts.locate(''));
+  const sweep = await observeSweep(stores.metrics, stored);
   const records = await stores.metrics.listTasks(sweepId);
   const summary =
-    (sweep.status === 'RUNNING' ? undefined : await readSummary(stores, sweepId)) ?? (await liveSummary(stores, sweep, records));
+    (unfinished(sweep.status) ? undefined : await readSummary(stores, sweepId)) ?? (await liveSummary(stores, sweep, records));
   const tasks = records.map(taskView);
   const counts: Record<TaskStatus, number> = { PENDING: 0, RUNNING: 0, SUCCEEDED: 0, FAILED: 0 };
   for (const task of tasks) counts[task.status] += 1;
@@ -88,13 +93,14 @@ function taskView(task: TaskRecord): TaskView {
 export async function loadSweepList(stores: Stores) {
   const sweeps = await stores.metrics.listSweeps(100);
   return Promise.all(
-    sweeps.map(async (sweep) => {
+    sweeps.map(async (stored) => {
+      const sweep = await observeSweep(stores.metrics, stored);
       const tasks = await stores.metrics.listTasks(sweep.sweepId);
       return {
         sweep,
         done: tasks.filter((task) => task.status === 'SUCCEEDED').length,
         failed: tasks.filter((task) => task.status === 'FAILED').length,
-        summary: sweep.status === 'RUNNING' ? undefined : await readSummary(stores, sweep.sweepId),
+        summary: unfinished(sweep.status) ? undefined : await readSummary(stores, sweep.sweepId),
       };
     }),
   );

@@ -6,7 +6,7 @@ import type { Stores } from '../store/open.js';
 import { sweepKeys } from '../store/ports.js';
 import { EPOCH_READ_CONCURRENCY, groupLevelFormatter, type SweepSummary, summarizeSweep } from '../sweep/aggregate.js';
 import { mapLimited } from '../sweep/map-limited.js';
-import type { TaskRecord } from '../sweep/records.js';
+import { SWEEP_STATUSES, type TaskRecord } from '../sweep/records.js';
 import { numericSampledAxes, validateSpec } from '../sweep/spec.js';
 import { type AggregateOutput, aggregateInputSchema, parsePayload } from './payloads.js';
 
@@ -32,7 +32,7 @@ export async function aggregate(stores: Stores, event: unknown): Promise<Aggrega
   });
   await stores.artifacts.put(keys.summary, `${JSON.stringify(summary, null, 2)}\n`, 'application/json');
   await writeReport(stores, summary);
-  await stores.metrics.updateSweep(sweepId, ['RUNNING', 'SUCCEEDED', 'PARTIAL', 'FAILED'], {
+  await stores.metrics.updateSweep(sweepId, [...SWEEP_STATUSES], {
     status: summary.status,
     summaryKey: keys.summary,
     failedTasks: summary.failedTasks.length,

@@ -56,6 +56,8 @@ export interface LocalExecutorOptions {
   availableMemory?: number;
   /** Epochs per Train call: how often a task checkpoints (as a Lambda does when its time runs low). */
   epochsPerCall?: number;
+  /** Runs before Plan writes anything, once the backend has started (the caller takes the sweep's lease here). */
+  beforePlan?: (sweepId: string) => Promise<void>;
   /** After Plan: the plan, the backend the workers run on, and how many workers there are. */
   onPlanned?: (plan: PlanOutput, backend: BackendName, workers: number) => void | Promise<void>;
   onEpoch?: (taskId: string, epoch: number, total: number) => void;
@@ -152,11 +154,14 @@ export function runWorkflowLocally(
   };
   const startedAt = new Date();
   const planLambda = lambda('Plan', async (event) => {
+    // A backend that cannot start (a forced tfjs-node that is not installed) fails before Plan writes anything.
+    const backend = await pool.backend();
+    await options.beforePlan?.(input.sweepId);
     // Temp files of writes an earlier run of this sweep could not finish (killed): only the local store leaves them.
     if (options.stores.kind === 'local') await removeInterruptedWrites(options.stores.rootDir, input.sweepId, startedAt);
     // Never more Train calls than workers: a queued call's wait would count against its timeout.
     const planned = await plan(stores, event, { maxConcurrencyCap: pool.size });
-    await options.onPlanned?.(planned, await pool.backend(), pool.size);
+    await options.onPlanned?.(planned, backend, pool.size);
     return planned;
   });
   const executionName = executionNameFor(input.sweepId);

@@ -2,8 +2,8 @@ import { UsageError } from '../errors.js';
 import { DatasetError, describeDataFile } from '../flooding/datasets.js';
 import type { Stores } from '../store/open.js';
 import { sweepKeys } from '../store/ports.js';
-import type { TaskRecord } from '../sweep/records.js';
-import { expandSpec, type PlannedTask, type SweepSpec, validateSpec } from '../sweep/spec.js';
+import { SWEEP_STATUSES, type TaskRecord } from '../sweep/records.js';
+import { checkSameSpec, expandSpec, type PlannedTask, parseSpecText, type SweepSpec, validateSpec } from '../sweep/spec.js';
 import { sweepIdOfExecution } from './names.js';
 import { type ManifestItem, type PlanInput, type PlanOutput, parsePayload, planInputSchema } from './payloads.js';
 
@@ -14,8 +14,9 @@ export interface PlanOptions {
 }
 
 /**
- * The Plan state: validates the spec, expands it into tasks, writes the spec, the manifest (ids
- * only), a PENDING record per task (kept as they are when a sweep is resumed) and the sweep record.
+ * The Plan state: validates the spec, expands it into tasks, writes the spec (once: a resumed
+ * sweep's must be the same), the manifest (ids only), a PENDING record per task (kept as they
+ * are when a sweep is resumed) and the sweep record.
  */
 export async function plan(stores: Stores, event: unknown, options: PlanOptions = {}): Promise<PlanOutput> {
   const { input, executionName } = parsePayload(planInputSchema, event, 'Plan input');
@@ -29,7 +30,24 @@ export async function plan(stores: Stores, event: unknown, options: PlanOptions 
   const stored = await stores.metrics.listTasks(sweepId);
   refuseChangedData(sweepId, stored, tasks);
   const restarted = tasksToRestart(sweepId, tasks, stored, input.restart);
-  await stores.artifacts.put(keys.spec, `${JSON.stringify(spec, null, 2)}\n`, 'application/json');
+  // The spec is the sweep's identity: written once, and a resume with any other is refused before anything is written.
+  if (!(await stores.artifacts.create(keys.spec, `${JSON.stringify(spec, null, 2)}\n`, 'application/json'))) {
+    const storedSpec = await stores.artifacts.get(keys.spec);
+    checkSameSpec(sweepId, parseSpecText(storedSpec?.toString('utf8') ?? '', keys.spec), spec);
+  }
+  // The sweep record right after its spec: a run killed during Plan leaves a sweep that status shows and --resume finishes.
+  const created = await stores.metrics.createSweep({
+    sweepId,
+    name: spec.name,
+    createdAt: now().toISOString(),
+    status: 'RUNNING',
+    taskCount: tasks.length,
+    specKey: keys.spec,
+    updatedAt: now().toISOString(),
+  });
+  if (!created) {
+    await stores.metrics.updateSweep(sweepId, [...SWEEP_STATUSES], { status: 'RUNNING', error: undefined });
+  }
   await stores.artifacts.put(keys.manifest, JSON.stringify(manifest), 'application/json');
   const existing = new Set(stored.map((task) => task.taskId));
   const updatedAt = now().toISOString();
@@ -51,18 +69,6 @@ export async function plan(stores: Stores, event: unknown, options: PlanOptions 
     await stores.artifacts.delete(keys.taskCheckpoint(taskId));
     await stores.artifacts.delete(keys.taskResult(taskId));
     await stores.metrics.deleteEpochs(sweepId, taskId);
-  }
-  const created = await stores.metrics.createSweep({
-    sweepId,
-    name: spec.name,
-    createdAt: now().toISOString(),
-    status: 'RUNNING',
-    taskCount: tasks.length,
-    specKey: keys.spec,
-    updatedAt: now().toISOString(),
-  });
-  if (!created) {
-    await stores.metrics.updateSweep(sweepId, ['RUNNING', 'SUCCEEDED', 'PARTIAL', 'FAILED'], { status: 'RUNNING', error: undefined });
   }
   const maxConcurrency = Math.min(spec.execution.maxConcurrency, options.maxConcurrencyCap ?? Infinity);
   const epochCount = tasks.reduce((sum, task) => sum + task.config.training.epochs, 0);

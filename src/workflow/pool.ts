@@ -105,8 +105,18 @@ export class WorkerPool {
     return { jobId, result };
   }
 
+  /**
+   * Stops the workers; jobs still queued or running are rejected, so that nothing waits on them
+   * (the local executor's Train state would keep its timeout timer, and the process, alive).
+   */
   async close(): Promise<void> {
     this.closed = true;
+    const stopped = new FloodsweepError('internal', 'the worker pool was closed');
+    this.failEverything(stopped);
+    for (const slot of this.slots) {
+      slot.job?.reject(stopped);
+      slot.job = undefined;
+    }
     await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
   }
 

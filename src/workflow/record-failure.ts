@@ -1,4 +1,5 @@
 import type { Stores } from '../store/open.js';
+import { SWEEP_STATUSES } from '../sweep/records.js';
 import { type FailureInput, type FailureOutput, failureInputSchema, parsePayload } from './payloads.js';
 
 /**
@@ -10,7 +11,7 @@ export async function recordFailure(stores: Stores, event: unknown): Promise<Fai
   const { sweepId, taskId } = input;
   const error = describeFailure(input.error);
   if (taskId === undefined) {
-    await stores.metrics.updateSweep(sweepId, ['RUNNING', 'SUCCEEDED', 'PARTIAL', 'FAILED'], { status: 'FAILED', error });
+    await stores.metrics.updateSweep(sweepId, [...SWEEP_STATUSES], { status: 'FAILED', error });
     return { sweepId, failed: true };
   }
   await stores.metrics.updateTask(sweepId, taskId, ['PENDING', 'RUNNING', 'FAILED'], { status: 'FAILED', error });
