@@ -50,9 +50,12 @@ export async function plan(stores: Stores, event: unknown, options: PlanOptions 
     taskCount: tasks.length,
     specKey: keys.spec,
     updatedAt: now().toISOString(),
+    costEstimate: input.costEstimate,
   });
   if (!created) {
-    await stores.metrics.updateSweep(sweepId, ['RUNNING', 'SUCCEEDED', 'PARTIAL', 'FAILED'], { status: 'RUNNING', error: undefined });
+    // A resumed sweep keeps the estimate it started with unless it is given a new one.
+    const estimate = input.costEstimate ? { costEstimate: input.costEstimate } : {};
+    await stores.metrics.updateSweep(sweepId, ['RUNNING', 'SUCCEEDED', 'PARTIAL', 'FAILED'], { status: 'RUNNING', error: undefined, ...estimate });
   }
   const maxConcurrency = Math.min(spec.execution.maxConcurrency, options.maxConcurrencyCap ?? Infinity);
   const epochCount = tasks.reduce((sum, task) => sum + task.config.training.epochs, 0);
