@@ -107,7 +107,36 @@ export const ASSUMED = {
   logBytesPerTransition: 1500,
   /** START, END and REPORT lines of an invocation. */
   logBytesPerInvocation: 400,
+  /** The report's figures per group (accuracy against level, losses, accuracies, ...), each a PNG and an SVG. */
+  figuresPerGroup: 4,
 };
+
+/**
+ * A cheap timing without training, for `sweep validate`: the model's multiply-adds at the
+ * throughput of the wasm backend on one core, plus a fixed cost per mini-batch step (both fitted
+ * to calibrations on the reference machine, docs/cloud.md). Undefined for csv data sets (their
+ * width is in the file).
+ */
+export const WASM_FLOPS_PER_SECOND = 8e9;
+export const SECONDS_PER_STEP = 0.04;
+const SECONDS_PER_CALL = 0.2;
+
+export function flopTiming(config: TaskConfig): TaskTiming | undefined {
+  const { dataset, model, training } = config;
+  if (dataset.name === 'csv') return undefined;
+  const dim = dataset.name === 'sinusoid' || dataset.name === 'gaussian' ? dataset.dim : 2;
+  const classes = 2;
+  const params =
+    model.kind === 'linear' ? (dim + 1) * classes : dim * model.width + (model.depth - 1) * model.width ** 2 + (model.width + 1) * classes;
+  const trainFlops = 6 * params * dataset.nTrain;
+  const evalFlops = 2 * params * (dataset.nTrain + dataset.nVal + dataset.nTest);
+  const steps = Math.ceil(dataset.nTrain / training.batchSize);
+  const evaluationsPerEpoch = evaluatedEpochs(config) / training.epochs;
+  return {
+    secondsPerEpoch: (trainFlops + evaluationsPerEpoch * evalFlops) / WASM_FLOPS_PER_SECOND + steps * SECONDS_PER_STEP,
+    secondsPerCall: SECONDS_PER_CALL,
+  };
+}
 
 /** One task's usage of the train function. */
 export interface TaskUsage {
