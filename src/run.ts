@@ -14,6 +14,7 @@ import { openStores, type StoreConfig, type Stores } from './store/open.js';
 import { sweepKeys } from './store/ports.js';
 import { readSummary } from './store/summary.js';
 import type { SweepSummary } from './sweep/aggregate.js';
+import type { StoredCostEstimate } from './sweep/cost.js';
 import type { TaskRecord } from './sweep/records.js';
 import { parseBaseline, parseReproSpec } from './sweep/repro.js';
 import { parseSpecText, type SweepSpec, validateSpec } from './sweep/spec.js';
@@ -38,6 +39,8 @@ export interface RunSweepOptions {
   epochsPerCall?: number;
   /** Makes the run a reproducibility run: Compare against this baseline after Aggregate. */
   repro?: ReproBlock;
+  /** The estimate the sweep starts with (estimateSweepCost(...).stored), kept in its sweep record. */
+  costEstimate?: StoredCostEstimate;
   onEvent?: (event: SweepEvent) => void;
   /** Aborting stops a local run (resumable from its checkpoints) or stops following a cloud run. */
   signal?: AbortSignal;
@@ -92,7 +95,13 @@ export const defaultStores = (): StoreConfig => ({ kind: 'local', rootDir: DEFAU
 
 /** Runs a sweep spec (from `parseSpecText`, `loadSpecFile` or `validateSpec`) through the workflow. */
 export async function runSweep(spec: SweepSpec, options: RunSweepOptions = {}): Promise<SweepRunResult> {
-  const input: ExecutionInput = { spec, sweepId: options.sweepId, maxTasks: options.maxTasks, repro: options.repro };
+  const input: ExecutionInput = {
+    spec,
+    sweepId: options.sweepId,
+    maxTasks: options.maxTasks,
+    repro: options.repro,
+    costEstimate: options.costEstimate,
+  };
   if (options.cloud) return runInCloud(input, options.cloud, options);
   return runLocally(input, options.stores ?? defaultStores(), options);
 }

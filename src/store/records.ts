@@ -123,7 +123,10 @@ const sweepSchema = z.looseObject({
   failedTasks: anyNumber.optional(),
   error: z.string().optional(),
   costEstimate: z
-    .custom<StoredCostEstimate>((value) => value !== null && typeof value === 'object' && typeof (value as StoredCostEstimate).totalUsd === 'number', 'expected an object with totalUsd')
+    .custom<StoredCostEstimate>(
+      (value) => value !== null && typeof value === 'object' && typeof (value as StoredCostEstimate).totalUsd === 'number',
+      'expected an object with totalUsd',
+    )
     .optional(),
 });
 

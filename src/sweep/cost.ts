@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { ConfigError, describeIssues, type TaskConfig } from '../flooding/config.js';
 import type { SweepRecord, TaskRecord } from './records.js';
+import type { PlannedTask, SweepSpec } from './spec.js';
 
 /** Unit prices of one region, in US dollars. */
 export interface RegionPrices {
@@ -223,8 +224,8 @@ export function priceSweep(shape: SweepShape, prices: RegionPrices): CostBreakdo
   const readUnits = calls + listing + 2 + 2 * listing + epochReads;
   const checkpoints = sum((task) => (task.succeeded ? task.calls - 1 : 0));
   const puts = 2 + checkpoints + (taskCount - failed) + ASSUMED.resultWriterPuts + 2 + 2 * figures;
-  // The ItemReader; a checkpoint read per call (the first one misses, still billed); Aggregate's spec.
-  const gets = 1 + calls + 1;
+  // The ItemReader; a checkpoint read per call (the first one misses, still billed); the spec, twice by Aggregate.
+  const gets = 1 + calls + 2;
   const logGb = (transitions * ASSUMED.logBytesPerTransition + requests * ASSUMED.logBytesPerInvocation) / 1e9;
   const traces = taskCount + 1;
   const line = (service: Service, quantity: number, unit: string, unitPriceUsd: number, per: number): CostLine => ({
@@ -320,6 +321,42 @@ export function plannedShape(configs: TaskConfig[], timing: (config: TaskConfig)
   };
 }
 
+/**
+ * The estimate without a calibration (`sweep validate` stays fast): FLOP timings on the default
+ * container function at us-east-1 list prices. Undefined when a task's timing needs its data (csv).
+ */
+export function flopEstimate(spec: SweepSpec, tasks: readonly PlannedTask[]): StoredCostEstimate | undefined {
+  const timings = tasks.map((task) => flopTiming(task.config));
+  if (timings.some((timing) => timing === undefined)) return undefined;
+  const runtime: TrainRuntime = 'container';
+  const trainMemoryMb = DEPLOYED.trainMemoryMb[runtime];
+  const factor = lambdaSecondsFactor(trainMemoryMb);
+  const byTask = new Map(tasks.map((task, i) => [task.config, timings[i]!]));
+  const groups = new Set(tasks.map((task) => task.group)).size;
+  const shape = plannedShape(
+    tasks.map((task) => task.config),
+    (config) => {
+      const t = byTask.get(config)!;
+      return { secondsPerEpoch: t.secondsPerEpoch * factor, secondsPerCall: t.secondsPerCall * factor };
+    },
+    {
+      runtime,
+      trainMemoryMb,
+      concurrency: Math.min(spec.execution.maxConcurrency, DEPLOYED.maxConcurrency),
+      figures: groups * ASSUMED.figuresPerGroup,
+    },
+  );
+  const prices = LIST_PRICES.regions[DEFAULT_REGION];
+  return storedEstimate(priceSweep(shape, prices), {
+    region: DEFAULT_REGION,
+    runtime,
+    trainMemoryMb,
+    timing: 'from FLOPs (no calibration)',
+    pricesReadOn: LIST_PRICES.readOn,
+    prices,
+  });
+}
+
 /** What a sweep keeps of its estimate (in its sweep record): enough to compare, and to price what it did with the same prices. */
 export interface StoredCostEstimate {
   totalUsd: number;
@@ -398,6 +435,30 @@ export function incurredCost(
     prices,
   );
   return { breakdown, unmeasuredTasks, scaledFromLocal };
+}
+
+/** What a finished sweep shows: the cost it incurred next to the estimate it started with. */
+export interface CostComparison {
+  incurred: IncurredCost;
+  estimate?: StoredCostEstimate;
+}
+
+/** Dollars with cents, or two significant digits below a cent. */
+export function formatUsd(value: number): string {
+  return value >= 0.01 ? `$${value.toFixed(2)}` : `$${value.toPrecision(2)}`;
+}
+
+/** "incurred $0.05 at list prices; estimated $0.04 (1.25x)". */
+export function describeComparison({ incurred, estimate }: CostComparison): string {
+  const total = incurred.breakdown.totalUsd;
+  const versus = estimate
+    ? `; estimated ${formatUsd(estimate.totalUsd)} (incurred/estimated ${(total / estimate.totalUsd).toFixed(2)}x)`
+    : '; no estimate stored';
+  const notes = [
+    incurred.scaledFromLocal ? 'seconds measured locally, scaled to the function' : 'seconds measured on Lambda',
+    incurred.unmeasuredTasks > 0 ? `${incurred.unmeasuredTasks} tasks without recorded usage` : '',
+  ].filter(Boolean);
+  return `incurred ${formatUsd(total)} at list prices${versus}; ${incurred.breakdown.dominant} dominates; ${notes.join('; ')}`;
 }
 
 const price = z.number().min(0);

@@ -124,9 +124,7 @@ const specSchema = z.strictObject({
       epoch: z.enum(SELECTION_EPOCHS, { error: `must be one of ${SELECTION_EPOCHS.join(', ')}` }).default('last'),
     })
     .prefault({}),
-  execution: z
-    .strictObject({ maxConcurrency: z.int().min(1).max(1000).default(10), maxCostUsd: z.number().gt(0).optional() })
-    .prefault({}),
+  execution: z.strictObject({ maxConcurrency: z.int().min(1).max(1000).default(10), maxCostUsd: z.number().gt(0).optional() }).prefault({}),
 });
 
 type Path = readonly PropertyKey[];

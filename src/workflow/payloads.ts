@@ -32,7 +32,10 @@ export const executionInputSchema = z.object({
   repro: reproBlockSchema.optional(),
   /** The estimate the sweep starts with (about 1 KB); Plan keeps it in the sweep record. */
   costEstimate: z
-    .custom<StoredCostEstimate>((value) => typeof (value as StoredCostEstimate | undefined)?.totalUsd === 'number', 'expected a cost estimate')
+    .custom<StoredCostEstimate>(
+      (value) => typeof (value as StoredCostEstimate | undefined)?.totalUsd === 'number',
+      'expected a cost estimate',
+    )
     .optional(),
 });
 export type ExecutionInput = z.output<typeof executionInputSchema>;

@@ -55,7 +55,11 @@ export async function plan(stores: Stores, event: unknown, options: PlanOptions 
   if (!created) {
     // A resumed sweep keeps the estimate it started with unless it is given a new one.
     const estimate = input.costEstimate ? { costEstimate: input.costEstimate } : {};
-    await stores.metrics.updateSweep(sweepId, ['RUNNING', 'SUCCEEDED', 'PARTIAL', 'FAILED'], { status: 'RUNNING', error: undefined, ...estimate });
+    await stores.metrics.updateSweep(sweepId, ['RUNNING', 'SUCCEEDED', 'PARTIAL', 'FAILED'], {
+      status: 'RUNNING',
+      error: undefined,
+      ...estimate,
+    });
   }
   const maxConcurrency = Math.min(spec.execution.maxConcurrency, options.maxConcurrencyCap ?? Infinity);
   const epochCount = tasks.reduce((sum, task) => sum + task.config.training.epochs, 0);

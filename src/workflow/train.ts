@@ -4,8 +4,8 @@ import { CheckpointError } from '../flooding/checkpoint.js';
 import type { EpochMetrics, TaskResult } from '../flooding/metrics.js';
 import { TrainingRun } from '../flooding/trainer.js';
 import type { Stores } from '../store/open.js';
-import type { RecordedUsage } from '../sweep/cost.js';
 import { sweepKeys } from '../store/ports.js';
+import type { RecordedUsage } from '../sweep/cost.js';
 import { parsePayload, type TrainInput, type TrainOutput, trainInputSchema } from './payloads.js';
 
 export interface TrainBudget {
