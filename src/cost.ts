@@ -52,7 +52,7 @@ export interface Calibration {
   backend: string;
   /** Tasks trained (one per distinct data set, model and batch size, at most MAX_CALIBRATED). */
   tasks: number;
-  /** Epochs timed per task (after one warm-up epoch). */
+  /** Epochs timed per task, at most (after one warm-up epoch). */
   epochs: number;
 }
 
@@ -73,6 +73,7 @@ export interface SweepCostEstimate {
 /** Beyond this many distinct shapes, the others are scaled from the calibrated ones by their FLOPs. */
 const MAX_CALIBRATED = 8;
 const TIMED_EPOCHS = 3;
+const MAX_TIMED_EPOCHS = 6;
 
 export async function estimateSweepCost(spec: SweepSpec, options: CostEstimateOptions = {}): Promise<SweepCostEstimate> {
   const table = options.prices ?? LIST_PRICES;
@@ -154,6 +155,12 @@ async function calibrate(
   return { timing, calibration: { backend, tasks: measured.size, epochs } };
 }
 
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
 function timeTask(config: TaskConfig): { timing: TaskTiming; epochs: number } {
   const clock = () => performance.now() / 1000;
   const dataStarted = clock();
@@ -168,16 +175,17 @@ function timeTask(config: TaskConfig): { timing: TaskTiming; epochs: number } {
     const first = clock() - warmUp;
     const plain: number[] = [];
     const evaluated: number[] = [];
-    for (let i = 0; i < TIMED_EPOCHS && !run.finished; i++) {
+    // Enough epochs to time an evaluation after the warm-up where evaluations come often.
+    const toTime = Math.min(MAX_TIMED_EPOCHS, Math.max(TIMED_EPOCHS, config.training.evalEvery));
+    for (let i = 0; i < toTime && !run.finished; i++) {
       const started = clock();
       const row = run.trainEpoch();
       (row ? evaluated : plain).push(clock() - started);
     }
-    const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
     const timed = plain.length + evaluated.length;
-    // An epoch without evaluation, and an evaluation by itself.
-    const train = plain.length > 0 ? mean(plain) : evaluated.length > 0 ? mean(evaluated) - evaluationSeconds : first;
-    const evaluation = plain.length > 0 && evaluated.length > 0 ? mean(evaluated) - mean(plain) : evaluationSeconds;
+    // An epoch without evaluation, and an evaluation by itself; medians, as other work shares the cores.
+    const train = plain.length > 0 ? median(plain) : evaluated.length > 0 ? median(evaluated) - evaluationSeconds : first;
+    const evaluation = plain.length > 0 && evaluated.length > 0 ? median(evaluated) - median(plain) : evaluationSeconds;
     const checkpointStarted = clock();
     run.checkpoint();
     const checkpointSeconds = clock() - checkpointStarted;

@@ -24,6 +24,7 @@ import {
   type Service,
 } from '../src/sweep/cost.js';
 import { expandSpec, validateSpec } from '../src/sweep/spec.js';
+import { loadSweepView } from '../src/ui/data.js';
 import { floodsweep, show } from './cli-helpers.js';
 
 const cost = (breakdown: { lines: Array<{ service: Service; quantity: number; costUsd: number }> }, service: Service) =>
@@ -182,6 +183,14 @@ describe('the estimate against what a local run recorded', () => {
     assert.ok(ratio > 1 / 3 && ratio < 3, `incurred / estimated = ${ratio}`);
     const report = (await opened.artifacts.get(`sweeps/${sweepId}/report.html`))!.toString('utf8');
     assert.match(report, /<section id="cost">[\s\S]*incurred \$[\d.]+ at list prices; estimated \$[\d.]+/);
+    const view = await loadSweepView(opened, sweepId);
+    assert.match(view.cost, /^incurred \$[\d.]+ at list prices; estimated \$[\d.]+ \(incurred\/estimated [\d.]+x\)/, 'the dashboard');
+    const status = await floodsweep(['sweep', 'status', sweepId, '--results', rootDir]);
+    assert.equal(status.code, 0, show(status));
+    assert.match(
+      status.stdout,
+      /^cost: incurred \$[\d.]+ at list prices; estimated \$[\d.]+ .*seconds measured locally, scaled to the function$/m,
+    );
   });
 });
 
