@@ -42,14 +42,18 @@ export function addCostOptions(command: Command, options: { region: boolean }): 
   return command;
 }
 
+/** The built-in list prices, or those of the --prices file over them. */
+export async function priceTableOf(flags: Pick<CostFlags, 'prices'>): Promise<PriceTable> {
+  const { LIST_PRICES, parsePriceTable } = await import('../sweep/cost.js');
+  if (flags.prices === undefined) return LIST_PRICES;
+  const { readInputFile } = await import('../input-files.js');
+  return parsePriceTable(readInputFile(flags.prices, '--prices'), `--prices ${JSON.stringify(flags.prices)}`);
+}
+
 /** Validates the flags (region, prices file) before anything is trained or written. */
 export async function costOptions(flags: CostFlags, region: string | undefined): Promise<CostEstimateOptions> {
-  const { DEFAULT_REGION, LIST_PRICES, parsePriceTable, regionPrices } = await import('../sweep/cost.js');
-  let prices: PriceTable = LIST_PRICES;
-  if (flags.prices !== undefined) {
-    const { readInputFile } = await import('../input-files.js');
-    prices = parsePriceTable(readInputFile(flags.prices, '--prices'), `--prices ${JSON.stringify(flags.prices)}`);
-  }
+  const { DEFAULT_REGION, regionPrices } = await import('../sweep/cost.js');
+  const prices = await priceTableOf(flags);
   regionPrices(prices, region ?? DEFAULT_REGION);
   return {
     region,

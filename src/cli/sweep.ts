@@ -11,7 +11,7 @@ import type { StoredCostEstimate } from '../sweep/cost.js';
 import type { SweepRecord, TaskRecord } from '../sweep/records.js';
 import type { SweepSpec } from '../sweep/spec.js';
 import { epochTable, formatTable, TABLE_FORMATS, type TableFormat, taskTable, toCsv } from '../sweep/tables.js';
-import { addCostOptions, type CostFlags, costOptions, parsePositiveNumber, registerSweepCost } from './cost.js';
+import { addCostOptions, type CostFlags, costOptions, parsePositiveNumber, priceTableOf, registerSweepCost } from './cost.js';
 import { invocation } from './invocation.js';
 import { addBackendOption, backendRequest, parsePositiveInteger } from './options.js';
 import { describeProgress, Eta, formatDuration, ProgressLine } from './progress.js';
@@ -258,15 +258,13 @@ async function estimateBeforeRun(spec: SweepSpec, options: SweepRunFlags): Promi
   const maxCostUsd = options.maxCost ?? (options.cloud ? spec.execution.maxCostUsd : undefined);
   const source = options.maxCost !== undefined ? '--max-cost' : 'execution.maxCostUsd';
   const region = options.cloud ? (options.region ?? readEnvironment().aws.region) : undefined;
-  let settings: Awaited<ReturnType<typeof costOptions>>;
-  try {
-    settings = await costOptions(options, region);
-  } catch (error) {
-    // A region without list prices: no estimate, unless a limit needs one.
-    if (maxCostUsd !== undefined || options.prices !== undefined || !/^--region: no prices/.test((error as Error).message)) throw error;
-    process.stderr.write(`no list prices for region ${region}; no cost estimate (add them with --prices FILE)\n`);
+  const { DEFAULT_REGION } = await import('../sweep/cost.js');
+  if (maxCostUsd === undefined && !Object.hasOwn((await priceTableOf(options)).regions, region ?? DEFAULT_REGION)) {
+    // A region without list prices: no estimate, unless a limit needs one (then costOptions refuses it).
+    process.stderr.write(`no list prices for region ${JSON.stringify(region)}; no cost estimate (add them with --prices FILE)\n`);
     return undefined;
   }
+  const settings = await costOptions(options, region);
   const { estimateSweepCost } = await import('../cost.js');
   const { checkMaxCost, estimateLine } = await import('./cost-format.js');
   const estimate = await estimateSweepCost(spec, {
