@@ -121,6 +121,14 @@ describe('the estimate on a fixed calibration', () => {
     assert.equal(DEPLOYED.maxConcurrency, DEFAULTS.maxConcurrency);
   });
 
+  test('the spec field execution.maxCostUsd is a positive number of dollars', () => {
+    assert.equal(validateSpec({ name: 'x', floodLevels: [0], execution: { maxCostUsd: 2.5 } }).execution.maxCostUsd, 2.5);
+    assert.throws(
+      () => validateSpec({ name: 'x', floodLevels: [0], execution: { maxCostUsd: -1 } }),
+      /^execution\.maxCostUsd: must be > 0$/m,
+    );
+  });
+
   test('a prices file adds regions; every field of a region is checked and named', () => {
     const eu = { ...LIST_PRICES.regions['us-east-1'], logsIngestedPerGb: 0.57 };
     const table = parsePriceTable(JSON.stringify({ readOn: '2026-01-31', regions: { 'eu-west-1': eu } }), 'prices.json');
