@@ -125,7 +125,7 @@ describe('the estimate on a fixed calibration', () => {
     assert.equal(validateSpec({ name: 'x', floodLevels: [0], execution: { maxCostUsd: 2.5 } }).execution.maxCostUsd, 2.5);
     assert.throws(
       () => validateSpec({ name: 'x', floodLevels: [0], execution: { maxCostUsd: -1 } }),
-      /^execution\.maxCostUsd: must be > 0$/m,
+      /execution\.maxCostUsd: must be > 0$/,
     );
   });
 
