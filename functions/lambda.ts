@@ -4,6 +4,8 @@ import { openStores, type Stores, storeConfigFromEnv } from '../src/store/open.j
 /** The part of the Lambda context object the handlers use. */
 export interface LambdaContext {
   getRemainingTimeInMillis(): number;
+  /** The function's memory (a string in the Node.js runtime's context). */
+  memoryLimitInMB?: string;
 }
 
 let stores: Stores | undefined;

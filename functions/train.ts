@@ -12,5 +12,6 @@ export const handler = async (event: unknown, context?: LambdaContext) => {
   return trainStep(storesFromEnvironment(), event, {
     remainingMs: context ? () => context.getRemainingTimeInMillis() : undefined,
     maxEpochs: environment.epochsPerCall,
+    lambdaMemoryMb: context?.memoryLimitInMB ? Number(context.memoryLimitInMB) : undefined,
   });
 };

@@ -6,6 +6,7 @@
  *   const { summary } = await runSweep(loadSpecFile('examples/tiny.json'), { stores: { kind: 'local', rootDir: './results' } });
  */
 
+export { type CostEstimateOptions, estimateSweepCost, type SweepCostEstimate } from './cost.js';
 export { DEFAULT_MAX_TASKS, DEFAULT_RESULTS_DIR, ENV_NAMES, readEnvironment } from './env.js';
 export { type ErrorKind, exitCodeOf, FloodsweepError, UsageError } from './errors.js';
 export { initBackend } from './flooding/backend.js';
@@ -29,6 +30,15 @@ export { observeSweep, SweepLeasedError } from './store/lease.js';
 export { openStores, type StoreConfig, type Stores } from './store/open.js';
 export type { ArtifactStore, MetricsStore } from './store/ports.js';
 export type { GroupSummary, LevelSummary, SweepSummary } from './sweep/aggregate.js';
+export {
+  type CostBreakdown,
+  type IncurredCost,
+  incurredCost,
+  LIST_PRICES,
+  type PriceTable,
+  parsePriceTable,
+  type StoredCostEstimate,
+} from './sweep/cost.js';
 export type { SweepLease, SweepRecord, SweepStatus, TaskRecord } from './sweep/records.js';
 export { type Comparison, compareSnapshots, parseBaseline, type SweepSnapshot } from './sweep/repro.js';
 export { expandSpec, type PlannedTask, parseSpecText, type SweepSpec, validateSpec } from './sweep/spec.js';

@@ -15,6 +15,7 @@ import { openStores, type StoreConfig, type Stores } from './store/open.js';
 import { sweepKeys } from './store/ports.js';
 import { readSummary } from './store/summary.js';
 import type { SweepSummary } from './sweep/aggregate.js';
+import type { StoredCostEstimate } from './sweep/cost.js';
 import type { TaskRecord } from './sweep/records.js';
 import { parseBaseline, parseReproSpec } from './sweep/repro.js';
 import { checkMemory, estimateSweep } from './sweep/resources.js';
@@ -58,6 +59,8 @@ export interface RunSweepOptions {
   epochsPerCall?: number;
   /** Makes the run a reproducibility run: Compare against this baseline after Aggregate. */
   repro?: ReproBlock;
+  /** The estimate the sweep starts with (estimateSweepCost(...).stored), kept in its sweep record. */
+  costEstimate?: StoredCostEstimate;
   onEvent?: (event: SweepEvent) => void;
   /**
    * Aborting stops a local run, marks its sweep INTERRUPTED (resumable from its checkpoints) and
@@ -133,6 +136,7 @@ export async function runSweep(spec: SweepSpec, options: RunSweepOptions = {}): 
     maxTasks: options.maxTasks,
     repro: options.repro,
     restart: restarting ? { taskIds: restartTasks, failed: restartFailed } : undefined,
+    costEstimate: options.costEstimate,
   };
   const storeConfig = options.cloud?.target.stores ?? options.stores ?? defaultStores();
   if (options.sweepId) {

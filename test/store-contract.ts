@@ -162,6 +162,38 @@ export function runStoreContract(name: string, makeStores: () => Promise<Stores>
         assert.deepEqual(await metrics.listTasks('missing'), []);
       });
 
+      it("keeps a task's recorded usage and a sweep's cost estimate, nested numbers intact", async () => {
+        const costEstimate = {
+          totalUsd: 0.0123,
+          wallSeconds: 61.5,
+          byService: { 'Lambda compute': 0.012, 'Step Functions': 0.0003 },
+          region: 'us-east-1',
+          runtime: 'zip' as const,
+          trainMemoryMb: 1769,
+          timing: 'calibrated on wasm (1 task, 3 epochs each)',
+          pricesReadOn: '2026-12-02',
+          prices: {
+            lambdaGbSecond: 0.0000166667,
+            lambdaRequestsPerMillion: 0.2,
+            stepFunctionsTransitionsPerThousand: 0.025,
+            dynamoWriteUnitsPerMillion: 0.625,
+            dynamoReadUnitsPerMillion: 0.125,
+            s3PutsPerThousand: 0.005,
+            s3GetsPerThousand: 0.0004,
+            logsIngestedPerGb: 0.5,
+            xrayTracesPerMillion: 5,
+          },
+        };
+        await metrics.createSweep(sweepRecord('s1', { costEstimate }));
+        assert.deepEqual((await metrics.getSweep('s1'))?.costEstimate, costEstimate);
+        await metrics.putTask(taskRecord('s1', 't1', { status: 'RUNNING', attempts: 1 }));
+        assert.equal((await metrics.getTask('s1', 't1'))?.usage, undefined);
+        const usage = { seconds: 12.25, rows: 41, lambdaMemoryMb: 1769 };
+        assert.equal(await metrics.updateTask('s1', 't1', ['RUNNING'], { usage }), true);
+        assert.deepEqual((await metrics.getTask('s1', 't1'))?.usage, usage);
+        assert.deepEqual((await metrics.listTasks('s1'))[0].usage, usage);
+      });
+
       it('writes many tasks in batches, the last record of a task winning', async () => {
         const taskIds = Array.from({ length: 60 }, (_, i) => `t${String(i).padStart(2, '0')}`);
         await metrics.putTask(taskRecord('s1', 't00', { status: 'SUCCEEDED', epochsDone: 200 }));

@@ -215,13 +215,14 @@ describe('floodsweep sweep', { concurrency: true }, () => {
       }
     });
 
-    test('sweep status shows the sweep and every task', async () => {
+    test('sweep status shows the sweep, its cost and every task', async () => {
       const status = await reads.status;
       assert.equal(status.code, 0, show(status));
       const lines = status.stdout.trim().split('\n');
       assert.equal(lines[0], `${sweepId}: SUCCEEDED; 4 succeeded`);
-      assert.equal(lines.length, 5);
-      for (const line of lines.slice(1)) assert.match(line, /^ {2}[0-9a-f]{12} {2}b=(0|0\.4) seed [01] {2}SUCCEEDED +epoch 6\/6$/);
+      assert.match(lines[1], /^cost: incurred \$[\d.]+ at list prices; estimated \$[\d.]+ /);
+      assert.equal(lines.length, 6);
+      for (const line of lines.slice(2)) assert.match(line, /^ {2}[0-9a-f]{12} {2}b=(0|0\.4) seed [01] {2}SUCCEEDED +epoch 6\/6$/);
     });
 
     test('sweep results --json prints summary.json; --csv one row per flood level', async () => {

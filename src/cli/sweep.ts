@@ -7,8 +7,11 @@ import type { EpochMetrics } from '../flooding/metrics.js';
 import type { ResumeFindings, RunSweepOptions, SweepRunResult } from '../run.js';
 import type { StoreConfig, Stores } from '../store/open.js';
 import type { SweepSummary } from '../sweep/aggregate.js';
-import type { PlannedTask } from '../sweep/spec.js';
+import type { StoredCostEstimate } from '../sweep/cost.js';
+import type { SweepRecord, TaskRecord } from '../sweep/records.js';
+import type { PlannedTask, SweepSpec } from '../sweep/spec.js';
 import { epochTable, formatTable, TABLE_FORMATS, type TableFormat, taskTable, toCsv } from '../sweep/tables.js';
+import { addCostOptions, type CostFlags, costOptions, parsePositiveNumber, priceTableOf, registerSweepCost } from './cost.js';
 import { invocation } from './invocation.js';
 import {
   addBackendOption,
@@ -48,7 +51,17 @@ export function registerSweep(program: Command): void {
     process.stdout.write(`${JSON.stringify(specPath)}: valid; ${tasks.length} tasks = ${levels} x ${spec.seeds.length} seeds\n`);
     process.stdout.write(formatSampledPoints(sampledPoints(spec, { maxTasks: options.maxTasks }), spec.search?.seed ?? 0));
     for (const line of [...dataLines, ...resources]) process.stdout.write(`${line}\n`);
+    const { flopEstimate } = await import('../sweep/cost.js');
+    const { estimateLine } = await import('./cost-format.js');
+    const quick = flopEstimate(spec, tasks);
+    process.stdout.write(
+      quick
+        ? `${estimateLine(quick)}; \`${invocation()} sweep cost\` calibrates\n`
+        : `cost: csv data sets need a calibration: run \`${invocation()} sweep cost ${specPath}\`\n`,
+    );
   });
+
+  registerSweepCost(sweep);
 
   const run = sweep
     .command('run [spec]')
@@ -73,6 +86,11 @@ export function registerSweep(program: Command): void {
       DEFAULT_EPOCHS_PER_CALL,
     )
     .option('--out <dir>', `with --cloud: where summary, plots and report are copied (default ${DEFAULT_RESULTS_DIR})`)
+    .option(
+      '--max-cost <usd>',
+      "with --cloud: refuse the sweep if its estimate is above this (default: the spec's execution.maxCostUsd, else none)",
+      parsePositiveNumber,
+    )
     .option('--json', 'print the summary as JSON')
     .addHelpText(
       'after',
@@ -81,14 +99,19 @@ export function registerSweep(program: Command): void {
   addResourceOptions(run);
   addStoreOptions(run);
   addBackendOption(run);
+  addCostOptions(run, { region: false });
   run.action(async (specPath: string | undefined, options: SweepRunFlags) => {
     if (!specPath && !options.resume) throw new UsageError('spec: give a sweep spec file, or --resume <sweepId>');
     if ((options.restartTask || options.restartFailed) && !options.resume) {
       throw new UsageError(`${options.restartTask ? '--restart-task' : '--restart-failed'}: only with --resume <sweepId>`);
     }
+    if (options.maxCost !== undefined && !options.cloud) throw new UsageError('--max-cost: only with --cloud; a local run costs nothing');
     const backend = backendRequest(options.backend);
     const { loadSpecFile } = await import('../input-files.js');
     const spec = specPath ? loadSpecFile(specPath) : undefined;
+    // A resumed sweep keeps the estimate it started with.
+    // A resumed sweep keeps the estimate it started with.
+    const costEstimate = spec && !options.resume ? await estimateBeforeRun(spec, options) : undefined;
     const { resumeSweep, runSweep } = await import('../run.js');
     const result = await runWithProgress(
       options,
@@ -99,6 +122,7 @@ export function registerSweep(program: Command): void {
         maxTasks: options.maxTasks,
         restartTasks: options.restartTask,
         restartFailed: options.restartFailed,
+        costEstimate,
       },
       // With both, the spec must be the sweep's own: any other is refused naming the first difference.
       (runOptions) => (spec ? runSweep(spec, { ...runOptions, sweepId: options.resume }) : resumeSweep(options.resume!, runOptions)),
@@ -143,8 +167,10 @@ export function registerSweep(program: Command): void {
       const record = await observeSweep(stores.metrics, stored);
       const tasks = await stores.metrics.listTasks(sweepId);
       const lease = record.status === 'RUNNING' ? await stores.metrics.getLease(sweepId) : undefined;
+      const incurred = await incurredFor(stores, record, tasks);
       if (options.json) {
-        process.stdout.write(`${JSON.stringify({ sweep: record, lease, tasks: tasks.map(({ config: _c, ...t }) => t) })}\n`);
+        const cost = { incurred: incurred.breakdown, unmeasuredTasks: incurred.unmeasuredTasks, estimate: record.costEstimate ?? null };
+        process.stdout.write(`${JSON.stringify({ sweep: record, lease, tasks: tasks.map(({ config: _c, ...t }) => t), cost })}\n`);
         return;
       }
       const counts = new Map<string, number>();
@@ -159,6 +185,8 @@ export function registerSweep(program: Command): void {
       };
       process.stdout.write(`${record.sweepId}: ${record.status}; ${[...counts].map(([s, n]) => `${n} ${s.toLowerCase()}`).join(', ')}\n`);
       if (whatNow[record.status]) process.stdout.write(`  ${whatNow[record.status]}\n`);
+      const { describeComparison } = await import('../sweep/cost.js');
+      process.stdout.write(`cost: ${describeComparison({ incurred, estimate: record.costEstimate })}\n`);
       for (const t of tasks) {
         const line = `  ${t.taskId}  b=${t.config.floodLevel} seed ${t.config.seed}  ${t.status.padEnd(9)} epoch ${t.epochsDone}/${t.epochsTotal}`;
         process.stdout.write(`${line}${t.error ? `  ${t.error}` : ''}\n`);
@@ -260,7 +288,49 @@ async function tidyTable(stores: Stores, sweepId: string, format: TableFormat, p
   );
 }
 
-interface SweepRunFlags extends StoreOptions, ResourceFlags {
+/** The incurred cost of a sweep as its records tell, with the figures its report drew. */
+async function incurredFor(stores: Stores, record: SweepRecord, tasks: TaskRecord[]) {
+  const { sweepKeys } = await import('../store/ports.js');
+  const { incurredCost } = await import('../sweep/cost.js');
+  const { readStoredSpec } = await import('../run.js');
+  const spec = await readStoredSpec(stores, record.sweepId);
+  const plots = await stores.artifacts.list(sweepKeys(record.sweepId).plot('x').slice(0, -1));
+  return incurredCost(record, tasks, {
+    figures: plots.filter((key) => key.endsWith('.png')).length,
+    concurrency: spec.execution.maxConcurrency,
+  });
+}
+
+/**
+ * The estimate a new sweep starts with (stored in its sweep record), printed on stderr; a cloud
+ * sweep above its cost limit is refused here, before anything is started or written.
+ */
+async function estimateBeforeRun(spec: SweepSpec, options: SweepRunFlags): Promise<StoredCostEstimate | undefined> {
+  const { readEnvironment } = await import('../env.js');
+  const maxCostUsd = options.maxCost ?? (options.cloud ? spec.execution.maxCostUsd : undefined);
+  const source = options.maxCost !== undefined ? '--max-cost' : 'execution.maxCostUsd';
+  const region = options.cloud ? (options.region ?? readEnvironment().aws.region) : undefined;
+  const { DEFAULT_REGION } = await import('../sweep/cost.js');
+  if (maxCostUsd === undefined && !Object.hasOwn((await priceTableOf(options)).regions, region ?? DEFAULT_REGION)) {
+    // A region without list prices: no estimate, unless a limit needs one (then costOptions refuses it).
+    process.stderr.write(`no list prices for region ${JSON.stringify(region)}; no cost estimate (add them with --prices FILE)\n`);
+    return undefined;
+  }
+  const settings = await costOptions(options, region);
+  const { estimateSweepCost } = await import('../cost.js');
+  const { checkMaxCost, estimateLine } = await import('./cost-format.js');
+  const estimate = await estimateSweepCost(spec, {
+    ...settings,
+    maxTasks: options.maxTasks,
+    epochsPerCall: options.cloud ? undefined : options.epochsPerCall,
+  });
+  if (maxCostUsd !== undefined) checkMaxCost(estimate, maxCostUsd, source);
+  process.stderr.write(`${estimateLine(estimate.stored)}\n`);
+  return estimate.stored;
+}
+
+interface SweepRunFlags extends StoreOptions, ResourceFlags, CostFlags {
+  maxCost?: number;
   resume?: string;
   restartTask?: string[];
   restartFailed?: boolean;
@@ -332,7 +402,15 @@ export async function runWithProgress<T extends SweepRunResult>(
   flags: StoreOptions & { out?: string },
   settings: Pick<
     RunSweepOptions,
-    'backend' | 'workers' | 'oversubscribe' | 'ignoreMemoryLimit' | 'epochsPerCall' | 'maxTasks' | 'restartTasks' | 'restartFailed'
+    | 'backend'
+    | 'workers'
+    | 'oversubscribe'
+    | 'ignoreMemoryLimit'
+    | 'epochsPerCall'
+    | 'maxTasks'
+    | 'restartTasks'
+    | 'restartFailed'
+    | 'costEstimate'
   >,
   start: (options: RunSweepOptions) => Promise<T>,
 ): Promise<T> {

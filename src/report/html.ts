@@ -7,6 +7,7 @@ import {
   type SettingValue,
   type SweepSummary,
 } from '../sweep/aggregate.js';
+import { type CostComparison, describeComparison, formatUsd } from '../sweep/cost.js';
 import type { Difference, Estimate } from '../sweep/statistics.js';
 import {
   accuracyVsLevelSpec,
@@ -34,6 +35,7 @@ export function renderReport(
   drawn: SweepFigures,
   reproducibility?: ReproducibilitySection,
   curves: ReportCurves = {},
+  cost?: CostComparison,
 ): string {
   const groupNumbers = new Map(summary.groups.map((group, i) => [group.group, i + 1]));
   const groupSections = summary.groups.map((group, i) =>
@@ -66,6 +68,7 @@ ${sampledAxesSection(
 ${groupSections.join('\n')}
 ${failures(summary, groupNumbers, new Map(summary.groups.map((group) => [group.group, groupLevelFormatter(group)])))}
 ${reproducibility ? reproducibilitySection(reproducibility) : ''}
+${cost ? costSection(cost) : ''}
 <footer>
 <p>Accuracies are percentages: mean ± sample standard deviation over seeds (sd is 0 with a single seed).
 Δ vs b = 0 is the flood level's accuracy minus b = 0's, seed by seed over the seeds both finished, in percentage points,
@@ -134,6 +137,30 @@ function overview(summary: SweepSummary, reproducibility?: ReproducibilitySectio
     ['groups', String(summary.groups.length)],
   ];
   return `<dl class="overview">\n${rows.map(([term, value]) => `<dt>${term}</dt><dd>${value}</dd>`).join('\n')}\n</dl>`;
+}
+
+/** The cost the records say the sweep incurred, per service, next to its estimate. */
+function costSection(cost: CostComparison): string {
+  const estimated = cost.estimate?.byService ?? {};
+  const rows = cost.incurred.breakdown.lines.map((line) => {
+    const estimate = estimated[line.service];
+    return `<tr><td class="text">${escapeHtml(line.service)}</td><td>${escapeHtml(line.quantity.toPrecision(4))} ${escapeHtml(line.unit)}</td><td>${escapeHtml(formatUsd(line.costUsd))}</td><td>${estimate === undefined ? '<span class="muted">n/a</span>' : escapeHtml(formatUsd(estimate))}</td></tr>`;
+  });
+  const total = `<tr><th class="text">total</th><td></td><th>${escapeHtml(formatUsd(cost.incurred.breakdown.totalUsd))}</th><th>${cost.estimate ? escapeHtml(formatUsd(cost.estimate.totalUsd)) : ''}</th></tr>`;
+  const prices = cost.estimate
+    ? `AWS list prices of ${cost.estimate.region} read on ${cost.estimate.pricesReadOn}`
+    : 'AWS list prices of us-east-1';
+  return `<section id="cost">
+<h2>Cost</h2>
+<p>${escapeHtml(describeComparison(cost))}. ${escapeHtml(prices)}; computed from what the stores recorded (seconds per Train call, calls, epoch rows, objects written) with the assumptions of docs/cloud.md.</p>
+<table>
+<thead><tr><th class="text">service</th><th>incurred quantity</th><th>incurred</th><th>estimated</th></tr></thead>
+<tbody>
+${rows.join('\n')}
+${total}
+</tbody>
+</table>
+</section>`;
 }
 
 function selectionRule({ selection }: SweepSummary): string {

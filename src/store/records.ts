@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { describeIssues, type TaskConfig } from '../flooding/config.js';
 import { canonicalJson } from '../flooding/json.js';
 import type { EpochMetrics } from '../flooding/metrics.js';
+import type { StoredCostEstimate } from '../sweep/cost.js';
 import {
   REPRO_VERDICTS,
   type ReproRecord,
@@ -152,6 +153,12 @@ const sweepSchema = z.looseObject({
   summaryKey: z.string().optional(),
   failedTasks: anyNumber.optional(),
   error: z.string().optional(),
+  costEstimate: z
+    .custom<StoredCostEstimate>(
+      (value) => value !== null && typeof value === 'object' && typeof (value as StoredCostEstimate).totalUsd === 'number',
+      'expected an object with totalUsd',
+    )
+    .optional(),
 });
 
 const taskSchema = z.looseObject({
@@ -166,6 +173,7 @@ const taskSchema = z.looseObject({
   final: z.looseObject({ train: split, val: split, test: split }).optional(),
   error: z.string().optional(),
   attempts: anyNumber,
+  usage: z.looseObject({ seconds: anyNumber, rows: anyNumber, lambdaMemoryMb: anyNumber.optional() }).optional(),
   updatedAt: z.string(),
 });
 

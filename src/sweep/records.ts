@@ -4,6 +4,7 @@
  */
 import type { TaskConfig } from '../flooding/config.js';
 import type { SplitMetrics } from '../flooding/metrics.js';
+import type { RecordedUsage, StoredCostEstimate } from './cost.js';
 
 /** INTERRUPTED: a local run stopped (Ctrl-C, a signal, an abort) or died before the end; resumable. */
 export const SWEEP_STATUSES = ['RUNNING', 'SUCCEEDED', 'PARTIAL', 'FAILED', 'INTERRUPTED'] as const;
@@ -25,6 +26,8 @@ export interface SweepRecord {
   summaryKey?: string;
   failedTasks?: number;
   error?: string;
+  /** What the sweep was estimated to cost when it started (sweep cost, sweep run). */
+  costEstimate?: StoredCostEstimate;
 }
 
 export interface TaskRecord {
@@ -39,7 +42,10 @@ export interface TaskRecord {
   backend?: string;
   final?: { train: SplitMetrics; val: SplitMetrics; test: SplitMetrics };
   error?: string;
+  /** Train calls that ran (retries included). */
   attempts: number;
+  /** What its Train calls used, for the cost it incurred. */
+  usage?: RecordedUsage;
   updatedAt: string;
 }
 

@@ -49,7 +49,8 @@ export interface SweepSpec extends Sections {
   /** The seed of the sampled axes' draws; absent: seed 0. */
   search?: { seed: number };
   selection: { metric: SelectionMetric; epoch: SelectionEpoch };
-  execution: { maxConcurrency: number };
+  /** maxCostUsd: `sweep run --cloud` refuses a sweep estimated above it. */
+  execution: { maxConcurrency: number; maxCostUsd?: number };
 }
 
 export interface PlannedTask {
@@ -165,7 +166,7 @@ const specSchema = z.strictObject({
       epoch: z.enum(SELECTION_EPOCHS, { error: `must be one of ${SELECTION_EPOCHS.join(', ')}` }).default('last'),
     })
     .prefault({}),
-  execution: z.strictObject({ maxConcurrency: z.int().min(1).max(1000).default(10) }).prefault({}),
+  execution: z.strictObject({ maxConcurrency: z.int().min(1).max(1000).default(10), maxCostUsd: z.number().gt(0).optional() }).prefault({}),
 });
 
 type Path = readonly PropertyKey[];

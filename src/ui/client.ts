@@ -51,6 +51,7 @@ const LIVE_SWEEP_SCRIPT = `
         view.progress.epochsDone + ' of ' + view.progress.epochsTotal,
     ]);
     replace('status', [el('span', { class: 'status status-' + view.sweep.status }, [view.sweep.status])]);
+    replace('cost', ['Cost: ' + view.cost + '.']);
     var selection = view.summary.selection;
     replace('selection', ['flood level chosen by ' + selection.metric + ' at the ' + selection.epoch + ' epoch']);
   }

@@ -2,11 +2,12 @@
 import { FloodsweepError, MissingStateError } from '../errors.js';
 import { observeSweep } from '../store/lease.js';
 import type { Stores } from '../store/open.js';
-import { validateId } from '../store/ports.js';
+import { sweepKeys, validateId } from '../store/ports.js';
 import { readSummary } from '../store/summary.js';
 import { type SweepSummary, summarizeSweep } from '../sweep/aggregate.js';
+import { describeComparison, incurredCost } from '../sweep/cost.js';
 import type { SweepRecord, SweepStatus, TaskRecord, TaskStatus } from '../sweep/records.js';
-import { numericSampledAxes, parseSpecText } from '../sweep/spec.js';
+import { numericSampledAxes, parseSpecText, type SweepSpec } from '../sweep/spec.js';
 
 /** A sweep id that names no sweep in the store: a page of its own (404), not an error of the store. */
 export class SweepNotFound extends FloodsweepError {
@@ -34,6 +35,8 @@ export interface SweepView {
   /** summary.json once the sweep was aggregated; before that, computed from the tasks that finished so far. */
   summary: SweepSummary;
   progress: { tasks: Record<TaskStatus, number>; epochsDone: number; epochsTotal: number };
+  /** The cost incurred so far (from the records) next to the estimate the sweep started with. */
+  cost: string;
 }
 
 /** A sweep not yet (or no longer) aggregated: its summary.json, if any, is not of its tasks as they are. */
@@ -44,8 +47,17 @@ export async function loadSweepView(stores: Stores, sweepId: string): Promise<Sw
   if (!stored) throw new SweepNotFound(sweepId, stores.artifacts.locate(''));
   const sweep = await observeSweep(stores.metrics, stored);
   const records = await stores.metrics.listTasks(sweepId);
+  const spec = await storedSpec(stores, sweep);
   const summary =
-    (unfinished(sweep.status) ? undefined : await readSummary(stores, sweepId)) ?? (await liveSummary(stores, sweep, records));
+    (unfinished(sweep.status) ? undefined : await readSummary(stores, sweepId)) ?? (await liveSummary(stores, sweep, spec, records));
+  // The figures are drawn when the sweep ends; listing them on every refresh of a running sweep would cost a request each.
+  const figures = unfinished(sweep.status)
+    ? 0
+    : (await stores.artifacts.list(sweepKeys(sweepId).plot('x').slice(0, -1))).filter((key) => key.endsWith('.png')).length;
+  const cost = describeComparison({
+    incurred: incurredCost(sweep, records, { figures, concurrency: spec.execution.maxConcurrency }),
+    estimate: sweep.costEstimate,
+  });
   const tasks = records.map(taskView);
   const counts: Record<TaskStatus, number> = { PENDING: 0, RUNNING: 0, SUCCEEDED: 0, FAILED: 0 };
   for (const task of tasks) counts[task.status] += 1;
@@ -58,13 +70,17 @@ export async function loadSweepView(stores: Stores, sweepId: string): Promise<Sw
       epochsDone: tasks.reduce((sum, task) => sum + task.epochsDone, 0),
       epochsTotal: tasks.reduce((sum, task) => sum + task.epochsTotal, 0),
     },
+    cost,
   };
 }
 
-async function liveSummary(stores: Stores, sweep: SweepRecord, tasks: TaskRecord[]): Promise<SweepSummary> {
+async function storedSpec(stores: Stores, sweep: SweepRecord): Promise<SweepSpec> {
   const specBytes = await stores.artifacts.get(sweep.specKey);
   if (!specBytes) throw new MissingStateError(`${stores.artifacts.locate(sweep.specKey)} is missing`);
-  const spec = parseSpecText(specBytes.toString('utf8'), sweep.specKey);
+  return parseSpecText(specBytes.toString('utf8'), sweep.specKey);
+}
+
+async function liveSummary(stores: Stores, sweep: SweepRecord, spec: SweepSpec, tasks: TaskRecord[]): Promise<SweepSummary> {
   return summarizeSweep({
     sweepId: sweep.sweepId,
     name: sweep.name,

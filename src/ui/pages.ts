@@ -107,6 +107,7 @@ export function sweepPage(where: string, sweep: SweepRecord): string {
 <h1>Sweep ${escapeHtml(sweep.name)} <span id="status">${statusBadge(sweep.status)}</span></h1>
 <p><code>${escapeHtml(sweep.sweepId)}</code> · created ${escapeHtml(sweep.createdAt)} · <span id="selection"></span></p>
 <p><progress id="progress" max="1" value="0"></progress> <span id="progress-text">loading…</span></p>
+<p id="cost" class="muted"></p>
 <p id="refresh-error" class="message" hidden></p>
 <div id="groups"></div>
 <h2>Across the grid</h2>

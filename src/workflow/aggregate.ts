@@ -5,6 +5,7 @@ import { curveLevels, sweepFigures } from '../report/sweep-figures.js';
 import type { Stores } from '../store/open.js';
 import { sweepKeys } from '../store/ports.js';
 import { EPOCH_READ_CONCURRENCY, groupLevelFormatter, type SweepSummary, summarizeSweep } from '../sweep/aggregate.js';
+import { type CostComparison, incurredCost } from '../sweep/cost.js';
 import { mapLimited } from '../sweep/map-limited.js';
 import { SWEEP_STATUSES, type TaskRecord } from '../sweep/records.js';
 import { numericSampledAxes, validateSpec } from '../sweep/spec.js';
@@ -93,7 +94,22 @@ export async function writeReport(stores: Stores, summary: SweepSummary, reprodu
     await stores.artifacts.put(keys.plot(name), figure.png, 'image/png');
     await stores.artifacts.put(keys.plot(name.replace(/\.png$/, '.svg')), figure.svg, 'image/svg+xml');
   }
-  await stores.artifacts.put(keys.report, renderReport(summary, drawn, reproducibility, curves), 'text/html');
+  const cost = await costComparison(stores, summary.sweepId, { figures: drawn.figures.length, repro: reproducibility !== undefined });
+  await stores.artifacts.put(keys.report, renderReport(summary, drawn, reproducibility, curves, cost), 'text/html');
+}
+
+/** What the sweep's records say it cost, next to the estimate it started with. */
+async function costComparison(
+  stores: Stores,
+  sweepId: string,
+  report: { figures: number; repro: boolean },
+): Promise<CostComparison | undefined> {
+  const sweep = await stores.metrics.getSweep(sweepId);
+  if (!sweep) return undefined;
+  const spec = validateSpec(await readStoredJson(stores, sweepKeys(sweepId).spec));
+  const tasks = await stores.metrics.listTasks(sweepId);
+  const incurred = incurredCost(sweep, tasks, { ...report, concurrency: spec.execution.maxConcurrency });
+  return { incurred, estimate: sweep.costEstimate };
 }
 
 /** A JSON artifact the workflow wrote earlier (spec, summary); its absence is missing state. */

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { FloodsweepError } from '../errors.js';
 import { describeIssues } from '../flooding/config.js';
+import type { StoredCostEstimate } from '../sweep/cost.js';
 import { REPRO_VERDICTS } from '../sweep/records.js';
 
 const id = z.string().min(1).max(128);
@@ -31,6 +32,13 @@ export const executionInputSchema = z.object({
   repro: reproBlockSchema.optional(),
   /** Resuming: tasks to retrain from scratch, by id (any string: Plan names an unknown one), and/or every FAILED task. */
   restart: z.strictObject({ taskIds: z.array(z.string()).optional(), failed: z.boolean().optional() }).optional(),
+  /** The estimate the sweep starts with (about 1 KB); Plan keeps it in the sweep record. */
+  costEstimate: z
+    .custom<StoredCostEstimate>(
+      (value) => typeof (value as StoredCostEstimate | undefined)?.totalUsd === 'number',
+      'expected a cost estimate',
+    )
+    .optional(),
 });
 export type ExecutionInput = z.output<typeof executionInputSchema>;
 

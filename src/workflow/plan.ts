@@ -44,9 +44,12 @@ export async function plan(stores: Stores, event: unknown, options: PlanOptions 
     taskCount: tasks.length,
     specKey: keys.spec,
     updatedAt: now().toISOString(),
+    costEstimate: input.costEstimate,
   });
   if (!created) {
-    await stores.metrics.updateSweep(sweepId, [...SWEEP_STATUSES], { status: 'RUNNING', error: undefined });
+    // A resumed sweep keeps the estimate it started with unless it is given a new one.
+    const estimate = input.costEstimate ? { costEstimate: input.costEstimate } : {};
+    await stores.metrics.updateSweep(sweepId, [...SWEEP_STATUSES], { status: 'RUNNING', error: undefined, ...estimate });
   }
   await stores.artifacts.put(keys.manifest, JSON.stringify(manifest), 'application/json');
   const existing = new Set(stored.map((task) => task.taskId));

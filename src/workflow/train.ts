@@ -5,6 +5,7 @@ import type { EpochMetrics, TaskResult } from '../flooding/metrics.js';
 import { TrainingRun } from '../flooding/trainer.js';
 import type { Stores } from '../store/open.js';
 import { sweepKeys } from '../store/ports.js';
+import type { RecordedUsage } from '../sweep/cost.js';
 import { parsePayload, type TrainInput, type TrainOutput, trainInputSchema } from './payloads.js';
 
 export interface TrainBudget {
@@ -13,6 +14,8 @@ export interface TrainBudget {
   /** ...or after this many epochs in this call. */
   maxEpochs?: number;
   onEpoch?: (epoch: number, total: number) => void;
+  /** On Lambda: the function's memory, recorded with the seconds so that the incurred cost needs no scaling. */
+  lambdaMemoryMb?: number;
 }
 
 /** Rows are written in batches of this many as training goes. */
@@ -26,6 +29,7 @@ const SAFETY_MARGIN_MS = 30_000;
  * without training again.
  */
 export async function trainStep(stores: Stores, event: unknown, budget: TrainBudget = {}): Promise<TrainOutput> {
+  const started = performance.now();
   const { sweepId, taskId }: TrainInput = parsePayload(trainInputSchema, event, 'Train input');
   const keys = sweepKeys(sweepId);
   const task = await stores.metrics.getTask(sweepId, taskId);
@@ -50,14 +54,22 @@ export async function trainStep(stores: Stores, event: unknown, budget: TrainBud
       error: undefined,
     });
     let unwritten: EpochMetrics[] = checkpoint ? [] : [...run.rows];
+    let rowsWritten = 0;
     const flush = async () => {
       if (unwritten.length === 0) return;
       await stores.metrics.putEpochs(sweepId, taskId, unwritten);
+      rowsWritten += unwritten.length;
       unwritten = [];
     };
     const total = task.config.training.epochs;
     let trained = 0;
     let slowestEpochMs = 0;
+    // This call's part, added to the earlier calls' (what the incurred cost is computed from).
+    const usage = (): RecordedUsage => ({
+      seconds: (task.usage?.seconds ?? 0) + (performance.now() - started) / 1000,
+      rows: (task.usage?.rows ?? 0) + rowsWritten,
+      lambdaMemoryMb: budget.lambdaMemoryMb,
+    });
     while (!run.finished) {
       const remaining = budget.remainingMs?.();
       const outOfTime = remaining !== undefined && remaining < 2 * slowestEpochMs + SAFETY_MARGIN_MS;
@@ -73,7 +85,7 @@ export async function trainStep(stores: Stores, event: unknown, budget: TrainBud
     await flush();
     if (!run.finished) {
       await stores.artifacts.put(keys.taskCheckpoint(taskId), run.checkpoint(), 'application/octet-stream');
-      await stores.metrics.updateTask(sweepId, taskId, ['RUNNING'], { epochsDone: run.epoch });
+      await stores.metrics.updateTask(sweepId, taskId, ['RUNNING'], { epochsDone: run.epoch, usage: usage() });
       return { sweepId, taskId, done: false, epoch: run.epoch };
     }
     const result: TaskResult = run.result();
@@ -82,6 +94,7 @@ export async function trainStep(stores: Stores, event: unknown, budget: TrainBud
       status: 'SUCCEEDED',
       epochsDone: run.epoch,
       final: result.final,
+      usage: usage(),
     });
     return { sweepId, taskId, done: true, epoch: run.epoch };
   } finally {
