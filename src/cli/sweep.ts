@@ -56,8 +56,8 @@ export function registerSweep(program: Command): void {
     const quick = flopEstimate(spec, tasks);
     process.stdout.write(
       quick
-        ? `${estimateLine(quick)}; \`${invocation()} sweep cost\` calibrates\n`
-        : `cost: csv data sets need a calibration: run \`${invocation()} sweep cost ${specPath}\`\n`,
+        ? `${estimateLine(quick)}; \`${invocation()} sweep cost ${shellQuote(specPath)}\` calibrates\n`
+        : `cost: csv data sets need a calibration: run \`${invocation()} sweep cost ${shellQuote(specPath)}\`\n`,
     );
   });
 
