@@ -27,7 +27,9 @@ import {
   type TaskTiming,
   type TrainRuntime,
 } from './sweep/cost.js';
+import { checkMemory, estimateSweep, localMemoryBudget } from './sweep/resources.js';
 import { expandSpec, type SweepSpec } from './sweep/spec.js';
+import { availableMemory } from './workflow/workers.js';
 
 export interface CostEstimateOptions {
   /** Default us-east-1. */
@@ -46,6 +48,8 @@ export interface CostEstimateOptions {
   /** Epochs per Train call (local runs); default: as many as the function's timeout allows. */
   epochsPerCall?: number;
   repro?: boolean;
+  /** Calibrate even a task estimated not to fit this machine's available memory. */
+  ignoreMemoryLimit?: boolean;
 }
 
 export interface Calibration {
@@ -91,6 +95,8 @@ export async function estimateSweepCost(spec: SweepSpec, options: CostEstimateOp
     timing = () => given;
     described = `--seconds-per-epoch ${options.secondsPerEpoch}`;
   } else {
+    // Calibration trains the tasks here, one at a time: one that cannot fit is refused, not run out of memory.
+    if (!options.ignoreMemoryLimit) checkMemory(estimateSweep(planned), localMemoryBudget(availableMemory(), 1));
     const measured = await calibrate(configs, options.backend ?? 'auto');
     const factor = lambdaSecondsFactor(trainMemoryMb);
     timing = (config) => scaled(measured.timing(config), factor);

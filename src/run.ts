@@ -30,6 +30,7 @@ import {
 import { runWorkflowLocally, WorkflowAbortedError } from './workflow/local-executor.js';
 import { sweepIdOf } from './workflow/names.js';
 import type { CompareOutput, ExecutionInput, ReproBlock } from './workflow/payloads.js';
+import { refuseChangedData } from './workflow/plan.js';
 
 export interface RunSweepOptions {
   /** Where results go when the sweep runs locally: a results directory (the default, ./floodsweep-results) or DynamoDB + S3. */
@@ -139,9 +140,14 @@ export async function runSweep(spec: SweepSpec, options: RunSweepOptions = {}): 
     costEstimate: options.costEstimate,
   };
   const storeConfig = options.cloud?.target.stores ?? options.stores ?? defaultStores();
-  if (options.sweepId) {
-    // Refused here before anything runs; Plan checks again against the spec it finds stored.
-    checkSameSpec(options.sweepId, await readStoredSpec(openStores(storeConfig), options.sweepId), validateSpec(spec));
+  // A sweep id of no stored sweep names a new sweep; one that exists must be given its own spec.
+  const stored = options.sweepId ? await findStoredSpec(openStores(storeConfig), options.sweepId) : undefined;
+  if (stored) {
+    // Refused here before anything runs (not even the lease is taken); Plan checks both again.
+    const given = validateSpec(spec);
+    checkSameSpec(options.sweepId!, stored, given);
+    const tasks = await openStores(storeConfig).metrics.listTasks(options.sweepId!);
+    refuseChangedData(options.sweepId!, tasks, expandSpec(given, { maxTasks: options.maxTasks }));
   }
   if (options.cloud) return runInCloud(input, options.cloud, options);
   return runLocally(input, storeConfig, options);
@@ -188,11 +194,23 @@ export async function runReproducibility(
 
 /** The spec a sweep was planned with; an unknown sweep id is bad input. */
 export async function readStoredSpec(stores: Stores, sweepId: string): Promise<SweepSpec> {
+  const spec = await findStoredSpec(stores, sweepId);
+  if (!spec) throw new UsageError(`sweep "${sweepId}" not found in ${stores.artifacts.locate('')}`);
+  return spec;
+}
+
+/**
+ * The stored spec of a sweep, if it has one. Plan writes the spec before the sweep record, so a
+ * run stopped in between (killed, or a store that failed) leaves a spec without a record: still
+ * the sweep's identity, and enough to resume it.
+ */
+async function findStoredSpec(stores: Stores, sweepId: string): Promise<SweepSpec | undefined> {
   const sweep = await stores.metrics.getSweep(sweepId);
-  if (!sweep) throw new UsageError(`sweep "${sweepId}" not found in ${stores.artifacts.locate('')}`);
-  const bytes = await stores.artifacts.get(sweep.specKey);
-  if (!bytes) throw new MissingStateError(`${stores.artifacts.locate(sweep.specKey)} is missing`);
-  return parseSpecText(bytes.toString('utf8'), sweep.specKey);
+  const specKey = sweep?.specKey ?? sweepKeys(sweepId).spec;
+  const bytes = await stores.artifacts.get(specKey);
+  if (bytes) return parseSpecText(bytes.toString('utf8'), specKey);
+  if (sweep) throw new MissingStateError(`${stores.artifacts.locate(specKey)} is missing`);
+  return undefined;
 }
 
 /** A finished sweep's summary; a sweep that was never aggregated is bad input for a reading command. */

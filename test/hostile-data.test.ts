@@ -127,10 +127,9 @@ describe('hostile CSV files and specs', { concurrency: 4 }, () => {
   test('sweep validate opens the data: file, label column, classes, rows, features (BOM, ";", quoted line breaks, ignored columns)', async () => {
     const result = await floodsweep(['sweep', 'validate', join(HOSTILE, 'csv-features.json')], { cwd });
     assert.equal(result.code, 0, show(result));
-    const [first, data, ...rest] = result.stdout.split('\n');
+    const [first, data] = result.stdout.split('\n');
     assert.match(first, /: valid; 2 tasks/);
     assert.match(data, /^ {2}data "[^"]*csv-features\.csv": label column "y", 2 classes, 24 rows, 2 features, sha256 [0-9a-f]{12}$/);
-    assert.deepEqual(rest, ['']);
   });
 });
 

@@ -124,8 +124,16 @@ export function registerSweep(program: Command): void {
         restartFailed: options.restartFailed,
         costEstimate,
       },
-      // With both, the spec must be the sweep's own: any other is refused naming the first difference.
-      (runOptions) => (spec ? runSweep(spec, { ...runOptions, sweepId: options.resume }) : resumeSweep(options.resume!, runOptions)),
+      async (runOptions) => {
+        if (!spec) return resumeSweep(options.resume!, runOptions);
+        if (options.resume) {
+          // With both, the sweep must exist and the spec must be its own (runSweep names the first difference).
+          const { openStores } = await import('../store/open.js');
+          const { readStoredSpec } = await import('../run.js');
+          await readStoredSpec(openStores(runOptions.cloud?.target.stores ?? runOptions.stores!), options.resume);
+        }
+        return runSweep(spec, { ...runOptions, sweepId: options.resume });
+      },
     );
     if (options.json) process.stdout.write(`${JSON.stringify(result.summary)}\n`);
     else process.stdout.write(formatSummary(result.summary, result.reportLocation));
@@ -321,6 +329,7 @@ async function estimateBeforeRun(spec: SweepSpec, options: SweepRunFlags): Promi
   const { checkMaxCost, estimateLine } = await import('./cost-format.js');
   const estimate = await estimateSweepCost(spec, {
     ...settings,
+    ignoreMemoryLimit: options.ignoreMemoryLimit,
     maxTasks: options.maxTasks,
     epochsPerCall: options.cloud ? undefined : options.epochsPerCall,
   });

@@ -82,7 +82,7 @@ export async function plan(stores: Stores, event: unknown, options: PlanOptions 
  * A csv file edited since the sweep was planned hashes differently, so its tasks would get new
  * ids and train beside the old ones: a resume is refused instead.
  */
-function refuseChangedData(sweepId: string, existing: readonly TaskRecord[], planned: readonly PlannedTask[]): void {
+export function refuseChangedData(sweepId: string, existing: readonly TaskRecord[], planned: readonly PlannedTask[]): void {
   const plannedHashes = new Map<string, string>();
   for (const { config } of existing) {
     if (config.dataset.name === 'csv' && config.dataset.sha256) plannedHashes.set(config.dataset.path, config.dataset.sha256);
