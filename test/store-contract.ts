@@ -254,6 +254,20 @@ export function runStoreContract(name: string, makeStores: () => Promise<Stores>
         assert.deepEqual((await metrics.getTask('s1', 't1'))?.final, final);
       });
 
+      it('reads one epoch of many tasks at once, leaving out tasks without that epoch', async () => {
+        // More tasks than one DynamoDB BatchGetItem takes (100), each with its own rows.
+        const taskIds = Array.from({ length: 105 }, (_, i) => `t${i}`);
+        for (const [i, taskId] of taskIds.entries()) {
+          await metrics.putEpochs('s1', taskId, i % 7 === 3 ? [epochRow(0, i)] : [epochRow(0, i), epochRow(5, i + 0.5)]);
+        }
+        await metrics.putEpochs('s2', 't0', [epochRow(5, 99)]);
+        const rows = await metrics.getEpochsAt('s1', [...taskIds, 'absent'], 5);
+        const expected = taskIds.flatMap((taskId, i) => (i % 7 === 3 ? [] : [[taskId, epochRow(5, i + 0.5)] as const]));
+        assert.deepEqual(new Map([...rows].sort(([a], [b]) => (a < b ? -1 : 1))), new Map(expected.sort(([a], [b]) => (a < b ? -1 : 1))));
+        assert.deepEqual(await metrics.getEpochsAt('s1', [], 5), new Map());
+        await assert.rejects(metrics.getEpochsAt('s1', ['t1'], -1), StoreError);
+      });
+
       it('rejects epochs that are not small non-negative integers', async () => {
         await assert.rejects(metrics.putEpochs('s1', 't1', [epochRow(-1)]), StoreError);
         await assert.rejects(metrics.putEpochs('s1', 't1', [epochRow(1.5)]), StoreError);

@@ -28,6 +28,7 @@ import {
   newestFirst,
   stampPatch,
   toStored,
+  validateEpoch,
   validateLimit,
   validateRepro,
   validateSweep,
@@ -255,11 +256,25 @@ export class LocalMetricsStore implements MetricsStore {
 
   async getEpochs(sweepId: string, taskId: string): Promise<EpochMetrics[]> {
     const file = this.epochsFile(sweepId, taskId);
-    const byEpoch = (await readJson(file)) ?? {};
-    if (!isPlainObject(byEpoch)) throw notKeyedByEpoch(file);
-    return Object.entries(byEpoch)
+    return Object.entries(await this.readEpochFile(file))
       .map(([epoch, row]) => decodeEpoch(row, `${file} (epoch ${epoch})`, { epoch: Number(epoch) }))
       .sort((a, b) => a.epoch - b.epoch);
+  }
+
+  async getEpochsAt(sweepId: string, taskIds: string[], epoch: number): Promise<Map<string, EpochMetrics>> {
+    validateEpoch(epoch);
+    const rows = await mapLimited(taskIds, READ_CONCURRENCY, async (taskId) => {
+      const file = this.epochsFile(sweepId, taskId);
+      const row = (await this.readEpochFile(file))[epoch];
+      return row === undefined ? [] : [[taskId, decodeEpoch(row, `${file} (epoch ${epoch})`, { epoch })] as const];
+    });
+    return new Map(rows.flat());
+  }
+
+  private async readEpochFile(file: string): Promise<Record<string, unknown>> {
+    const byEpoch = (await readJson(file)) ?? {};
+    if (!isPlainObject(byEpoch)) throw notKeyedByEpoch(file);
+    return byEpoch;
   }
 
   /**

@@ -30,6 +30,11 @@ export interface MetricsStore {
   putEpochs(sweepId: string, taskId: string, rows: EpochMetrics[]): Promise<void>;
   /** Sorted by epoch. */
   getEpochs(sweepId: string, taskId: string): Promise<EpochMetrics[]>;
+  /**
+   * The row at one epoch of each of several tasks (a pruning check reads its references' rows at
+   * a rung): tasks without that row are absent. One batched read, not a query per task.
+   */
+  getEpochsAt(sweepId: string, taskIds: string[], epoch: number): Promise<Map<string, EpochMetrics>>;
   /** Upsert, keyed by (name, createdAt, sweepId). */
   putRepro(record: ReproRecord): Promise<void>;
   /** Newest first. */

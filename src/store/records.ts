@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { describeIssues, type TaskConfig } from '../flooding/config.js';
 import type { EpochMetrics } from '../flooding/metrics.js';
+import type { PruningRule } from '../sweep/pruning.js';
 import { REPRO_VERDICTS, type ReproRecord, SWEEP_STATUSES, type SweepRecord, TASK_STATUSES, type TaskRecord } from '../sweep/records.js';
 import { StoreError, validateId } from './ports.js';
 
@@ -46,13 +47,17 @@ export function validateRepro(record: ReproRecord): void {
 /** The DynamoDB sort key pads epochs to 6 digits. */
 const MAX_EPOCH = 999_999;
 
+export function validateEpoch(epoch: number): void {
+  if (!Number.isInteger(epoch) || epoch < 0 || epoch > MAX_EPOCH) {
+    throw new StoreError('input', `invalid epoch ${JSON.stringify(epoch)}: expected an integer 0..${MAX_EPOCH}`);
+  }
+}
+
 /** Validates the rows and keeps the last row of each epoch, so one call never writes an epoch twice. */
 export function latestRowPerEpoch(rows: EpochMetrics[]): EpochMetrics[] {
   const byEpoch = new Map<number, EpochMetrics>();
   for (const row of rows) {
-    if (!Number.isInteger(row.epoch) || row.epoch < 0 || row.epoch > MAX_EPOCH) {
-      throw new StoreError('input', `invalid epoch ${JSON.stringify(row.epoch)}: expected an integer 0..${MAX_EPOCH}`);
-    }
+    validateEpoch(row.epoch);
     byEpoch.set(row.epoch, row);
   }
   return [...byEpoch.values()];
@@ -136,6 +141,22 @@ const taskSchema = z.looseObject({
   error: z.string().optional(),
   attempts: anyNumber,
   updatedAt: z.string(),
+  pruning: z
+    .looseObject({
+      rule: z.custom<PruningRule>((value) => value !== null && typeof value === 'object' && 'rule' in value, 'expected a pruning rule'),
+      references: z.array(z.string()),
+      passedThrough: anyNumber,
+      decision: z
+        .looseObject({
+          epoch: anyNumber,
+          value: anyNumber,
+          threshold: anyNumber,
+          references: z.record(z.string(), anyNumber),
+          stoppedAt: anyNumber,
+        })
+        .optional(),
+    })
+    .optional(),
 });
 
 const epochSchema = z.looseObject({

@@ -220,7 +220,7 @@ export function isLossMetric(metric: SelectionMetric): boolean {
   return metric === 'val.loss' || metric === 'val.cleanLoss';
 }
 
-function selectionValue(row: { val: SplitMetrics }, metric: SelectionMetric): number {
+export function selectionValue(row: { val: SplitMetrics }, metric: SelectionMetric): number {
   return row.val[metric.slice('val.'.length) as keyof SplitMetrics];
 }
 
@@ -228,7 +228,7 @@ function selectionValue(row: { val: SplitMetrics }, metric: SelectionMetric): nu
  * Strictly better beyond float noise, so that equal scores keep the earlier candidate. A diverged
  * run's NaN never wins and never blocks a finite score.
  */
-function isBetter(candidate: number, incumbent: number, metric: SelectionMetric): boolean {
+export function isBetter(candidate: number, incumbent: number, metric: SelectionMetric): boolean {
   if (!Number.isFinite(candidate)) return false;
   if (!Number.isFinite(incumbent)) return true;
   const margin = 1e-12 * Math.max(1, Math.abs(incumbent));

@@ -4,10 +4,12 @@
  */
 import type { TaskConfig } from '../flooding/config.js';
 import type { SplitMetrics } from '../flooding/metrics.js';
+import type { TaskPruning } from './pruning.js';
 
 export const SWEEP_STATUSES = ['RUNNING', 'SUCCEEDED', 'PARTIAL', 'FAILED'] as const;
 export type SweepStatus = (typeof SWEEP_STATUSES)[number];
-export const TASK_STATUSES = ['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED'] as const;
+/** PRUNED: stopped early by the sweep's pruning rule; its rows are kept, and it is no failure. */
+export const TASK_STATUSES = ['PENDING', 'RUNNING', 'SUCCEEDED', 'PRUNED', 'FAILED'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 export const REPRO_VERDICTS = ['REPRODUCED', 'DRIFTED', 'INCOMPLETE'] as const;
 export type ReproVerdict = (typeof REPRO_VERDICTS)[number];
@@ -40,6 +42,8 @@ export interface TaskRecord {
   error?: string;
   attempts: number;
   updatedAt: string;
+  /** Only in sweeps that prune: the rule, the reference tasks, the rungs passed and the decision. */
+  pruning?: TaskPruning;
 }
 
 export interface ReproRecord {

@@ -12,6 +12,7 @@ import {
   taskConfigSchema,
 } from '../flooding/config.js';
 import { canonicalJson } from '../flooding/json.js';
+import { DEFAULT_WARMUP_EPOCHS, PRUNING_RULES, pruningProblems } from './pruning.js';
 
 /**
  * The sweep spec: a base task config, the axes it is swept over (flood levels x seeds x grid),
@@ -36,6 +37,8 @@ export interface SweepSpec extends Sections {
   grid: Record<string, unknown[]>;
   selection: { metric: SelectionMetric; epoch: SelectionEpoch };
   execution: { maxConcurrency: number };
+  /** Opt-in early stopping of tasks worse than their group's references (sweep/pruning.ts). */
+  pruning?: PruningRule;
 }
 
 export interface PlannedTask {
@@ -105,6 +108,32 @@ const floodLevels = z.unknown().transform((input, ctx): number[] => {
   return z.NEVER;
 });
 
+const pruningMetric = z.enum(SELECTION_METRICS, { error: `must be one of ${SELECTION_METRICS.join(', ')}` }).default('val.acc');
+const pruningCommon = {
+  metric: pruningMetric,
+  warmupEpochs: z.int().min(0).default(DEFAULT_WARMUP_EPOCHS),
+  /** In the metric's own unit (0.01 = 1 point of accuracy): a task is pruned only when worse by more. */
+  margin: z.number().min(0).default(0),
+};
+const pruningSchema = z.discriminatedUnion(
+  'rule',
+  [
+    z.strictObject({ rule: z.literal('median'), ...pruningCommon }),
+    z.strictObject({
+      rule: z.literal('asha'),
+      ...pruningCommon,
+      /** Keeps the top 1/reductionFactor at each rung; rungs at minEpochs x reductionFactor^k. */
+      reductionFactor: z.int().min(2).max(100).default(3),
+      minEpochs: z.int().min(1).default(1),
+    }),
+  ],
+  {
+    error: (issue) =>
+      issue.code === 'invalid_union' ? `must be one of ${PRUNING_RULES.join(', ')}` : `must be {rule: ${PRUNING_RULES.join(' | ')}, ...}`,
+  },
+);
+export type PruningRule = z.output<typeof pruningSchema>;
+
 const specSchema = z.strictObject({
   name: z
     .string({ error: (issue) => (issue.input === undefined ? `required; ${NAME_RULE}` : `must be ${NAME_RULE}`) })
@@ -124,6 +153,7 @@ const specSchema = z.strictObject({
     })
     .prefault({}),
   execution: z.strictObject({ maxConcurrency: z.int().min(1).max(1000).default(10) }).prefault({}),
+  pruning: pruningSchema.optional(),
 });
 
 type Path = readonly PropertyKey[];
@@ -228,8 +258,17 @@ export function validateSpec(input: unknown): SweepSpec {
     ...gridKeyProblems(input.grid),
   ];
   if (!parsed.success || problems.length > 0) throw new SpecError(uniqueLines(problems.map(formatProblem)));
-  const { name, floodLevels, seeds, grid, selection, execution } = parsed.data;
-  return structuredClone({ name, ...(pickSections(input) as Sections), floodLevels, seeds, grid, selection, execution });
+  const { name, floodLevels, seeds, grid, selection, execution, pruning } = parsed.data;
+  return structuredClone({
+    name,
+    ...(pickSections(input) as Sections),
+    floodLevels,
+    seeds,
+    grid,
+    selection,
+    execution,
+    ...(pruning ? { pruning } : {}),
+  });
 }
 
 /** JSON, or YAML when `source` ends in .yaml or .yml; `source` names the text in syntax errors. */
@@ -448,6 +487,13 @@ export function expandSpec(spec: SweepSpec, options: { maxTasks?: number } = {})
       }
     }
   }
+  if (problems.length === 0 && spec.pruning)
+    problems.push(
+      ...pruningProblems(
+        spec.pruning,
+        tasks.map((task) => task.config),
+      ),
+    );
   if (problems.length > 0) throw new SpecError(uniqueLines(problems));
   return tasks;
 }

@@ -4,7 +4,7 @@ import type { Stores } from '../store/open.js';
 import { validateId } from '../store/ports.js';
 import { readSummary } from '../store/summary.js';
 import { type SweepSummary, summarizeSweep } from '../sweep/aggregate.js';
-import type { SweepRecord, TaskRecord, TaskStatus } from '../sweep/records.js';
+import { type SweepRecord, TASK_STATUSES, type TaskRecord, type TaskStatus } from '../sweep/records.js';
 import { parseSpecText } from '../sweep/spec.js';
 
 /** A sweep id that names no sweep in the store: a page of its own (404), not an error of the store. */
@@ -42,7 +42,7 @@ export async function loadSweepView(stores: Stores, sweepId: string): Promise<Sw
   const summary =
     (sweep.status === 'RUNNING' ? undefined : await readSummary(stores, sweepId)) ?? (await liveSummary(stores, sweep, records));
   const tasks = records.map(taskView);
-  const counts: Record<TaskStatus, number> = { PENDING: 0, RUNNING: 0, SUCCEEDED: 0, FAILED: 0 };
+  const counts = Object.fromEntries(TASK_STATUSES.map((status) => [status, 0])) as Record<TaskStatus, number>;
   for (const task of tasks) counts[task.status] += 1;
   return {
     sweep,
