@@ -6,6 +6,7 @@ import { sweepKeys } from '../store/ports.js';
 import { groupLevelFormatter, type SweepSummary, summarizeSweep } from '../sweep/aggregate.js';
 import { validateSpec } from '../sweep/spec.js';
 import { type AggregateOutput, aggregateInputSchema, parsePayload } from './payloads.js';
+import { settlePruning } from './pruning.js';
 
 /**
  * The Aggregate state: per group the chosen flood level and the statistics over seeds;
@@ -17,7 +18,7 @@ export async function aggregate(stores: Stores, event: unknown): Promise<Aggrega
   const sweep = await stores.metrics.getSweep(sweepId);
   if (!sweep) throw new MissingStateError(`sweep ${sweepId} does not exist`);
   const spec = validateSpec(await readStoredJson(stores, keys.spec));
-  const tasks = await stores.metrics.listTasks(sweepId);
+  const tasks = await settlePruning(stores.metrics, await stores.metrics.listTasks(sweepId));
   const epochsOf = (taskId: string) => stores.metrics.getEpochs(sweepId, taskId);
   const summary = await summarizeSweep({ sweepId, name: sweep.name, tasks, epochsOf, selection: spec.selection });
   await stores.artifacts.put(keys.summary, `${JSON.stringify(summary, null, 2)}\n`, 'application/json');

@@ -1,5 +1,6 @@
 import type { Stores } from '../store/open.js';
 import { sweepKeys } from '../store/ports.js';
+import { referencesOf } from '../sweep/pruning.js';
 import { expandSpec, type SweepSpec, validateSpec } from '../sweep/spec.js';
 import { sweepIdOfExecution } from './names.js';
 import { type ManifestItem, type PlanOutput, parsePayload, planInputSchema } from './payloads.js';
@@ -21,7 +22,13 @@ export async function plan(stores: Stores, event: unknown, options: PlanOptions 
   const tasks = expandSpec(spec, { maxTasks: input.maxTasks });
   const sweepId = input.sweepId ?? sweepIdOfExecution(spec.name, executionName);
   const keys = sweepKeys(sweepId);
-  const manifest: ManifestItem[] = tasks.map((t) => ({ sweepId, taskId: t.taskId }));
+  const references = spec.pruning ? referencesOf(tasks) : undefined;
+  // Reference tasks first: the Map starts items in order, so the values other tasks are judged
+  // on are there early (the verdicts do not depend on the order; how early they come does).
+  const ordered = references
+    ? [...tasks].sort((a, b) => Number(references.get(a.taskId)!.length > 0) - Number(references.get(b.taskId)!.length > 0))
+    : tasks;
+  const manifest: ManifestItem[] = ordered.map((t) => ({ sweepId, taskId: t.taskId }));
   await stores.artifacts.put(keys.spec, `${JSON.stringify(spec, null, 2)}\n`, 'application/json');
   await stores.artifacts.put(keys.manifest, JSON.stringify(manifest), 'application/json');
   // A resumed sweep keeps what its tasks already achieved: one listing, not a read per task.
@@ -40,6 +47,9 @@ export async function plan(stores: Stores, event: unknown, options: PlanOptions 
         epochsTotal: task.config.training.epochs,
         attempts: 0,
         updatedAt,
+        ...(spec.pruning && references
+          ? { pruning: { rule: spec.pruning, references: references.get(task.taskId)!, passedThrough: 0 } }
+          : {}),
       })),
   );
   const created = await stores.metrics.createSweep({
