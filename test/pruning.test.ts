@@ -12,10 +12,12 @@ import { before, describe, test } from 'node:test';
 import { initBackend } from '../src/flooding/backend.js';
 import { runSweep } from '../src/run.js';
 import { openStores, type StoreConfig, type Stores } from '../src/store/open.js';
+import { sweepKeys } from '../src/store/ports.js';
 import { summarizeSweep } from '../src/sweep/aggregate.js';
 import { type PruningRule, pruningThreshold, referencesOf, rejects, rungEpochs } from '../src/sweep/pruning.js';
 import type { TaskRecord } from '../src/sweep/records.js';
 import { expandSpec, SpecError, type SweepSpec, validateSpec } from '../src/sweep/spec.js';
+import { taskTable } from '../src/sweep/tables.js';
 import { aggregate } from '../src/workflow/aggregate.js';
 import { plan } from '../src/workflow/plan.js';
 import { trainStep } from '../src/workflow/train.js';
@@ -130,7 +132,7 @@ describe('pruning: bad input is one line naming the field, exit 2, nothing writt
 });
 
 describe('pruning in a sweep', () => {
-  let reference: { stores: Stores; sweepId: string; tasks: TaskRecord[] };
+  let reference: { stores: ReturnType<typeof newStores>; sweepId: string; tasks: TaskRecord[] };
 
   before(async () => {
     await initBackend('wasm');
@@ -175,9 +177,35 @@ describe('pruning in a sweep', () => {
     const [group] = summary.groups;
     const chosen = group.levels.find((level) => level.floodLevel === group.chosenLevel)!;
     assert.ok(chosen.runs.length > 0, 'the chosen level has finished seeds');
+    assert.deepEqual(chosen.pruned, [], 'and none pruned: a pruned seed is evidence against its level');
     assert.equal(group.chosenFromPruned, false);
     const allPruned = group.levels.find((level) => level.floodLevel === 1.5)!;
     assert.deepEqual([allPruned.runs.length, allPruned.pruned.length, allPruned.testCleanAcc], [0, 3, null]);
+  });
+
+  test('the report, the exports and the command show the pruned tasks as such', async () => {
+    const { stores, sweepId, tasks } = reference;
+    const pruned = tasks.filter((task) => task.status === 'PRUNED');
+    const html = (await stores.artifacts.get(sweepKeys(sweepId).report))!.toString('utf8');
+    assert.match(html, new RegExp(`, ${pruned.length} pruned \\(stopped early`));
+    assert.match(
+      html,
+      /<span class="tag tag-pruned" title="pruned: seed 0 at epoch 4, seed 1 at epoch 4, seed 2 at epoch 4">3 pruned<\/span>/,
+    );
+    assert.match(html, /pruned at epoch/, 'the interactive chart marks pruned seeds');
+    const table = taskTable(tasks, [], () => []);
+    for (const row of table.rows) {
+      const task = tasks.find((t) => t.taskId === row.taskId)!;
+      assert.equal(row.status, task.status);
+      assert.equal(row.prunedAt, task.status === 'PRUNED' ? task.pruning!.decision!.epoch : null);
+    }
+    const results = stores.config.kind === 'local' ? stores.config.rootDir : '';
+    const shown = await floodsweep(['sweep', 'results', sweepId, '--results', results]);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, new RegExp(`tasks succeeded, ${pruned.length} pruned`));
+    assert.match(shown.stdout, /\b3 pruned$/m);
+    const status = await floodsweep(['sweep', 'status', sweepId, '--results', results]);
+    assert.match(status.stdout, new RegExp(`${pruned.length} pruned`));
   });
 
   test('a group whose every task with numbers was pruned still gets a chosen level, marked as such', async () => {

@@ -63,10 +63,11 @@ export interface GroupSummary {
   levels: LevelSummary[];
   /**
    * By the selection rule over the mean over seeds; ties go to the smaller level. Null if no task
-   * finished. Pruned tasks count only when every task of the group that has numbers was pruned.
+   * finished. A level with a pruned seed is no candidate, unless no level finished without one
+   * (then the best level by its pruned tasks' numbers).
    */
   chosenLevel: number | null;
-  /** The chosen level comes from pruned tasks: no task of the group finished. */
+  /** The chosen level's numbers include pruned tasks: every level had a pruned seed. */
   chosenFromPruned: boolean;
   /** The best level with b > 0 by the same rule: the flooded run to compare with b = 0 even when b = 0 wins. */
   bestFloodedLevel: number | null;
@@ -276,12 +277,15 @@ function summarizeGroup(
     ...estimates(runs),
     diffToBaseline: baseline && floodLevel !== BASELINE_LEVEL ? differenceTo(baseline.runs, runs) : null,
   }));
-  const finishedChoice = bestLevel(levels, selection);
-  // Every task of the group with numbers was pruned: the best of them, marked as such.
+  // A pruned seed is evidence against its level: a single lucky seed that finished must not carry it.
+  const candidates = levels.filter((level) => level.pruned.length === 0);
+  const finishedChoice = bestLevel(candidates, selection);
+  // Every level has a pruned seed (every task was pruned, or the references failed): the best by
+  // all the level's numbers, pruned ones included, marked as such.
   const prunedChoice =
     finishedChoice === null
       ? bestLevel(
-          levelRuns.map((level) => ({ floodLevel: level.floodLevel, ...estimates(level.pruned) })),
+          levelRuns.map((level) => ({ floodLevel: level.floodLevel, ...estimates([...level.runs, ...level.pruned]) })),
           selection,
         )
       : null;
@@ -293,7 +297,7 @@ function summarizeGroup(
     chosenLevel: finishedChoice ?? prunedChoice,
     chosenFromPruned: prunedChoice !== null,
     bestFloodedLevel: bestLevel(
-      levels.filter((level) => level.floodLevel !== BASELINE_LEVEL),
+      candidates.filter((level) => level.floodLevel !== BASELINE_LEVEL),
       selection,
     ),
     hasBaseline: baseline !== undefined,

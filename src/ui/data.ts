@@ -51,7 +51,8 @@ export async function loadSweepView(stores: Stores, sweepId: string): Promise<Sw
     progress: {
       tasks: counts,
       epochsDone: tasks.reduce((sum, task) => sum + task.epochsDone, 0),
-      epochsTotal: tasks.reduce((sum, task) => sum + task.epochsTotal, 0),
+      // A pruned task is done at the epoch it stopped.
+      epochsTotal: tasks.reduce((sum, task) => sum + (task.status === 'PRUNED' ? task.epochsDone : task.epochsTotal), 0),
     },
   };
 }
@@ -91,7 +92,7 @@ export async function loadSweepList(stores: Stores) {
       const tasks = await stores.metrics.listTasks(sweep.sweepId);
       return {
         sweep,
-        done: tasks.filter((task) => task.status === 'SUCCEEDED').length,
+        done: tasks.filter((task) => task.status === 'SUCCEEDED' || task.status === 'PRUNED').length,
         failed: tasks.filter((task) => task.status === 'FAILED').length,
         summary: sweep.status === 'RUNNING' ? undefined : await readSummary(stores, sweep.sweepId),
       };
