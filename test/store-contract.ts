@@ -206,6 +206,25 @@ export function runStoreContract(name: string, makeStores: () => Promise<Stores>
         assert.equal(await metrics.updateTask('s1', 'missing', ['PENDING'], { status: 'RUNNING' }), false);
       });
 
+      it('keeps a pruned task with its pruning decision, NaN threshold included', async () => {
+        const rule = { rule: 'median' as const, metric: 'val.acc' as const, warmupEpochs: 2, margin: 0 };
+        await metrics.putTask(taskRecord('s1', 't1', { status: 'RUNNING', pruning: { rule, references: ['r1', 'r2'], passedThrough: 0 } }));
+        const pruning = {
+          rule,
+          references: ['r1', 'r2'],
+          passedThrough: 4,
+          decision: { epoch: 6, value: Number.NaN, threshold: Number.NaN, references: { r1: 0.75, r2: 0.5 }, stoppedAt: 8 },
+        };
+        assert.equal(
+          await metrics.updateTask('s1', 't1', ['RUNNING'], { status: 'PRUNED', epochsDone: 8, pruning, updatedAt: at(6) }),
+          true,
+        );
+        assert.deepEqual(
+          await metrics.getTask('s1', 't1'),
+          taskRecord('s1', 't1', { status: 'PRUNED', epochsDone: 8, pruning, updatedAt: at(6) }),
+        );
+      });
+
       it('applies exactly one of several concurrent conditional updates', async () => {
         await metrics.putTask(taskRecord('s1', 't1', { status: 'RUNNING' }));
         const applied = await Promise.all(
