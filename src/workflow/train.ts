@@ -61,7 +61,7 @@ export async function trainStep(stores: Stores, event: unknown, budget: TrainBud
     const isReference = task.pruning?.references.length === 0;
     let pruning = prunable(task);
     const checkPruning = async () => {
-      if (!pruning || !hasOpenRung(task, pruning, run.epoch)) return;
+      if (!pruning || pruning.decision || !hasOpenRung(task, pruning, run.epoch)) return;
       pruning = await checkRungs(stores.metrics, task, pruning, run.rows, { epoch: run.epoch });
     };
     let trained = 0;
