@@ -50,9 +50,9 @@ const PAPER = {
 };
 
 const RULES: Array<Record<string, unknown>> = [25, 50, 100, 150].flatMap((warmupEpochs) => [
-  { rule: 'median', warmupEpochs },
+  { rule: 'median', warmupEpochs, margin: 0 },
   { rule: 'median', warmupEpochs, margin: 0.02 },
-  { rule: 'asha', warmupEpochs, reductionFactor: 3, minEpochs: 5 },
+  { rule: 'asha', warmupEpochs, margin: 0, reductionFactor: 3, minEpochs: 5 },
 ]);
 
 interface Replayed {
@@ -124,10 +124,7 @@ async function benchSweep(stores: Stores, sweepId: string): Promise<string[]> {
     '',
     '| rule | epochs trained | saved | pruned tasks | ' +
       full
-        .map(
-          (g) =>
-            `${g.setting}: chosen b, clean test acc % (full grid: b = ${g.chosenLevel}, ${pct(chosen(g).acc!.mean)} ± ${pct(chosen(g).acc!.sd)})`,
-        )
+        .map((g) => `chosen b, clean test acc % (full grid: b = ${g.chosenLevel}, ${pct(chosen(g).acc!.mean)} ± ${pct(chosen(g).acc!.sd)})`)
         .join(' | ') +
       ' |',
     `|---|---|---|---|${full.map(() => '---|').join('')}`,

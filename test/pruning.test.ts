@@ -32,7 +32,7 @@ const SPEC_INPUT = {
   training: { epochs: 12, batchSize: 32, evalEvery: 2 },
   floodLevels: [0, 0.3, 1.5],
   seeds: [0, 1, 2],
-  pruning: { rule: 'median', warmupEpochs: 2 },
+  pruning: { rule: 'median', warmupEpochs: 2, margin: 0 },
 };
 const SPEC = validateSpec(SPEC_INPUT);
 
@@ -55,10 +55,9 @@ const ruleOf = (spec: SweepSpec) => spec.pruning!;
 
 describe('pruning rules (pure)', () => {
   const median = ruleOf(validateSpec({ ...SPEC_INPUT, pruning: { rule: 'median', warmupEpochs: 2, margin: 0.05 } }));
-  const asha = ruleOf(validateSpec({ ...SPEC_INPUT, pruning: { rule: 'asha', warmupEpochs: 2, reductionFactor: 3 } })) as Extract<
-    PruningRule,
-    { rule: 'asha' }
-  >;
+  const asha = ruleOf(
+    validateSpec({ ...SPEC_INPUT, pruning: { rule: 'asha', warmupEpochs: 2, reductionFactor: 3, margin: 0 } }),
+  ) as Extract<PruningRule, { rule: 'asha' }>;
 
   test('median: the references median less the margin; a diverged value is always rejected', () => {
     assert.equal(pruningThreshold(median, [0.5, 0.9, 0.7]), 0.7 - 0.05);

@@ -12,7 +12,7 @@ import {
   taskConfigSchema,
 } from '../flooding/config.js';
 import { canonicalJson } from '../flooding/json.js';
-import { DEFAULT_WARMUP_EPOCHS, PRUNING_RULES, pruningProblems } from './pruning.js';
+import { DEFAULT_MARGIN, DEFAULT_WARMUP_EPOCHS, PRUNING_RULES, pruningProblems } from './pruning.js';
 
 /**
  * The sweep spec: a base task config, the axes it is swept over (flood levels x seeds x grid),
@@ -113,7 +113,7 @@ const pruningCommon = {
   metric: pruningMetric,
   warmupEpochs: z.int().min(0).default(DEFAULT_WARMUP_EPOCHS),
   /** In the metric's own unit (0.01 = 1 point of accuracy): a task is pruned only when worse by more. */
-  margin: z.number().min(0).default(0),
+  margin: z.number().min(0).default(DEFAULT_MARGIN),
 };
 const pruningSchema = z.discriminatedUnion(
   'rule',
