@@ -92,18 +92,20 @@ export const ACCESS: Record<
     listBucket: false,
   },
   // Resumes from a checkpoint if there is one (ListBucket: a missing key reads as 404, not 403),
-  // writes epoch rows in batches, the next checkpoint and the task result.
+  // writes epoch rows in batches, the next checkpoint and the task result; when the sweep prunes,
+  // reads its references' rows at a rung (BatchGetItem).
   train: {
-    dynamodb: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem'],
+    dynamodb: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem', 'dynamodb:BatchGetItem'],
     s3Read: ['tasks'],
     s3Write: ['tasks'],
     listBucket: true,
   },
   // Marks one task FAILED.
   recordFailure: { dynamodb: ['dynamodb:UpdateItem'], s3Read: [], s3Write: [], listBucket: false },
-  // Reads the spec, the task records and their epoch rows; writes plots, summary and report.
+  // Reads the spec, the task records and their epoch rows (and settles open pruning rungs:
+  // BatchGetItem, UpdateItem); writes plots, summary and report.
   aggregate: {
-    dynamodb: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+    dynamodb: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'dynamodb:BatchGetItem'],
     s3Read: ['anySweepKey'],
     s3Write: ['summary', 'report', 'plots'],
     listBucket: true,

@@ -221,7 +221,7 @@ export async function requireSummary(stores: Stores, sweepId: string): Promise<S
 }
 
 function resumeFindings(tasks: readonly TaskRecord[]): ResumeFindings {
-  const unfinished = tasks.filter((task) => task.status !== 'SUCCEEDED');
+  const unfinished = tasks.filter((task) => task.status !== 'SUCCEEDED' && task.status !== 'PRUNED');
   const fromCheckpoint = unfinished.filter((task) => task.epochsDone > 0).map((task) => ({ taskId: task.taskId, epoch: task.epochsDone }));
   return { done: tasks.length - unfinished.length, fromCheckpoint, fromScratch: unfinished.length - fromCheckpoint.length };
 }

@@ -244,6 +244,25 @@ export function runStoreContract(name: string, makeStores: () => Promise<Stores>
         assert.equal(await metrics.updateTask('s1', 'missing', ['PENDING'], { status: 'RUNNING' }), false);
       });
 
+      it('keeps a pruned task with its pruning decision, NaN threshold included', async () => {
+        const rule = { rule: 'median' as const, metric: 'val.acc' as const, warmupEpochs: 2, margin: 0 };
+        await metrics.putTask(taskRecord('s1', 't1', { status: 'RUNNING', pruning: { rule, references: ['r1', 'r2'], passedThrough: 0 } }));
+        const pruning = {
+          rule,
+          references: ['r1', 'r2'],
+          passedThrough: 4,
+          decision: { epoch: 6, value: Number.NaN, threshold: Number.NaN, references: { r1: 0.75, r2: 0.5 }, stoppedAt: 8 },
+        };
+        assert.equal(
+          await metrics.updateTask('s1', 't1', ['RUNNING'], { status: 'PRUNED', epochsDone: 8, pruning, updatedAt: at(6) }),
+          true,
+        );
+        assert.deepEqual(
+          await metrics.getTask('s1', 't1'),
+          taskRecord('s1', 't1', { status: 'PRUNED', epochsDone: 8, pruning, updatedAt: at(6) }),
+        );
+      });
+
       it('applies exactly one of several concurrent conditional updates', async () => {
         await metrics.putTask(taskRecord('s1', 't1', { status: 'RUNNING' }));
         const applied = await Promise.all(
@@ -303,6 +322,20 @@ export function runStoreContract(name: string, makeStores: () => Promise<Stores>
         await metrics.deleteEpochs('s1', 'never-written');
         await metrics.putEpochs('s1', 't1', [epochRow(3, 9)]);
         assert.deepEqual(await metrics.getEpochs('s1', 't1'), [epochRow(3, 9)]);
+      });
+
+      it('reads one epoch of many tasks at once, leaving out tasks without that epoch', async () => {
+        // More tasks than one DynamoDB BatchGetItem takes (100), each with its own rows.
+        const taskIds = Array.from({ length: 105 }, (_, i) => `t${i}`);
+        for (const [i, taskId] of taskIds.entries()) {
+          await metrics.putEpochs('s1', taskId, i % 7 === 3 ? [epochRow(0, i)] : [epochRow(0, i), epochRow(5, i + 0.5)]);
+        }
+        await metrics.putEpochs('s2', 't0', [epochRow(5, 99)]);
+        const rows = await metrics.getEpochsAt('s1', [...taskIds, 'absent'], 5);
+        const expected = taskIds.flatMap((taskId, i) => (i % 7 === 3 ? [] : [[taskId, epochRow(5, i + 0.5)] as const]));
+        assert.deepEqual(new Map([...rows].sort(([a], [b]) => (a < b ? -1 : 1))), new Map(expected.sort(([a], [b]) => (a < b ? -1 : 1))));
+        assert.deepEqual(await metrics.getEpochsAt('s1', [], 5), new Map());
+        await assert.rejects(metrics.getEpochsAt('s1', ['t1'], -1), StoreError);
       });
 
       it('rejects epochs that are not small non-negative integers', async () => {

@@ -495,10 +495,13 @@ const estimateText = (e: { mean: number; sd: number } | null) => (e ? `${pct(e.m
 
 export function formatSummary(summary: SweepSummary, reportLocation: string): string {
   const lines = [
-    `sweep ${summary.sweepId}: ${summary.status} · ${summary.succeededTasks}/${summary.taskCount} tasks succeeded · backend ${summary.backends.join(', ') || 'n/a'} · flood level chosen by ${summary.selection.metric} at the ${summary.selection.epoch} epoch`,
+    `sweep ${summary.sweepId}: ${summary.status} · ${summary.succeededTasks}/${summary.taskCount} tasks succeeded${summary.prunedTasks > 0 ? `, ${summary.prunedTasks} pruned` : ''} · backend ${summary.backends.join(', ') || 'n/a'} · flood level chosen by ${summary.selection.metric} at the ${summary.selection.epoch} epoch`,
   ];
   for (const group of summary.groups) {
-    lines.push('', `${group.setting}: chosen flood level ${group.chosenLevel ?? 'n/a'}`);
+    lines.push(
+      '',
+      `${group.setting}: chosen flood level ${group.chosenLevel ?? 'n/a'}${group.chosenFromPruned ? ' (every level had a pruned seed)' : ''}`,
+    );
     lines.push(
       `  ${'b'.padEnd(8)}${'seeds'.padStart(5)}  ${'clean test acc %'.padStart(16)}  ${'noisy test acc %'.padStart(16)}  ${'clean diff to b=0 (95% CI)'.padStart(28)}`,
     );
@@ -509,7 +512,7 @@ export function formatSummary(summary: SweepSummary, reportLocation: string): st
         : '';
       const mark = level.floodLevel === group.chosenLevel ? '*' : '';
       lines.push(
-        `  ${`${level.floodLevel}${mark}`.padEnd(8)}${String(level.seeds.length).padStart(5)}  ${estimateText(level.testCleanAcc).padStart(16)}  ${estimateText(level.testAcc).padStart(16)}  ${diffText.padStart(28)}`,
+        `  ${`${level.floodLevel}${mark}`.padEnd(8)}${String(level.seeds.length).padStart(5)}  ${estimateText(level.testCleanAcc).padStart(16)}  ${estimateText(level.testAcc).padStart(16)}  ${diffText.padStart(28)}${level.pruned.length > 0 ? `  ${level.pruned.length} pruned` : ''}`,
       );
     }
   }

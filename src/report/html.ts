@@ -95,11 +95,13 @@ th { background: #f3f3f3; font-weight: 600; }
 td.text, th.text { text-align: left; }
 tr.chosen td { background: #fff4d6; font-weight: 600; }
 .tag { display: inline-block; font-size: 0.78em; font-weight: 600; padding: 0 0.45em; border-radius: 0.6em; background: #e45756; color: white; margin-left: 0.4em; }
+.tag-pruned { background: #9d755d; }
 .muted { color: #777; font-weight: normal; }
 .status { font-weight: 700; padding: 0.05em 0.5em; border-radius: 0.3em; }
 .status-SUCCEEDED { background: #dcefd9; color: #1d5e1a; }
 .status-PARTIAL { background: #fbe9c6; color: #7a4b00; }
 .status-FAILED { background: #f6d3d3; color: #8a1111; }
+.status-PRUNED { background: #eadfd6; color: #5e4330; }
 .status-REPRODUCED { background: #dcefd9; color: #1d5e1a; }
 .status-DRIFTED { background: #f6d3d3; color: #8a1111; }
 .status-INCOMPLETE { background: #fbe9c6; color: #7a4b00; }
@@ -130,7 +132,7 @@ function overview(summary: SweepSummary, reproducibility?: ReproducibilitySectio
       : []),
     [
       'tasks',
-      `${summary.succeededTasks} of ${summary.taskCount} finished${failed > 0 ? `, ${failed} failed or unfinished (listed below)` : ''}`,
+      `${summary.succeededTasks} of ${summary.taskCount} finished${summary.prunedTasks > 0 ? `, ${summary.prunedTasks} pruned (stopped early by the sweep's pruning rule; marked in the tables and charts)` : ''}${failed > 0 ? `, ${failed} failed or unfinished (listed below)` : ''}`,
     ],
     ['backend', summary.backends.length > 0 ? summary.backends.map(escapeHtml).join(', ') : '<span class="muted">not recorded</span>'],
     ['selection', escapeHtml(selectionRule(summary))],
@@ -196,7 +198,7 @@ function groupSection(
   const chosen =
     group.chosenLevel === null
       ? '<p>No task of this group finished: no flood level was chosen.</p>'
-      : `<p>Chosen flood level: <strong>b = ${formatLevel(group.chosenLevel)}</strong>${group.chosenLevel === 0 ? ' (no flooding)' : ''}.</p>`;
+      : `<p>Chosen flood level: <strong>b = ${formatLevel(group.chosenLevel)}</strong>${group.chosenLevel === 0 ? ' (no flooding)' : ''}${group.chosenFromPruned ? ', from pruned tasks: every level had a pruned seed' : ''}.</p>`;
   const baselineNote = group.hasBaseline ? '' : '<p class="muted">This group has no b = 0 level: no differences to b = 0.</p>';
   const header = [
     'flood level b',
@@ -252,6 +254,12 @@ ${charts.map(({ id, spec }) => `<div class="chart" id="${id}"></div>\n<script ty
 <h3>Figures</h3>`;
 }
 
+/** A level's pruned seeds: counted in no estimate of the row, and a level with one is no candidate for the choice. */
+function prunedTag(level: LevelSummary): string {
+  const where = level.pruned.map((run) => `seed ${run.seed} at epoch ${run.prunedAt}`).join(', ');
+  return ` <span class="tag tag-pruned" title="pruned: ${escapeHtml(where)}">${level.pruned.length} pruned</span>`;
+}
+
 function levelRow(level: LevelSummary, group: GroupSummary, metric: SelectionMetric, formatLevel: (level: number) => string): string {
   const isChosen = level.floodLevel === group.chosenLevel;
   const percent = (value: Estimate | null) => estimateCell(value, 100, 2);
@@ -261,7 +269,7 @@ function levelRow(level: LevelSummary, group: GroupSummary, metric: SelectionMet
   };
   const cells = [
     `${formatLevel(level.floodLevel)}${isChosen ? '<span class="tag">chosen</span>' : ''}`,
-    `${level.seeds.length} / ${level.tasks}`,
+    `${level.seeds.length} / ${level.tasks}${level.pruned.length > 0 ? prunedTag(level) : ''}`,
     isLossMetric(metric) ? estimateCell(level.selectionValue, 1, 4) : percent(level.selectionValue),
     percent(level.testCleanAcc),
     percent(level.testAcc),

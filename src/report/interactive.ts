@@ -12,6 +12,8 @@ import { type EpochMetrics, SPLITS } from '../flooding/metrics.js';
 import { formatLevel, type GroupSummary, isLossMetric, type SweepSummary } from '../sweep/aggregate.js';
 
 const CHOSEN_COLOR = '#e45756';
+/** Pruned seeds, in the charts and the tables' tag. */
+const PRUNED_COLOR = '#9d755d';
 const percent = (fraction: number) => Math.round(10000 * fraction) / 100;
 /** Accuracies are percentages: a band of mean ± sd never reaches below 0 or above 100. */
 export const clipPercent = (value: number) => Math.min(100, Math.max(0, value));
@@ -36,13 +38,23 @@ export function accuracyVsLevelSpec(group: GroupSummary): TopLevelSpec {
   const seeds = finished.flatMap((level) =>
     level.runs.map((run) => ({ b: level.floodLevel, seed: run.seed, task: run.taskId, accuracy: percent(run.testCleanAcc) })),
   );
+  // Pruned seeds at the accuracy they stopped with: in no mean, drawn apart.
+  const pruned = group.levels.flatMap((level) =>
+    level.pruned.map((run) => ({
+      b: level.floodLevel,
+      seed: run.seed,
+      task: run.taskId,
+      accuracy: percent(run.testCleanAcc),
+      prunedAt: run.prunedAt,
+    })),
+  );
   const x = { field: 'b', type: 'quantitative', title: 'flood level b', scale: { padding: 16 } } as const;
   const y = { type: 'quantitative', title: 'clean test accuracy (%)', scale: { zero: false } } as const;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
       text: 'Clean test accuracy vs flood level',
-      subtitle: 'mean over seeds with a ±1 sd band; grey dots: single seeds; drag to zoom',
+      subtitle: `mean over seeds with a ±1 sd band; grey dots: single seeds;${pruned.length > 0 ? ' brown crosses: pruned seeds (at the epoch they stopped);' : ''} drag to zoom`,
     },
     width: 520,
     height: 280,
@@ -66,6 +78,25 @@ export function accuracyVsLevelSpec(group: GroupSummary): TopLevelSpec {
           ],
         },
       },
+      ...(pruned.length === 0
+        ? []
+        : [
+            {
+              data: { values: pruned },
+              mark: { type: 'point' as const, shape: 'cross', size: 50, color: PRUNED_COLOR, filled: true },
+              encoding: {
+                x,
+                y: { ...y, field: 'accuracy' },
+                tooltip: [
+                  { field: 'b', title: 'b' },
+                  { field: 'seed', title: 'seed' },
+                  { field: 'accuracy', title: 'clean test acc (%) when pruned' },
+                  { field: 'prunedAt', title: 'pruned at epoch' },
+                  { field: 'task', title: 'task' },
+                ],
+              },
+            },
+          ]),
       {
         data: { values: levels },
         mark: { type: 'line', point: { size: 60, filled: true }, color: '#4c78a8' },

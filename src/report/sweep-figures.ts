@@ -87,7 +87,7 @@ export async function sweepFigures(
 
     await draw(
       'accuracy-vs-level',
-      `Clean test accuracy against flood level (all ${finished.length} levels with a finished seed): mean over seeds with a ±1 sd band.`,
+      `Clean test accuracy against flood level (all ${finished.length} levels with a finished seed): mean over seeds with a ±1 sd band.${prunedNote(group)}`,
       () => accuracyVsLevel(group, finished, formatLevel, options),
     );
 
@@ -220,6 +220,11 @@ async function trainingLossPerLevel(
     },
     options,
   );
+}
+
+function prunedNote({ levels }: GroupSummary): string {
+  const pruned = levels.reduce((sum, level) => sum + level.pruned.length, 0);
+  return pruned > 0 ? ` The ${pruned} pruned seeds are in no mean (the table and the interactive chart show them).` : '';
 }
 
 /** Mean and sample sd over seeds at every epoch some seed evaluated (the seeds of a level share their schedule). */

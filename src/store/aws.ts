@@ -10,6 +10,7 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import {
+  BatchGetCommand,
   BatchWriteCommand,
   DynamoDBDocumentClient,
   GetCommand,
@@ -50,6 +51,7 @@ import {
   lastRecordPerTask,
   stampPatch,
   toStored,
+  validateEpoch,
   validateLease,
   validateLimit,
   validateRepro,
@@ -114,10 +116,13 @@ const taskItemKey = (sweepId: string, taskId: string): ItemKey => ({
  */
 const epochsPk = (sweepId: string, taskId: string) => `EPOCHS#${validateId('sweepId', sweepId)}#${validateId('taskId', taskId)}`;
 const EPOCH_SK_PREFIX = 'EPOCH#';
+const epochSk = (epoch: number) => `${EPOCH_SK_PREFIX}${String(epoch).padStart(6, '0')}`;
 const reproPk = (name: string) => `REPRO#${validateId('repro name', name)}`;
 
 /** BatchWriteItem takes at most 25 requests. */
 const BATCH_SIZE = 25;
+/** BatchGetItem takes at most 100 keys. */
+const BATCH_GET_SIZE = 100;
 const BATCH_ATTEMPTS = 8;
 
 function describeError(error: unknown): string {
@@ -129,6 +134,8 @@ function isNamed(error: unknown, ...names: string[]): boolean {
 }
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+/** Exponential backoff with jitter before resubmitting unprocessed batch items. */
+const backoffMs = (attempt: number) => Math.min(2000, 25 * 2 ** attempt) * (0.5 + Math.random() / 2);
 
 export interface DynamoMetricsStoreOptions {
   /** Build it with `awsClients()`, or with `removeUndefinedValues: true`. */
@@ -214,7 +221,7 @@ export class DynamoMetricsStore implements MetricsStore {
   async putEpochs(sweepId: string, taskId: string, rows: EpochMetrics[]): Promise<void> {
     const pk = epochsPk(sweepId, taskId);
     const requests = epochRowsToStore(rows).map((row) => ({
-      PutRequest: { Item: this.itemOf({ pk, sk: `${EPOCH_SK_PREFIX}${String(row.epoch).padStart(6, '0')}` }, row) },
+      PutRequest: { Item: this.itemOf({ pk, sk: epochSk(row.epoch) }, row) },
     }));
     await this.batchWriteAll(requests, `${pk} / ${EPOCH_SK_PREFIX}* of table ${this.tableName}`);
   }
@@ -279,6 +286,31 @@ export class DynamoMetricsStore implements MetricsStore {
   async getLease(sweepId: string): Promise<SweepLease | undefined> {
     const item = await this.getItem(leaseItemKey(sweepId));
     return item && decodeLease(this.recordOf(item), this.where(item), { sweepId });
+  }
+
+  /** BatchGetItem of the tasks' items at the epoch: each in its own task's partition. */
+  async getEpochsAt(sweepId: string, taskIds: string[], epoch: number): Promise<Map<string, EpochMetrics>> {
+    validateEpoch(epoch);
+    const rows = new Map<string, EpochMetrics>();
+    const taskOfPk = new Map(taskIds.map((taskId) => [epochsPk(sweepId, taskId), taskId]));
+    const keys = [...taskOfPk.keys()].map((pk) => ({ pk, sk: epochSk(epoch) }));
+    for (let start = 0; start < keys.length; start += BATCH_GET_SIZE) {
+      let pending = keys.slice(start, start + BATCH_GET_SIZE);
+      for (let attempt = 1; pending.length > 0; attempt++) {
+        const what = `BatchGetItem ${pending.length} epoch rows at epoch ${epoch} of table ${this.tableName}`;
+        if (attempt > BATCH_ATTEMPTS)
+          throw new StoreError('service', `DynamoDB ${what}: still unprocessed after ${BATCH_ATTEMPTS} attempts`);
+        if (attempt > 1) await sleep(backoffMs(attempt));
+        const output = await this.call(what, () =>
+          this.client.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } })),
+        );
+        for (const item of output.Responses?.[this.tableName] ?? []) {
+          rows.set(taskOfPk.get(String(item.pk))!, decodeEpoch(this.recordOf(item), this.where(item), { epoch }));
+        }
+        pending = (output.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as typeof pending;
+      }
+    }
+    return rows;
   }
 
   async putRepro(record: ReproRecord): Promise<void> {
@@ -431,7 +463,7 @@ export class DynamoMetricsStore implements MetricsStore {
         );
       }
       pending = unprocessed as typeof requests;
-      await sleep(Math.min(2000, 25 * 2 ** attempt) * (0.5 + Math.random() / 2));
+      await sleep(backoffMs(attempt));
     }
   }
 }

@@ -37,6 +37,7 @@ import {
   newestFirst,
   stampPatch,
   toStored,
+  validateEpoch,
   validateLease,
   validateLimit,
   validateRepro,
@@ -372,9 +373,7 @@ export class LocalMetricsStore implements MetricsStore {
 
   async getEpochs(sweepId: string, taskId: string): Promise<EpochMetrics[]> {
     const file = this.epochsFile(sweepId, taskId);
-    const byEpoch = (await readJson(file)) ?? {};
-    if (!isPlainObject(byEpoch)) throw notKeyedByEpoch(file);
-    return Object.entries(byEpoch)
+    return Object.entries(await this.readEpochFile(file))
       .map(([epoch, row]) => decodeEpoch(row, `${file} (epoch ${epoch})`, { epoch: Number(epoch) }))
       .sort((a, b) => a.epoch - b.epoch);
   }
@@ -382,6 +381,22 @@ export class LocalMetricsStore implements MetricsStore {
   async deleteEpochs(sweepId: string, taskId: string): Promise<void> {
     const file = this.epochsFile(sweepId, taskId);
     await serialised(file, () => removeFile(file));
+  }
+
+  async getEpochsAt(sweepId: string, taskIds: string[], epoch: number): Promise<Map<string, EpochMetrics>> {
+    validateEpoch(epoch);
+    const rows = await mapLimited(taskIds, READ_CONCURRENCY, async (taskId) => {
+      const file = this.epochsFile(sweepId, taskId);
+      const row = (await this.readEpochFile(file))[epoch];
+      return row === undefined ? [] : [[taskId, decodeEpoch(row, `${file} (epoch ${epoch})`, { epoch })] as const];
+    });
+    return new Map(rows.flat());
+  }
+
+  private async readEpochFile(file: string): Promise<Record<string, unknown>> {
+    const byEpoch = (await readJson(file)) ?? {};
+    if (!isPlainObject(byEpoch)) throw notKeyedByEpoch(file);
+    return byEpoch;
   }
 
   /**

@@ -43,6 +43,11 @@ export interface MetricsStore {
   releaseLease(sweepId: string, token: string): Promise<void>;
   /** The current (or last) lease, expired or not. */
   getLease(sweepId: string): Promise<SweepLease | undefined>;
+  /**
+   * The row at one epoch of each of several tasks (a pruning check reads its references' rows at
+   * a rung): tasks without that row are absent. One batched read, not a query per task.
+   */
+  getEpochsAt(sweepId: string, taskIds: string[], epoch: number): Promise<Map<string, EpochMetrics>>;
   /** Upsert, keyed by (name, createdAt, sweepId). */
   putRepro(record: ReproRecord): Promise<void>;
   /** Newest first. */

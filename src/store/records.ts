@@ -8,6 +8,7 @@ import { describeIssues, type TaskConfig } from '../flooding/config.js';
 import { canonicalJson } from '../flooding/json.js';
 import type { EpochMetrics } from '../flooding/metrics.js';
 import type { StoredCostEstimate } from '../sweep/cost.js';
+import type { PruningRule } from '../sweep/pruning.js';
 import {
   REPRO_VERDICTS,
   type ReproRecord,
@@ -64,6 +65,12 @@ export function validateRepro(record: ReproRecord): void {
 /** The DynamoDB sort key pads epochs to 6 digits. */
 const MAX_EPOCH = 999_999;
 
+export function validateEpoch(epoch: number): void {
+  if (!Number.isInteger(epoch) || epoch < 0 || epoch > MAX_EPOCH) {
+    throw new StoreError('input', `invalid epoch ${JSON.stringify(epoch)}: expected an integer 0..${MAX_EPOCH}`);
+  }
+}
+
 /** The field of a stored epoch row holding the sha256 of the rest of it. */
 const ROW_CHECKSUM = 'sha256';
 
@@ -79,9 +86,7 @@ function checksumOf(stored: Record<string, unknown>): string {
 export function epochRowsToStore(rows: EpochMetrics[]): Array<{ epoch: number } & Record<string, unknown>> {
   const byEpoch = new Map<number, EpochMetrics>();
   for (const row of rows) {
-    if (!Number.isInteger(row.epoch) || row.epoch < 0 || row.epoch > MAX_EPOCH) {
-      throw new StoreError('input', `invalid epoch ${JSON.stringify(row.epoch)}: expected an integer 0..${MAX_EPOCH}`);
-    }
+    validateEpoch(row.epoch);
     byEpoch.set(row.epoch, row);
   }
   return [...byEpoch.values()].map((row) => {
@@ -175,6 +180,22 @@ const taskSchema = z.looseObject({
   attempts: anyNumber,
   usage: z.looseObject({ seconds: anyNumber, rows: anyNumber, lambdaMemoryMb: anyNumber.optional() }).optional(),
   updatedAt: z.string(),
+  pruning: z
+    .looseObject({
+      rule: z.custom<PruningRule>((value) => value !== null && typeof value === 'object' && 'rule' in value, 'expected a pruning rule'),
+      references: z.array(z.string()),
+      passedThrough: anyNumber,
+      decision: z
+        .looseObject({
+          epoch: anyNumber,
+          value: anyNumber,
+          threshold: anyNumber,
+          references: z.record(z.string(), anyNumber),
+          stoppedAt: anyNumber,
+        })
+        .optional(),
+    })
+    .optional(),
 });
 
 const epochSchema = z.looseObject({

@@ -24,6 +24,8 @@ export interface RunSummary {
   selectionValue: number;
   testCleanAcc: number;
   testAcc: number;
+  /** Set for a task the pruning rule stopped: the rung it was rejected at (its numbers are from the epoch it stopped at). */
+  prunedAt?: number;
 }
 
 /** This level minus b = 0, seed by seed, in accuracy fractions (0.01 = 1 percentage point). */
@@ -41,6 +43,8 @@ export interface LevelSummary {
   /** Seeds that finished, ascending. */
   seeds: number[];
   runs: RunSummary[];
+  /** Seeds stopped by the pruning rule: listed, but in no estimate below (unless every task of the group was pruned). */
+  pruned: RunSummary[];
   /** Over `runs`; null when no seed finished. With one seed, sd is 0. */
   selectionValue: Estimate | null;
   testCleanAcc: Estimate | null;
@@ -57,8 +61,14 @@ export interface GroupSummary {
   setting: string;
   /** Ascending flood level. */
   levels: LevelSummary[];
-  /** By the selection rule over the mean over seeds; ties go to the smaller level. Null if no task finished. */
+  /**
+   * By the selection rule over the mean over seeds; ties go to the smaller level. Null if no task
+   * finished. A level with a pruned seed is no candidate, unless no level finished without one
+   * (then the best level by its pruned tasks' numbers).
+   */
   chosenLevel: number | null;
+  /** The chosen level's numbers include pruned tasks: every level had a pruned seed. */
+  chosenFromPruned: boolean;
   /** The best level with b > 0 by the same rule: the flooded run to compare with b = 0 even when b = 0 wins. */
   bestFloodedLevel: number | null;
   hasBaseline: boolean;
@@ -85,6 +95,8 @@ export interface SweepSummary {
   backends: string[];
   taskCount: number;
   succeededTasks: number;
+  /** Stopped early by the sweep's pruning rule: no failures. */
+  prunedTasks: number;
   failedTasks: FailedTask[];
   /** The config fields all tasks share (flood level and seed aside). */
   sharedSettings: Record<string, SettingValue>;
@@ -145,7 +157,8 @@ export async function summarizeSweep(input: SummarizeInput): Promise<SweepSummar
     selection,
     backends: [...new Set(tasks.flatMap((task) => (task.backend ? [task.backend] : [])))].sort(),
     taskCount: tasks.length,
-    succeededTasks: runs.size,
+    succeededTasks: [...runs.values()].filter((run) => run.prunedAt === undefined).length,
+    prunedTasks: [...runs.values()].filter((run) => run.prunedAt !== undefined).length,
     failedTasks: failedTasks.sort(
       (a, b) => groupOrder.get(a.group)! - groupOrder.get(b.group)! || a.floodLevel - b.floodLevel || a.seed - b.seed,
     ),
@@ -158,7 +171,8 @@ export async function summarizeSweep(input: SummarizeInput): Promise<SweepSummar
 /** The run's numbers at the epoch the rule looks at, or why the task has none. */
 async function selectedRun(task: TaskRecord, selection: Selection, epochsOf: SummarizeInput['epochsOf']): Promise<RunSummary | string> {
   if (task.status === 'FAILED') return task.error ?? 'failed without an error message';
-  if (task.status !== 'SUCCEEDED') return `did not finish: ${task.status} at epoch ${task.epochsDone} of ${task.epochsTotal}`;
+  if (task.status !== 'SUCCEEDED' && task.status !== 'PRUNED')
+    return `did not finish: ${task.status} at epoch ${task.epochsDone} of ${task.epochsTotal}`;
   const summarize = (epoch: number, row: { val: SplitMetrics; test: SplitMetrics }): RunSummary => ({
     seed: task.config.seed,
     taskId: task.taskId,
@@ -166,6 +180,7 @@ async function selectedRun(task: TaskRecord, selection: Selection, epochsOf: Sum
     selectionValue: selectionValue(row, selection.metric),
     testCleanAcc: row.test.cleanAcc,
     testAcc: row.test.acc,
+    ...(task.status === 'PRUNED' ? { prunedAt: task.pruning?.decision?.epoch ?? task.epochsDone } : {}),
   });
   // The task record carries the last epoch's metrics: 'last' needs no epoch rows.
   if (selection.epoch === 'last' && task.final) return summarize(task.epochsDone, task.final);
@@ -225,7 +240,7 @@ export function isLossMetric(metric: SelectionMetric): boolean {
   return metric === 'val.loss' || metric === 'val.cleanLoss';
 }
 
-function selectionValue(row: { val: SplitMetrics }, metric: SelectionMetric): number {
+export function selectionValue(row: { val: SplitMetrics }, metric: SelectionMetric): number {
   return row.val[metric.slice('val.'.length) as keyof SplitMetrics];
 }
 
@@ -233,7 +248,7 @@ function selectionValue(row: { val: SplitMetrics }, metric: SelectionMetric): nu
  * Strictly better beyond float noise, so that equal scores keep the earlier candidate. A diverged
  * run's NaN never wins and never blocks a finite score.
  */
-function isBetter(candidate: number, incumbent: number, metric: SelectionMetric): boolean {
+export function isBetter(candidate: number, incumbent: number, metric: SelectionMetric): boolean {
   if (!Number.isFinite(candidate)) return false;
   if (!Number.isFinite(incumbent)) return true;
   const margin = 1e-12 * Math.max(1, Math.abs(incumbent));
@@ -248,33 +263,57 @@ function summarizeGroup(
   selection: Selection,
 ): GroupSummary {
   const byLevel = [...groupBy(members, (task) => task.config.floodLevel)].sort(([a], [b]) => a - b);
-  const levelRuns = byLevel.map(([floodLevel, tasks]) => ({
-    floodLevel,
-    tasks: tasks.length,
-    runs: tasks.flatMap((task) => runs.get(task.taskId) ?? []).sort((a, b) => a.seed - b.seed),
-  }));
+  const levelRuns = byLevel.map(([floodLevel, tasks]) => {
+    const all = tasks.flatMap((task) => runs.get(task.taskId) ?? []).sort((a, b) => a.seed - b.seed);
+    return {
+      floodLevel,
+      tasks: tasks.length,
+      runs: all.filter((run) => run.prunedAt === undefined),
+      pruned: all.filter((run) => run.prunedAt !== undefined),
+    };
+  });
   const baseline = levelRuns.find((level) => level.floodLevel === BASELINE_LEVEL);
-  const levels: LevelSummary[] = levelRuns.map(({ floodLevel, tasks, runs }) => ({
+  const levels: LevelSummary[] = levelRuns.map(({ floodLevel, tasks, runs, pruned }) => ({
     floodLevel,
     tasks,
     seeds: runs.map((run) => run.seed),
     runs,
-    selectionValue: estimate(runs.map((run) => run.selectionValue)),
-    testCleanAcc: estimate(runs.map((run) => run.testCleanAcc)),
-    testAcc: estimate(runs.map((run) => run.testAcc)),
+    pruned,
+    ...estimates(runs),
     diffToBaseline: baseline && floodLevel !== BASELINE_LEVEL ? differenceTo(baseline.runs, runs) : null,
   }));
+  // A pruned seed is evidence against its level: a single lucky seed that finished must not carry it.
+  const candidates = levels.filter((level) => level.pruned.length === 0);
+  const finishedChoice = bestLevel(candidates, selection);
+  // Every level has a pruned seed (every task was pruned, or the references failed): the best by
+  // all the level's numbers, pruned ones included, marked as such.
+  const prunedChoice =
+    finishedChoice === null
+      ? bestLevel(
+          levelRuns.map((level) => ({ floodLevel: level.floodLevel, ...estimates([...level.runs, ...level.pruned]) })),
+          selection,
+        )
+      : null;
   return {
     group,
     label,
     setting: describeSetting(label),
     levels,
-    chosenLevel: bestLevel(levels, selection),
+    chosenLevel: finishedChoice ?? prunedChoice,
+    chosenFromPruned: prunedChoice !== null,
     bestFloodedLevel: bestLevel(
-      levels.filter((level) => level.floodLevel !== BASELINE_LEVEL),
+      candidates.filter((level) => level.floodLevel !== BASELINE_LEVEL),
       selection,
     ),
     hasBaseline: baseline !== undefined,
+  };
+}
+
+function estimates(runs: RunSummary[]): Pick<LevelSummary, 'selectionValue' | 'testCleanAcc' | 'testAcc'> {
+  return {
+    selectionValue: estimate(runs.map((run) => run.selectionValue)),
+    testCleanAcc: estimate(runs.map((run) => run.testCleanAcc)),
+    testAcc: estimate(runs.map((run) => run.testAcc)),
   };
 }
 
@@ -299,7 +338,7 @@ function differenceTo(baselineRuns: RunSummary[], runs: RunSummary[]): BaselineD
 }
 
 /** Levels are ascending, and only a strictly better mean displaces the incumbent: ties go to the smaller level. */
-function bestLevel(levels: LevelSummary[], selection: Selection): number | null {
+function bestLevel(levels: Array<Pick<LevelSummary, 'floodLevel' | 'selectionValue'>>, selection: Selection): number | null {
   let best: { floodLevel: number; score: number } | null = null;
   for (const level of levels) {
     const score = level.selectionValue?.mean ?? NaN;

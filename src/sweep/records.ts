@@ -5,11 +5,13 @@
 import type { TaskConfig } from '../flooding/config.js';
 import type { SplitMetrics } from '../flooding/metrics.js';
 import type { RecordedUsage, StoredCostEstimate } from './cost.js';
+import type { TaskPruning } from './pruning.js';
 
 /** INTERRUPTED: a local run stopped (Ctrl-C, a signal, an abort) or died before the end; resumable. */
 export const SWEEP_STATUSES = ['RUNNING', 'SUCCEEDED', 'PARTIAL', 'FAILED', 'INTERRUPTED'] as const;
 export type SweepStatus = (typeof SWEEP_STATUSES)[number];
-export const TASK_STATUSES = ['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED'] as const;
+/** PRUNED: stopped early by the sweep's pruning rule; its rows are kept, and it is no failure. */
+export const TASK_STATUSES = ['PENDING', 'RUNNING', 'SUCCEEDED', 'PRUNED', 'FAILED'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 export const REPRO_VERDICTS = ['REPRODUCED', 'DRIFTED', 'INCOMPLETE'] as const;
 export type ReproVerdict = (typeof REPRO_VERDICTS)[number];
@@ -47,6 +49,8 @@ export interface TaskRecord {
   /** What its Train calls used, for the cost it incurred. */
   usage?: RecordedUsage;
   updatedAt: string;
+  /** Only in sweeps that prune: the rule, the reference tasks, the rungs passed and the decision. */
+  pruning?: TaskPruning;
 }
 
 /** Who runs a sweep now: the process that holds its lease, until `expiresAt` unless renewed. */

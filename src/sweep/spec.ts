@@ -14,6 +14,7 @@ import {
 import { DatasetError, inspectCsv } from '../flooding/datasets.js';
 import { canonicalJson } from '../flooding/json.js';
 import { parseJsonText, parseYamlText } from './parse-text.js';
+import { DEFAULT_MARGIN, DEFAULT_WARMUP_EPOCHS, PRUNING_RULES, pruningProblems } from './pruning.js';
 import {
   distinctPoints,
   drawPoints,
@@ -51,6 +52,8 @@ export interface SweepSpec extends Sections {
   selection: { metric: SelectionMetric; epoch: SelectionEpoch };
   /** maxCostUsd: `sweep run --cloud` refuses a sweep estimated above it. */
   execution: { maxConcurrency: number; maxCostUsd?: number };
+  /** Opt-in early stopping of tasks worse than their group's references (sweep/pruning.ts). */
+  pruning?: PruningRule;
 }
 
 export interface PlannedTask {
@@ -147,6 +150,32 @@ const gridAxis = z.unknown().transform((input, ctx): unknown[] | SampledAxis => 
   return z.NEVER;
 });
 
+const pruningMetric = z.enum(SELECTION_METRICS, { error: `must be one of ${SELECTION_METRICS.join(', ')}` }).default('val.acc');
+const pruningCommon = {
+  metric: pruningMetric,
+  warmupEpochs: z.int().min(0).default(DEFAULT_WARMUP_EPOCHS),
+  /** In the metric's own unit (0.01 = 1 point of accuracy): a task is pruned only when worse by more. */
+  margin: z.number().min(0).default(DEFAULT_MARGIN),
+};
+const pruningSchema = z.discriminatedUnion(
+  'rule',
+  [
+    z.strictObject({ rule: z.literal('median'), ...pruningCommon }),
+    z.strictObject({
+      rule: z.literal('asha'),
+      ...pruningCommon,
+      /** Keeps the top 1/reductionFactor at each rung; rungs at minEpochs x reductionFactor^k. */
+      reductionFactor: z.int().min(2).max(100).default(3),
+      minEpochs: z.int().min(1).default(1),
+    }),
+  ],
+  {
+    error: (issue) =>
+      issue.code === 'invalid_union' ? `must be one of ${PRUNING_RULES.join(', ')}` : `must be {rule: ${PRUNING_RULES.join(' | ')}, ...}`,
+  },
+);
+export type PruningRule = z.output<typeof pruningSchema>;
+
 const specSchema = z.strictObject({
   name: z
     .string({ error: (issue) => (issue.input === undefined ? `required; ${NAME_RULE}` : `must be ${NAME_RULE}`) })
@@ -167,6 +196,7 @@ const specSchema = z.strictObject({
     })
     .prefault({}),
   execution: z.strictObject({ maxConcurrency: z.int().min(1).max(1000).default(10), maxCostUsd: z.number().gt(0).optional() }).prefault({}),
+  pruning: pruningSchema.optional(),
 });
 
 type Path = readonly PropertyKey[];
@@ -274,7 +304,7 @@ export function validateSpec(input: unknown): SweepSpec {
     ...(parsed.success ? countProblems(sampledAxes(parsed.data)) : []),
   ];
   if (!parsed.success || problems.length > 0) throw new SpecError(uniqueLines(problems.map(formatProblem)));
-  const { name, floodLevels, seeds, grid, search, selection, execution } = parsed.data;
+  const { name, floodLevels, seeds, grid, search, selection, execution, pruning } = parsed.data;
   return structuredClone({
     name,
     ...(pickSections(input) as Sections),
@@ -284,6 +314,7 @@ export function validateSpec(input: unknown): SweepSpec {
     ...(search ? { search } : {}),
     selection,
     execution,
+    ...(pruning ? { pruning } : {}),
   });
 }
 
@@ -675,6 +706,13 @@ export function expandSpec(spec: SweepSpec, options: { maxTasks?: number } = {})
       }
     }
   }
+  if (problems.length === 0 && spec.pruning)
+    problems.push(
+      ...pruningProblems(
+        spec.pruning,
+        tasks.map((task) => task.config),
+      ),
+    );
   if (problems.length > 0) throw new SpecError(uniqueLines(problems));
   return tasks;
 }

@@ -52,13 +52,29 @@ function taskCells(task: TaskRecord, gridAxes: string[]): Row {
  * time (each row covers the epochs since the previous one); no rows, no seconds.
  */
 export function taskTable(tasks: TaskRecord[], gridAxes: string[], epochsOf: (taskId: string) => EpochMetrics[]): Table {
-  const columns = ['taskId', 'group', 'status', 'backend', 'floodLevel', 'seed', ...gridAxes, 'attempts', 'seconds', ...METRIC_COLUMNS];
+  const columns = [
+    'taskId',
+    'group',
+    'status',
+    'backend',
+    'floodLevel',
+    'seed',
+    ...gridAxes,
+    'attempts',
+    'seconds',
+    'epochsDone',
+    'prunedAt',
+    ...METRIC_COLUMNS,
+  ];
   const rows = tasks.map((task) => {
     const epochs = epochsOf(task.taskId);
     return {
       ...taskCells(task, gridAxes),
       attempts: task.attempts,
       seconds: epochs.length > 0 ? epochs.reduce((sum, row) => sum + row.seconds, 0) : null,
+      epochsDone: task.epochsDone,
+      // The rung the pruning rule rejected a PRUNED task at (its metrics are from epochsDone).
+      prunedAt: task.pruning?.decision?.epoch ?? null,
       ...metricCells(task.final),
     };
   });

@@ -47,7 +47,7 @@ const LIVE_SWEEP_SCRIPT = `
     progress.max = Math.max(1, view.progress.epochsTotal);
     progress.value = view.progress.epochsDone;
     replace('progress-text', [
-      counts.SUCCEEDED + ' of ' + total + ' tasks done, ' + counts.FAILED + ' failed, ' + counts.RUNNING + ' running · epoch ' +
+      (counts.SUCCEEDED + counts.PRUNED) + ' of ' + total + ' tasks done' + (counts.PRUNED > 0 ? ' (' + counts.PRUNED + ' pruned)' : '') + ', ' + counts.FAILED + ' failed, ' + counts.RUNNING + ' running · epoch ' +
         view.progress.epochsDone + ' of ' + view.progress.epochsTotal,
     ]);
     replace('status', [el('span', { class: 'status status-' + view.sweep.status }, [view.sweep.status])]);
@@ -64,7 +64,7 @@ const LIVE_SWEEP_SCRIPT = `
         .map(function (text) { return el('th', {}, [text]); }));
       var rows = group.levels.map(function (l) {
         var cells = [
-          level(l.floodLevel), l.seeds.length + ' / ' + l.tasks,
+          level(l.floodLevel), l.seeds.length + ' / ' + l.tasks + (l.pruned.length > 0 ? ' (' + l.pruned.length + ' pruned)' : ''),
           isLoss(metric) ? estimate(l.selectionValue, 1, 4) : estimate(l.selectionValue, 100, 2),
           estimate(l.testCleanAcc, 100, 2), estimate(l.testAcc, 100, 2),
           l.floodLevel === 0 ? 'baseline' : difference(l.diffToBaseline && l.diffToBaseline.testCleanAcc),

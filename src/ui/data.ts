@@ -6,7 +6,7 @@ import { sweepKeys, validateId } from '../store/ports.js';
 import { readSummary } from '../store/summary.js';
 import { type SweepSummary, summarizeSweep } from '../sweep/aggregate.js';
 import { describeComparison, incurredCost } from '../sweep/cost.js';
-import type { SweepRecord, SweepStatus, TaskRecord, TaskStatus } from '../sweep/records.js';
+import { type SweepRecord, type SweepStatus, TASK_STATUSES, type TaskRecord, type TaskStatus } from '../sweep/records.js';
 import { numericSampledAxes, parseSpecText, type SweepSpec } from '../sweep/spec.js';
 
 /** A sweep id that names no sweep in the store: a page of its own (404), not an error of the store. */
@@ -59,7 +59,7 @@ export async function loadSweepView(stores: Stores, sweepId: string): Promise<Sw
     estimate: sweep.costEstimate,
   });
   const tasks = records.map(taskView);
-  const counts: Record<TaskStatus, number> = { PENDING: 0, RUNNING: 0, SUCCEEDED: 0, FAILED: 0 };
+  const counts = Object.fromEntries(TASK_STATUSES.map((status) => [status, 0])) as Record<TaskStatus, number>;
   for (const task of tasks) counts[task.status] += 1;
   return {
     sweep,
@@ -68,7 +68,8 @@ export async function loadSweepView(stores: Stores, sweepId: string): Promise<Sw
     progress: {
       tasks: counts,
       epochsDone: tasks.reduce((sum, task) => sum + task.epochsDone, 0),
-      epochsTotal: tasks.reduce((sum, task) => sum + task.epochsTotal, 0),
+      // A pruned task is done at the epoch it stopped.
+      epochsTotal: tasks.reduce((sum, task) => sum + (task.status === 'PRUNED' ? task.epochsDone : task.epochsTotal), 0),
     },
     cost,
   };
@@ -114,7 +115,7 @@ export async function loadSweepList(stores: Stores) {
       const tasks = await stores.metrics.listTasks(sweep.sweepId);
       return {
         sweep,
-        done: tasks.filter((task) => task.status === 'SUCCEEDED').length,
+        done: tasks.filter((task) => task.status === 'SUCCEEDED' || task.status === 'PRUNED').length,
         failed: tasks.filter((task) => task.status === 'FAILED').length,
         summary: unfinished(sweep.status) ? undefined : await readSummary(stores, sweep.sweepId),
       };

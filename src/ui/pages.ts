@@ -24,6 +24,7 @@ code { font-family: "DejaVu Sans Mono", monospace; font-size: 0.92em; }
 .status-FAILED { background: #f6d3d3; color: #8a1111; }
 .status-RUNNING { background: #d6e6f7; color: #174a7c; }
 .status-INTERRUPTED { background: #fbe9c6; color: #7a4b00; }
+.status-PRUNED { background: #eadfd6; color: #5e4330; }
 .muted { color: #777; }
 .message { white-space: pre-wrap; font-family: "DejaVu Sans Mono", monospace; font-size: 0.88em; text-align: left; max-width: 40em; }
 progress { width: 24em; height: 1.1em; vertical-align: middle; }

@@ -10,6 +10,7 @@ import { mapLimited } from '../sweep/map-limited.js';
 import { SWEEP_STATUSES, type TaskRecord } from '../sweep/records.js';
 import { numericSampledAxes, validateSpec } from '../sweep/spec.js';
 import { type AggregateOutput, aggregateInputSchema, parsePayload } from './payloads.js';
+import { settlePruning } from './pruning.js';
 
 /**
  * The Aggregate state: per group the chosen flood level and the statistics over seeds;
@@ -21,7 +22,7 @@ export async function aggregate(stores: Stores, event: unknown): Promise<Aggrega
   const sweep = await stores.metrics.getSweep(sweepId);
   if (!sweep) throw new MissingStateError(`sweep ${sweepId} does not exist`);
   const spec = validateSpec(await readStoredJson(stores, keys.spec));
-  const tasks = await failDamagedTasks(stores, sweepId, await stores.metrics.listTasks(sweepId));
+  const tasks = await settlePruning(stores.metrics, await failDamagedTasks(stores, sweepId, await stores.metrics.listTasks(sweepId)));
   const epochsOf = (taskId: string) => stores.metrics.getEpochs(sweepId, taskId);
   const summary = await summarizeSweep({
     sweepId,

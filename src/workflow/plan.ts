@@ -2,6 +2,7 @@ import { UsageError } from '../errors.js';
 import { DatasetError, describeDataFile } from '../flooding/datasets.js';
 import type { Stores } from '../store/open.js';
 import { sweepKeys } from '../store/ports.js';
+import { referencesOf } from '../sweep/pruning.js';
 import { SWEEP_STATUSES, type TaskRecord } from '../sweep/records.js';
 import { checkSameSpec, expandSpec, type PlannedTask, parseSpecText, type SweepSpec, validateSpec } from '../sweep/spec.js';
 import { sweepIdOfExecution } from './names.js';
@@ -25,7 +26,13 @@ export async function plan(stores: Stores, event: unknown, options: PlanOptions 
   const tasks = expandSpec(spec, { maxTasks: input.maxTasks });
   const sweepId = input.sweepId ?? sweepIdOfExecution(spec.name, executionName);
   const keys = sweepKeys(sweepId);
-  const manifest: ManifestItem[] = tasks.map((t) => ({ sweepId, taskId: t.taskId }));
+  const references = spec.pruning ? referencesOf(tasks) : undefined;
+  // Reference tasks first: the Map starts items in order, so the values other tasks are judged
+  // on are there early (the verdicts do not depend on the order; how early they come does).
+  const ordered = references
+    ? [...tasks].sort((a, b) => Number(references.get(a.taskId)!.length > 0) - Number(references.get(b.taskId)!.length > 0))
+    : tasks;
+  const manifest: ManifestItem[] = ordered.map((t) => ({ sweepId, taskId: t.taskId }));
   // A resumed sweep keeps what its tasks already achieved: one listing, not a read per task.
   const stored = await stores.metrics.listTasks(sweepId);
   refuseChangedData(sweepId, stored, tasks);
@@ -64,6 +71,7 @@ export async function plan(stores: Stores, event: unknown, options: PlanOptions 
     epochsTotal: task.config.training.epochs,
     attempts: 0,
     updatedAt,
+    ...(spec.pruning && references ? { pruning: { rule: spec.pruning, references: references.get(task.taskId)!, passedThrough: 0 } } : {}),
   });
   await stores.metrics.putTasks(tasks.filter((task) => !existing.has(task.taskId) || restarted.has(task.taskId)).map(pendingRecord));
   // The record is PENDING first: were this interrupted, the task would still be trained again, and

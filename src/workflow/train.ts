@@ -7,6 +7,7 @@ import type { Stores } from '../store/open.js';
 import { sweepKeys } from '../store/ports.js';
 import type { RecordedUsage } from '../sweep/cost.js';
 import { parsePayload, type TrainInput, type TrainOutput, trainInputSchema } from './payloads.js';
+import { checkRungs, hasOpenRung, prunable } from './pruning.js';
 
 export interface TrainBudget {
   /** Stop (and checkpoint) when fewer milliseconds than this remain... */
@@ -34,7 +35,7 @@ export async function trainStep(stores: Stores, event: unknown, budget: TrainBud
   const keys = sweepKeys(sweepId);
   const task = await stores.metrics.getTask(sweepId, taskId);
   if (!task) throw new MissingStateError(`task ${taskId} of sweep ${sweepId} does not exist`);
-  if (task.status === 'SUCCEEDED') return { sweepId, taskId, done: true, epoch: task.epochsDone };
+  if (task.status === 'SUCCEEDED' || task.status === 'PRUNED') return { sweepId, taskId, done: true, epoch: task.epochsDone };
 
   const checkpoint = await stores.artifacts.get(keys.taskCheckpoint(taskId));
   let run: TrainingRun;
@@ -62,6 +63,13 @@ export async function trainStep(stores: Stores, event: unknown, budget: TrainBud
       unwritten = [];
     };
     const total = task.config.training.epochs;
+    // A reference's rows are what other tasks wait for at their rungs: written as soon as evaluated.
+    const isReference = task.pruning?.references.length === 0;
+    let pruning = prunable(task);
+    const checkPruning = async () => {
+      if (!pruning || pruning.decision || !hasOpenRung(task, pruning, run.epoch)) return;
+      pruning = await checkRungs(stores.metrics, task, pruning, run.rows, { epoch: run.epoch });
+    };
     let trained = 0;
     let slowestEpochMs = 0;
     // This call's part, added to the earlier calls' (what the incurred cost is computed from).
@@ -70,7 +78,7 @@ export async function trainStep(stores: Stores, event: unknown, budget: TrainBud
       rows: (task.usage?.rows ?? 0) + rowsWritten,
       lambdaMemoryMb: budget.lambdaMemoryMb,
     });
-    while (!run.finished) {
+    while (!run.finished && !pruning?.decision) {
       const remaining = budget.remainingMs?.();
       const outOfTime = remaining !== undefined && remaining < 2 * slowestEpochMs + SAFETY_MARGIN_MS;
       if (outOfTime || (budget.maxEpochs !== undefined && trained >= budget.maxEpochs)) break;
@@ -80,21 +88,29 @@ export async function trainStep(stores: Stores, event: unknown, budget: TrainBud
       trained += 1;
       budget.onEpoch?.(run.epoch, total);
       if (row) unwritten.push(row);
-      if (unwritten.length >= ROWS_PER_WRITE) await flush();
+      if (unwritten.length >= ROWS_PER_WRITE || (row && isReference)) await flush();
+      if (row) await checkPruning();
     }
     await flush();
-    if (!run.finished) {
+    if (!run.finished && !pruning?.decision) {
       await stores.artifacts.put(keys.taskCheckpoint(taskId), run.checkpoint(), 'application/octet-stream');
-      await stores.metrics.updateTask(sweepId, taskId, ['RUNNING'], { epochsDone: run.epoch, usage: usage() });
+      await stores.metrics.updateTask(sweepId, taskId, ['RUNNING'], {
+        epochsDone: run.epoch,
+        usage: usage(),
+        ...(pruning ? { pruning } : {}),
+      });
       return { sweepId, taskId, done: false, epoch: run.epoch };
     }
+    // Finished: the rungs whose references were not there yet get one more look (Aggregate settles the rest).
+    await checkPruning();
     const result: TaskResult = run.result();
     await stores.artifacts.put(keys.taskResult(taskId), JSON.stringify(result), 'application/json');
     await stores.metrics.updateTask(sweepId, taskId, ['RUNNING'], {
-      status: 'SUCCEEDED',
+      status: pruning?.decision ? 'PRUNED' : 'SUCCEEDED',
       epochsDone: run.epoch,
       final: result.final,
       usage: usage(),
+      ...(pruning ? { pruning } : {}),
     });
     return { sweepId, taskId, done: true, epoch: run.epoch };
   } finally {
