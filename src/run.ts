@@ -10,7 +10,7 @@ import { FloodsweepError, MissingStateError, UsageError } from './errors.js';
 import { stringifyKeepingNonFinite } from './flooding/json.js';
 import type { BackendRequest } from './flooding/names.js';
 import { loadSpecFile, readInputFile } from './input-files.js';
-import { type HeldLease, holdLease } from './store/lease.js';
+import { type HeldLease, holdLease, refuseIfLeased } from './store/lease.js';
 import { openStores, type StoreConfig, type Stores } from './store/open.js';
 import { sweepKeys } from './store/ports.js';
 import { readSummary } from './store/summary.js';
@@ -251,6 +251,7 @@ async function runLocally(given: ExecutionInput, storeConfig: StoreConfig, optio
     progress.epochsDone = [...epochsDone.values()].reduce((a, b) => a + b, 0);
     emit({ type: 'progress', progress: structuredClone(progress) });
   };
+  if (given.sweepId) await refuseIfLeased(stores.metrics, given.sweepId);
   const execution = runWorkflowLocally(input, {
     stores: storeConfig,
     backend: options.backend ?? 'auto',

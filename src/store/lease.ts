@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { FloodsweepError } from '../errors.js';
-import { observedStatus, type SweepLease, type SweepRecord } from '../sweep/records.js';
+import { leaseExpired, observedStatus, type SweepLease, type SweepRecord } from '../sweep/records.js';
 import type { MetricsStore } from './ports.js';
 
 /** Another process runs the sweep: a state of the stores, not a mistake in the command. */
@@ -24,6 +24,15 @@ export class SweepLeasedError extends FloodsweepError {
 export interface HeldLease {
   /** Expires the lease now and stops renewing it. */
   release(): Promise<void>;
+}
+
+/**
+ * Refuses at once a sweep whose lease another process holds: a quick look before the run starts
+ * its workers, so that a second run says so in milliseconds. Only holdLease decides.
+ */
+export async function refuseIfLeased(metrics: MetricsStore, sweepId: string): Promise<void> {
+  const holder = await metrics.getLease(sweepId);
+  if (holder && !leaseExpired(holder)) throw new SweepLeasedError(holder);
 }
 
 /**
