@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { resolveTaskConfig } from '../src/flooding/config.js';
 import type { EpochMetrics, SplitMetrics } from '../src/flooding/metrics.js';
 import { type ArtifactStore, type MetricsStore, StoreError, sweepKeys } from '../src/store/ports.js';
+import { LIST_PRICES } from '../src/sweep/cost.js';
 import type { ReproRecord, SweepLease, SweepRecord, TaskRecord } from '../src/sweep/records.js';
 
 export interface Stores {
@@ -172,17 +173,7 @@ export function runStoreContract(name: string, makeStores: () => Promise<Stores>
           trainMemoryMb: 1769,
           timing: 'calibrated on wasm (1 task, 3 epochs each)',
           pricesReadOn: '2026-12-02',
-          prices: {
-            lambdaGbSecond: 0.0000166667,
-            lambdaRequestsPerMillion: 0.2,
-            stepFunctionsTransitionsPerThousand: 0.025,
-            dynamoWriteUnitsPerMillion: 0.625,
-            dynamoReadUnitsPerMillion: 0.125,
-            s3PutsPerThousand: 0.005,
-            s3GetsPerThousand: 0.0004,
-            logsIngestedPerGb: 0.5,
-            xrayTracesPerMillion: 5,
-          },
+          prices: LIST_PRICES.regions['us-east-1'],
         };
         await metrics.createSweep(sweepRecord('s1', { costEstimate }));
         assert.deepEqual((await metrics.getSweep('s1'))?.costEstimate, costEstimate);

@@ -35,6 +35,9 @@ function metricCells(metrics: { train: SplitMetrics; val: SplitMetrics; test: Sp
   );
 }
 
+/** The columns of taskCells, before the grid axes. */
+const TASK_COLUMNS = ['taskId', 'group', 'status', 'backend', 'floodLevel', 'seed'];
+
 function taskCells(task: TaskRecord, gridAxes: string[]): Row {
   return {
     taskId: task.taskId,
@@ -52,20 +55,7 @@ function taskCells(task: TaskRecord, gridAxes: string[]): Row {
  * time (each row covers the epochs since the previous one); no rows, no seconds.
  */
 export function taskTable(tasks: TaskRecord[], gridAxes: string[], epochsOf: (taskId: string) => EpochMetrics[]): Table {
-  const columns = [
-    'taskId',
-    'group',
-    'status',
-    'backend',
-    'floodLevel',
-    'seed',
-    ...gridAxes,
-    'attempts',
-    'seconds',
-    'epochsDone',
-    'prunedAt',
-    ...METRIC_COLUMNS,
-  ];
+  const columns = [...TASK_COLUMNS, ...gridAxes, 'attempts', 'seconds', 'epochsDone', 'prunedAt', ...METRIC_COLUMNS];
   const rows = tasks.map((task) => {
     const epochs = epochsOf(task.taskId);
     return {
@@ -83,21 +73,7 @@ export function taskTable(tasks: TaskRecord[], gridAxes: string[], epochsOf: (ta
 
 /** One row per task and evaluated epoch (epoch 0 is the untrained model). */
 export function epochTable(tasks: TaskRecord[], gridAxes: string[], epochsOf: (taskId: string) => EpochMetrics[]): Table {
-  const columns = [
-    'taskId',
-    'group',
-    'status',
-    'backend',
-    'floodLevel',
-    'seed',
-    ...gridAxes,
-    'epoch',
-    ...METRIC_COLUMNS,
-    'floodedFraction',
-    'objective',
-    'lr',
-    'seconds',
-  ];
+  const columns = [...TASK_COLUMNS, ...gridAxes, 'epoch', ...METRIC_COLUMNS, 'floodedFraction', 'objective', 'lr', 'seconds'];
   const rows = tasks.flatMap((task) =>
     epochsOf(task.taskId).map((row) => ({
       ...taskCells(task, gridAxes),
