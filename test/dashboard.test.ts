@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { type IncomingHttpHeaders, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -168,6 +169,43 @@ test('bad ids and unknown pages get a clear page, never a stack trace', async ()
   const api = await fetch(`${dashboard.url}api/sweeps/no-such-sweep`);
   assert.equal(api.status, 404);
   assert.match(((await api.json()) as { error: string }).error, /no sweep/);
+});
+
+/** A GET with the Host header a browser would send for `host` (fetch may not set Host). */
+function getWithHost(path: string, host: string): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
+  const { port } = new URL(dashboard.url);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, headers: { host } }, (response) => {
+      let body = '';
+      response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }));
+    });
+    req.on('error', reject).end();
+  });
+}
+
+test('a request for another host name (DNS rebinding) is refused; pages forbid framing and sniffing', async () => {
+  const { port } = new URL(dashboard.url);
+  for (const host of [`attacker.example:${port}`, 'attacker.example', `127.0.0.1:${Number(port) + 1}`, `127.0.0.1.nip.io:${port}`]) {
+    const refused = await getWithHost('/', host);
+    assert.equal(refused.status, 421, host);
+    assert.equal(refused.body, 'wrong host: this dashboard answers only at its own address\n');
+    const api = await getWithHost('/api/sweeps/x', host);
+    assert.equal(api.status, 421, host);
+  }
+  const own = await getWithHost('/', `127.0.0.1:${port}`);
+  assert.equal(own.status, 200);
+  assert.match(String(own.headers['content-security-policy']), /frame-ancestors 'none'/);
+  assert.equal(own.headers['x-content-type-options'], 'nosniff');
+  assert.equal(own.headers['x-frame-options'], 'DENY');
+});
+
+test('no page, error or API answer names the results directory by its absolute path', async () => {
+  const { port } = new URL(dashboard.url);
+  for (const path of ['/', '/sweeps/no-such-sweep', '/api/sweeps/no-such-sweep', '/nowhere']) {
+    const answer = await getWithHost(path, `127.0.0.1:${port}`);
+    assert.ok(!answer.body.includes(dir), `${path}: ${answer.body.slice(0, 300)}`);
+  }
 });
 
 test('an unreachable store is a page that says so', async () => {

@@ -2,9 +2,15 @@
  * `floodsweep ui`: a read-only web app over the stores, on Node's http module, bound to 127.0.0.1.
  * Pages are rendered here; the vega scripts are served from node_modules, so a page never asks
  * anything of another host. Errors become a page (or JSON for the API) with one clear message.
+ *
+ * A loopback address is no boundary against a web page the user opens elsewhere: through DNS
+ * rebinding its script can reach 127.0.0.1 under its own host name. So only requests whose Host
+ * is this server's own address and port are answered, no page may be framed, and no page, error
+ * or API answer names the results directory by its absolute path.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { basename } from 'node:path';
 import { kindOf } from '../errors.js';
 import { accuracyVsLevelSpec, curvesSpec, parallelCoordinatesSpec, readVegaScript, sampledAxesSpec } from '../report/interactive.js';
 import type { Stores } from '../store/open.js';
@@ -38,15 +44,21 @@ class HttpError extends Error {
 }
 
 export async function startDashboard({ stores, port = 0 }: DashboardOptions): Promise<Dashboard> {
-  const where = stores.artifacts.locate('');
+  const root = stores.artifacts.locate('');
+  const where = shownName(root);
+  let ownHosts: ReadonlySet<string> = new Set();
   const server = createServer((request, response) => {
-    handle(stores, where, request, response).catch((error) => respondWithError(where, request, response, error));
+    // A page of another site, reaching this port by DNS rebinding, learns nothing: not even where the results are.
+    if (!ownHosts.has(request.headers.host ?? ''))
+      return send(response, 421, 'text/plain', 'wrong host: this dashboard answers only at its own address\n');
+    handle(stores, where, request, response).catch((error) => respondWithError(root, where, request, response, error));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, HOST, resolve);
   });
   const { port: bound } = server.address() as AddressInfo;
+  ownHosts = new Set([`${HOST}:${bound}`, `localhost:${bound}`]);
   return {
     url: `http://${HOST}:${bound}/`,
     close: () =>
@@ -116,21 +128,30 @@ function decodePathSegment(segment: string): string {
   }
 }
 
+/** A local results directory is shown by its name, not its absolute path; a bucket as itself. */
+function shownName(root: string): string {
+  return root.startsWith('/') ? basename(root) : root;
+}
+
 function send(response: ServerResponse, status: number, type: string, body: string, cache = 'no-store'): void {
   response.writeHead(status, {
     'content-type': `${type}; charset=utf-8`,
     'cache-control': cache,
-    // The pages load scripts from this server only, and the scripts fetch from it only.
+    // The pages load scripts from this server only, the scripts fetch from it only, and no other page may frame them.
     'content-security-policy':
-      "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; script-src 'self' 'unsafe-eval'",
+      "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; script-src 'self' 'unsafe-eval'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
     'x-content-type-options': 'nosniff',
+    'x-frame-options': 'DENY',
+    'referrer-policy': 'no-referrer',
+    'cross-origin-resource-policy': 'same-origin',
   });
   response.end(body);
 }
 
-/** A clear status and message for every failure; the stack trace stays out of the page. */
-function respondWithError(where: string, request: IncomingMessage, response: ServerResponse, error: unknown): void {
-  const message = error instanceof Error ? error.message : String(error);
+/** A clear status and message for every failure; the stack trace and the results directory's absolute path stay out of it. */
+function respondWithError(root: string, where: string, request: IncomingMessage, response: ServerResponse, error: unknown): void {
+  const full = error instanceof Error ? error.message : String(error);
+  const message = root.startsWith('/') ? full.replaceAll(root, where) : full;
   const [status, title] =
     error instanceof HttpError
       ? [error.status, error.title]
@@ -141,7 +162,7 @@ function respondWithError(where: string, request: IncomingMessage, response: Ser
           : kindOf(error) === 'internal'
             ? [500, 'Internal error']
             : [503, 'The results store could not be read'];
-  if (status >= 500) process.stderr.write(`floodsweep ui: ${request.url}: ${message}\n`);
+  if (status >= 500) process.stderr.write(`floodsweep ui: ${request.url}: ${full}\n`);
   if (response.headersSent) return void response.end();
   const isApi = (request.url ?? '').startsWith('/api/');
   send(
