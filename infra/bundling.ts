@@ -16,6 +16,7 @@ import path from 'node:path';
 import { type BundlingOptions, LogLevel, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { BuildOptions } from 'esbuild';
 import { ENV_NAMES } from '../src/env-names.js';
+import { perStep, type RuntimeFileSet, STEP_IDS, STEPS, type StepId } from '../src/workflow-steps.js';
 
 /** The Lambda Node.js major version (runtime `nodejs22.x`, image `public.ecr.aws/lambda/nodejs:22`). */
 export const LAMBDA_NODE_MAJOR = 22;
@@ -74,17 +75,9 @@ export const LOG_LEVEL = 'warning';
 /** Keeps class and function names (error names in logs, tfjs class registrations). */
 export const KEEP_NAMES = true;
 
-export type FunctionId = 'plan' | 'train' | 'recordFailure' | 'aggregate' | 'compare';
-export const FUNCTION_IDS: readonly FunctionId[] = ['plan', 'train', 'recordFailure', 'aggregate', 'compare'];
-
-/** Entry points, relative to the project root. */
-export const FUNCTION_ENTRIES: Record<FunctionId, string> = {
-  plan: 'functions/plan.ts',
-  train: 'functions/train.ts',
-  recordFailure: 'functions/record-failure.ts',
-  aggregate: 'functions/aggregate.ts',
-  compare: 'functions/compare.ts',
-};
+/** One function per workflow step (src/workflow-steps.ts). */
+export type FunctionId = StepId;
+export const FUNCTION_IDS: readonly FunctionId[] = STEP_IDS;
 
 /** Directory of the tfjs-backend-wasm binaries, relative to the bundle (FLOODSWEEP_WASM_DIR). */
 export const WASM_SUBDIR = '.';
@@ -113,18 +106,19 @@ const REPORT_SCRIPTS: readonly RuntimeFile[] = [
   'vega-embed/build/vega-embed.min.js',
 ].map((file) => ({ from: `node_modules/${file}`, to: path.posix.join('vega', path.posix.basename(file)) }));
 
-/** Files each bundle reads at runtime by path (so esbuild cannot see them), copied beside it. */
-export const RUNTIME_FILES: Record<FunctionId, readonly RuntimeFile[]> = {
-  plan: [],
-  train: WASM_FILES.map((file) => ({
+const RUNTIME_FILE_SETS: Record<RuntimeFileSet, readonly RuntimeFile[]> = {
+  wasm: WASM_FILES.map((file) => ({
     from: `node_modules/@tensorflow/tfjs-backend-wasm/dist/${file}`,
     to: path.posix.join(WASM_SUBDIR, file),
   })),
-  recordFailure: [],
-  aggregate: [...PLOT_FONTS, ...REPORT_SCRIPTS],
-  // Compare renders the report again, figures included, with the verdict.
-  compare: [...PLOT_FONTS, ...REPORT_SCRIPTS],
+  plotFonts: PLOT_FONTS,
+  reportScripts: REPORT_SCRIPTS,
 };
+
+/** Files each bundle reads at runtime by path (so esbuild cannot see them), copied beside it: the sets its step names. */
+export const RUNTIME_FILES: Record<FunctionId, readonly RuntimeFile[]> = perStep((fn) =>
+  STEPS[fn].runtimeFiles.flatMap((set: RuntimeFileSet) => RUNTIME_FILE_SETS[set]),
+);
 
 /** The environment a bundle needs to find its runtime files, given the directory it runs from. */
 export function runtimeFileEnvironment(fn: FunctionId, bundleDir = LAMBDA_TASK_ROOT): Record<string, string> {
@@ -151,7 +145,7 @@ export interface EsbuildOptionsInput {
 /** esbuild JS API options, equivalent to what NodejsFunction runs with `nodejsBundling(fn)`. */
 export function esbuildOptions(fn: FunctionId, input: EsbuildOptionsInput): BuildOptions {
   return {
-    entryPoints: [path.join(input.projectRoot, FUNCTION_ENTRIES[fn])],
+    entryPoints: [path.join(input.projectRoot, STEPS[fn].handler)],
     outfile: path.join(input.outdir, BUNDLE_FILE),
     bundle: true,
     platform: 'node',

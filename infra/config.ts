@@ -6,9 +6,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-
-export const TRAIN_RUNTIMES = ['container', 'zip'] as const;
-export type TrainRuntime = (typeof TRAIN_RUNTIMES)[number];
+import {
+  DEFAULT_MAX_CONCURRENCY,
+  defaultMemoryMb,
+  perStep,
+  STEPS,
+  type StepId,
+  TRAIN_RUNTIMES,
+  type TrainRuntime,
+} from '../src/workflow-steps.js';
 
 export interface FunctionSizing {
   /** MB; Lambda gives one full vCPU at 1769 MB and up to 6 at 10240 MB. */
@@ -16,13 +22,9 @@ export interface FunctionSizing {
   timeoutSeconds: number;
 }
 
-export interface StackSettings {
+/** Every step's function sizing (src/workflow-steps.ts has the defaults), and the rest of the deployment. */
+export interface StackSettings extends Record<StepId, FunctionSizing> {
   trainRuntime: TrainRuntime;
-  plan: FunctionSizing;
-  train: FunctionSizing;
-  recordFailure: FunctionSizing;
-  aggregate: FunctionSizing;
-  compare: FunctionSizing;
   /** Upper bound on the Distributed Map's concurrency, whatever the spec asks for. */
   maxConcurrency: number;
   /** Epochs per train invocation (FLOODSWEEP_EPOCHS_PER_CALL); default: as many as the time allows. */
@@ -42,24 +44,13 @@ export interface StackSettings {
 /** The object tag that marks a checkpoint for the bucket's expiration rule. */
 export const CHECKPOINT_TAG = { key: 'floodsweep-kind', value: 'checkpoint' } as const;
 
-/** Context keys and their defaults (docs/cloud.md lists the same). */
+/**
+ * Context keys and their defaults (docs/cloud.md lists the same). Each step's function also has
+ * `<step>Memory` and `<step>Timeout` keys, with its defaults in src/workflow-steps.ts.
+ */
 export const DEFAULTS = {
   trainRuntime: 'container' as TrainRuntime,
-  planMemory: 1024,
-  /** Writes one task record per task: a 10,000-task sweep takes minutes. */
-  planTimeout: 600,
-  /** Two vCPUs for tfjs-node's thread pool in the container; one full vCPU for single-threaded wasm. */
-  trainMemory: { container: 3538, zip: 1769 } as Record<TrainRuntime, number>,
-  /** The Lambda maximum: a task that needs longer checkpoints and is invoked again. */
-  trainTimeout: 900,
-  recordFailureMemory: 256,
-  recordFailureTimeout: 60,
-  /** Reads every task's epoch rows and renders the plots (vega + resvg). */
-  aggregateMemory: 2048,
-  aggregateTimeout: 900,
-  compareMemory: 1024,
-  compareTimeout: 600,
-  maxConcurrency: 100,
+  maxConcurrency: DEFAULT_MAX_CONCURRENCY,
   checkpointExpirationDays: 14,
   logRetentionDays: 30,
   accessLogExpirationDays: 90,
@@ -96,6 +87,18 @@ function optionalString(read: ContextReader, key: string): string | undefined {
 const memory = (read: ContextReader, key: string, fallback: number) => integer(read, key, fallback, 128, 10240, 'MB');
 const timeout = (read: ContextReader, key: string, fallback: number, min = 1) => integer(read, key, fallback, min, 900, 'seconds');
 
+/** Each step's memory and timeout: the context keys `<step>Memory` and `<step>Timeout`, else the step's defaults. */
+function stepSizing(read: ContextReader, trainRuntime: TrainRuntime): Record<StepId, FunctionSizing> {
+  const sizing = (id: StepId): FunctionSizing => {
+    const step: { timeoutSeconds: number; minTimeoutSeconds?: number } = STEPS[id];
+    return {
+      memoryMb: memory(read, `${id}Memory`, defaultMemoryMb(id, trainRuntime)),
+      timeoutSeconds: timeout(read, `${id}Timeout`, step.timeoutSeconds, step.minTimeoutSeconds),
+    };
+  };
+  return perStep(sizing);
+}
+
 export function settingsFromContext(read: ContextReader): StackSettings {
   const runtime = read('trainRuntime') ?? DEFAULTS.trainRuntime;
   if (typeof runtime !== 'string' || !(TRAIN_RUNTIMES as readonly string[]).includes(runtime)) {
@@ -113,24 +116,7 @@ export function settingsFromContext(read: ContextReader): StackSettings {
   const epochsPerCallRaw = read('epochsPerCall');
   return {
     trainRuntime,
-    plan: { memoryMb: memory(read, 'planMemory', DEFAULTS.planMemory), timeoutSeconds: timeout(read, 'planTimeout', DEFAULTS.planTimeout) },
-    train: {
-      memoryMb: memory(read, 'trainMemory', DEFAULTS.trainMemory[trainRuntime]),
-      // The train step keeps 30 s in reserve for its checkpoint: less than a minute leaves no time to train.
-      timeoutSeconds: timeout(read, 'trainTimeout', DEFAULTS.trainTimeout, 60),
-    },
-    recordFailure: {
-      memoryMb: memory(read, 'recordFailureMemory', DEFAULTS.recordFailureMemory),
-      timeoutSeconds: timeout(read, 'recordFailureTimeout', DEFAULTS.recordFailureTimeout),
-    },
-    aggregate: {
-      memoryMb: memory(read, 'aggregateMemory', DEFAULTS.aggregateMemory),
-      timeoutSeconds: timeout(read, 'aggregateTimeout', DEFAULTS.aggregateTimeout),
-    },
-    compare: {
-      memoryMb: memory(read, 'compareMemory', DEFAULTS.compareMemory),
-      timeoutSeconds: timeout(read, 'compareTimeout', DEFAULTS.compareTimeout),
-    },
+    ...stepSizing(read, trainRuntime),
     // A Distributed Map runs at most 10,000 child executions at once.
     maxConcurrency: integer(read, 'maxConcurrency', DEFAULTS.maxConcurrency, 1, 10000, 'parallel tasks'),
     epochsPerCall:

@@ -36,9 +36,18 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { ENV_NAMES } from '../src/env-names.js';
-import { FUNCTION_ENTRIES, type FunctionId, HANDLER, LAMBDA_NODE_MAJOR, nodejsBundling, runtimeFileEnvironment } from './bundling.js';
+import { METRICS_TABLE } from '../src/store/metrics-table.js';
+import {
+  functionArnSubstitution,
+  functionConstructId,
+  type KeyPattern,
+  perStep,
+  type SettingVariable,
+  STEPS,
+  type StepAccess,
+} from '../src/workflow-steps.js';
+import { FUNCTION_IDS, type FunctionId, HANDLER, LAMBDA_NODE_MAJOR, nodejsBundling, runtimeFileEnvironment } from './bundling.js';
 import { BASELINE_PREFIX, CHECKPOINT_TAG, type FunctionSizing, type ResolvedSchedule, type StackSettings } from './config.js';
-import { METRICS_TABLE } from './table.js';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** The workflow definition shared with the local runner (owned by the workflow, not by the stack). */
@@ -46,20 +55,11 @@ export const WORKFLOW_FILE = path.join(PROJECT_ROOT, 'src', 'workflow', 'definit
 /** The training image's Dockerfile, relative to the project root (the build context). */
 export const TRAIN_DOCKERFILE = 'Dockerfile';
 
-/** The ARN substitutions of the workflow file, and the function behind each. */
-export const WORKFLOW_FUNCTIONS: Record<string, FunctionId> = {
-  PlanFunctionArn: 'plan',
-  TrainFunctionArn: 'train',
-  RecordFailureFunctionArn: 'recordFailure',
-  AggregateFunctionArn: 'aggregate',
-  CompareFunctionArn: 'compare',
-};
-
 /**
  * Object keys by what they hold (the layout of src/store/ports.ts sweepKeys), as IAM resource
  * patterns under the bucket. Each function gets exactly the ones it reads or writes.
  */
-export const KEY_PATTERNS = {
+export const KEY_PATTERNS: Record<KeyPattern, string> = {
   spec: 'sweeps/*/spec.json',
   manifest: 'sweeps/*/manifest.json',
   /** Checkpoints and task results. */
@@ -74,60 +74,10 @@ export const KEY_PATTERNS = {
   anySweepKey: 'sweeps/*',
   /** Baseline files of reproducibility runs (config.ts BASELINE_PREFIX). */
   baselines: `${BASELINE_PREFIX}*`,
-} as const;
-export type KeyPattern = keyof typeof KEY_PATTERNS;
-
-/** What each function does with the stores; the stack turns this into its role's policy. */
-export const ACCESS: Record<
-  FunctionId,
-  { dynamodb: string[]; s3Read: KeyPattern[]; s3Write: KeyPattern[]; s3Delete?: KeyPattern[]; listBucket: boolean }
-> = {
-  // Writes the spec and the manifest, creates the task and sweep records; a resume that restarts
-  // tasks resets their records and deletes their checkpoints, results and epoch rows.
-  plan: {
-    dynamodb: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:BatchWriteItem'],
-    s3Read: [],
-    s3Write: ['spec', 'manifest'],
-    s3Delete: ['tasks'],
-    listBucket: false,
-  },
-  // Resumes from a checkpoint if there is one (ListBucket: a missing key reads as 404, not 403),
-  // writes epoch rows in batches, the next checkpoint and the task result; when the sweep prunes,
-  // reads its references' rows at a rung (BatchGetItem).
-  train: {
-    dynamodb: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem', 'dynamodb:BatchGetItem'],
-    s3Read: ['tasks'],
-    s3Write: ['tasks'],
-    listBucket: true,
-  },
-  // Marks one task FAILED.
-  recordFailure: { dynamodb: ['dynamodb:UpdateItem'], s3Read: [], s3Write: [], listBucket: false },
-  // Reads the spec, the task records and their epoch rows (and settles open pruning rungs:
-  // BatchGetItem, UpdateItem); writes plots, summary and report.
-  aggregate: {
-    dynamodb: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'dynamodb:BatchGetItem'],
-    s3Read: ['anySweepKey'],
-    s3Write: ['summary', 'report', 'plots'],
-    listBucket: true,
-  },
-  // Snapshots the run and its baseline (an earlier sweep, or a file under baselines/), records the
-  // verdict, writes repro.json and renders the report again (with its figures) with the verdict.
-  compare: {
-    dynamodb: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem'],
-    s3Read: ['anySweepKey', 'baselines'],
-    s3Write: ['repro', 'report', 'plots'],
-    listBucket: true,
-  },
 };
 
-/** Construct ids of the functions (their logical ids start with these). */
-export const FUNCTION_CONSTRUCT_IDS: Record<FunctionId, string> = {
-  plan: 'PlanFunction',
-  train: 'TrainFunction',
-  recordFailure: 'RecordFailureFunction',
-  aggregate: 'AggregateFunction',
-  compare: 'CompareFunction',
-};
+/** What each function does with the stores (its step's entry in src/workflow-steps.ts); the stack turns this into its role's policy. */
+export const ACCESS: Record<FunctionId, StepAccess> = perStep((fn) => STEPS[fn].access);
 
 export interface FloodsweepStackProps extends StackProps {
   settings: StackSettings;
@@ -214,29 +164,21 @@ export class FloodsweepStack extends Stack {
 
     /* -------------------------------------------------------------- functions */
     const storeEnvironment = { [ENV_NAMES.table]: this.table.tableName, [ENV_NAMES.bucket]: this.bucket.bucketName };
-    const epochsEnvironment: Record<string, string> =
-      settings.epochsPerCall === undefined ? {} : { [ENV_NAMES.epochsPerCall]: String(settings.epochsPerCall) };
-    this.functions = {
-      plan: this.zipFunction('plan', settings.plan, settings, {
-        ...storeEnvironment,
-        [ENV_NAMES.maxConcurrency]: String(settings.maxConcurrency),
-      }),
-      train:
-        settings.trainRuntime === 'container'
-          ? this.containerTrainFunction(settings, { ...storeEnvironment, ...epochsEnvironment, [ENV_NAMES.backend]: 'tfjs-node' })
-          : this.zipFunction('train', settings.train, settings, {
-              ...storeEnvironment,
-              ...epochsEnvironment,
-              [ENV_NAMES.backend]: 'wasm',
-              ...runtimeFileEnvironment('train'),
-            }),
-      recordFailure: this.zipFunction('recordFailure', settings.recordFailure, settings, storeEnvironment),
-      aggregate: this.zipFunction('aggregate', settings.aggregate, settings, {
-        ...storeEnvironment,
-        ...runtimeFileEnvironment('aggregate'),
-      }),
-      compare: this.zipFunction('compare', settings.compare, settings, storeEnvironment),
+    const settingEnvironment: Record<SettingVariable, Record<string, string>> = {
+      maxConcurrency: { [ENV_NAMES.maxConcurrency]: String(settings.maxConcurrency) },
+      epochsPerCall: settings.epochsPerCall === undefined ? {} : { [ENV_NAMES.epochsPerCall]: String(settings.epochsPerCall) },
     };
+    const environmentOf = (fn: FunctionId): Record<string, string> =>
+      Object.assign({ ...storeEnvironment }, ...STEPS[fn].settings.map((name: SettingVariable) => settingEnvironment[name]));
+    this.functions = Object.fromEntries(
+      FUNCTION_IDS.map((fn) => {
+        if (fn === 'train' && settings.trainRuntime === 'container') {
+          return [fn, this.containerTrainFunction(settings, { ...environmentOf(fn), [ENV_NAMES.backend]: 'tfjs-node' })];
+        }
+        const backend: Record<string, string> = fn === 'train' ? { [ENV_NAMES.backend]: 'wasm' } : {};
+        return [fn, this.zipFunction(fn, settings[fn], settings, { ...environmentOf(fn), ...backend, ...runtimeFileEnvironment(fn) })];
+      }),
+    ) as Record<FunctionId, lambda.Function>;
 
     /* --------------------------------------------------------------- alerts */
     // Failed executions (EventBridge rule below) and reproducibility drift (the workflow's NotifyDrift).
@@ -272,7 +214,7 @@ export class FloodsweepStack extends Stack {
       // Service integration ARNs (arn:<partition>:states:::s3:getObject) follow the stack's partition.
       Partition: Aws.PARTITION,
     };
-    for (const [name, fn] of Object.entries(WORKFLOW_FUNCTIONS)) definitionSubstitutions[name] = this.functions[fn].functionArn;
+    for (const fn of FUNCTION_IDS) definitionSubstitutions[functionArnSubstitution(fn)] = this.functions[fn].functionArn;
     this.stateMachine = new sfn.StateMachine(this, 'SweepStateMachine', {
       stateMachineType: sfn.StateMachineType.STANDARD,
       definitionBody: sfn.DefinitionBody.fromFile(WORKFLOW_FILE),
@@ -327,8 +269,8 @@ export class FloodsweepStack extends Stack {
     });
     logGroup.grantWrite(role);
     const access = ACCESS[fn];
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: access.dynamodb, resources: [this.table.tableArn] }));
-    const objectArns = (patterns: KeyPattern[]) => patterns.map((pattern) => this.bucket.arnForObjects(KEY_PATTERNS[pattern]));
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: [...access.dynamodb], resources: [this.table.tableArn] }));
+    const objectArns = (patterns: readonly KeyPattern[]) => patterns.map((pattern) => this.bucket.arnForObjects(KEY_PATTERNS[pattern]));
     if (access.s3Read.length > 0) {
       role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: objectArns(access.s3Read) }));
     }
@@ -368,11 +310,11 @@ export class FloodsweepStack extends Stack {
     settings: StackSettings,
     environment: Record<string, string>,
   ): NodejsFunction {
-    const id = FUNCTION_CONSTRUCT_IDS[fn];
+    const id = functionConstructId(fn);
     const logGroup = this.functionLogGroup(id, settings.logRetentionDays);
     const zip = new NodejsFunction(this, id, {
-      description: `floodsweep ${fn} (${FUNCTION_ENTRIES[fn]})`,
-      entry: path.join(PROJECT_ROOT, FUNCTION_ENTRIES[fn]),
+      description: `floodsweep ${fn} (${STEPS[fn].handler})`,
+      entry: path.join(PROJECT_ROOT, STEPS[fn].handler),
       handler: HANDLER,
       projectRoot: PROJECT_ROOT,
       depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
@@ -395,7 +337,7 @@ export class FloodsweepStack extends Stack {
 
   /** The train handler on tfjs-node (multi-threaded native TensorFlow), built from the project's Dockerfile at deploy time. */
   private containerTrainFunction(settings: StackSettings, environment: Record<string, string>): lambda.DockerImageFunction {
-    const id = FUNCTION_CONSTRUCT_IDS.train;
+    const id = functionConstructId('train');
     const logGroup = this.functionLogGroup(id, settings.logRetentionDays);
     return new lambda.DockerImageFunction(this, id, {
       description: 'floodsweep train (functions/train.ts on tfjs-node, container image)',

@@ -25,11 +25,11 @@ import {
   type StoredCostEstimate,
   storedEstimate,
   type TaskTiming,
-  type TrainRuntime,
 } from './sweep/cost.js';
 import { checkMemory, estimateSweep, localMemoryBudget } from './sweep/resources.js';
 import { expandSpec, type SweepSpec } from './sweep/spec.js';
 import { availableMemory } from './workflow/workers.js';
+import type { TrainRuntime } from './workflow-steps.js';
 
 export interface CostEstimateOptions {
   /** Default us-east-1. */

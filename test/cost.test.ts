@@ -8,12 +8,10 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { DEFAULTS } from '../infra/config.js';
 import { estimateSweepCost } from '../src/cost.js';
 import { runSweep } from '../src/run.js';
 import { openStores } from '../src/store/open.js';
 import {
-  DEPLOYED,
   incurredCost,
   LIST_PRICES,
   lambdaSecondsFactor,
@@ -109,16 +107,6 @@ describe('the estimate on a fixed calibration', () => {
     assert.equal(lambdaSecondsFactor(1769), 1);
     assert.equal(lambdaSecondsFactor(3538), 1);
     close(lambdaSecondsFactor(884.5), 2, 'half a vCPU');
-  });
-
-  test('the deployment defaults it assumes are the stack defaults', () => {
-    assert.deepEqual(DEPLOYED.trainMemoryMb, DEFAULTS.trainMemory);
-    assert.equal(DEPLOYED.trainTimeoutSeconds, DEFAULTS.trainTimeout);
-    assert.equal(DEPLOYED.planMemoryMb, DEFAULTS.planMemory);
-    assert.equal(DEPLOYED.aggregateMemoryMb, DEFAULTS.aggregateMemory);
-    assert.equal(DEPLOYED.recordFailureMemoryMb, DEFAULTS.recordFailureMemory);
-    assert.equal(DEPLOYED.compareMemoryMb, DEFAULTS.compareMemory);
-    assert.equal(DEPLOYED.maxConcurrency, DEFAULTS.maxConcurrency);
   });
 
   test('the spec field execution.maxCostUsd is a positive number of dollars', () => {

@@ -20,7 +20,6 @@ import {
   copyRuntimeFileCommands,
   EXTERNAL_MODULES,
   esbuildOptions,
-  FUNCTION_ENTRIES,
   FUNCTION_IDS,
   type FunctionId,
   IMAGE_EXTERNAL_MODULES,
@@ -29,11 +28,11 @@ import {
   RUNTIME_FILES,
 } from '../infra/bundling.js';
 import { CHECKPOINT_TAG, ConfigError, DEFAULTS, loadSchedules, settingsFromContext } from '../infra/config.js';
-import { ACCESS, type FloodsweepStack, KEY_PATTERNS, PROJECT_ROOT, WORKFLOW_FILE, WORKFLOW_FUNCTIONS } from '../infra/stack.js';
-import { METRICS_TABLE as INFRA_METRICS_TABLE } from '../infra/table.js';
+import { ACCESS, type FloodsweepStack, KEY_PATTERNS, PROJECT_ROOT, WORKFLOW_FILE } from '../infra/stack.js';
 import { ENV_NAMES } from '../src/env-names.js';
-import { createTableInput, METRICS_TABLE } from '../src/store/aws.js';
+import { createTableInput } from '../src/store/aws.js';
 import { sweepKeys } from '../src/store/ports.js';
+import { defaultMemoryMb, functionArnSubstitution, perStep, STEPS } from '../src/workflow-steps.js';
 
 process.env.CDK_DISABLE_CLI_TELEMETRY = 'true';
 
@@ -132,10 +131,6 @@ describe('CDK app: configuration', () => {
     assert.match(cdkJson.app, /\btsx infra\/app\.ts$/);
     assert.equal(cdkJson.context['cli-telemetry'], false);
     assert.equal(cdkJson.versionReporting, false);
-  });
-
-  it('keeps its own copy of the table schema, equal to the store adapter', () => {
-    assert.deepEqual(INFRA_METRICS_TABLE, METRICS_TABLE);
   });
 
   it('rejects bad context values with the key and what is allowed', () => {
@@ -241,7 +236,7 @@ describe('CDK app: bundling options', () => {
       assert.equal(cdk.forceDockerBundling, false);
       assert.equal(api.platform, 'node');
       assert.equal(api.bundle, true);
-      assert.deepEqual(api.entryPoints, [path.join(PROJECT_ROOT, FUNCTION_ENTRIES[fn])]);
+      assert.deepEqual(api.entryPoints, [path.join(PROJECT_ROOT, STEPS[fn].handler)]);
       assert.equal(api.outfile, '/out/index.mjs');
       // NodejsFunction passes the banner as one CLI argument.
       assert.doesNotMatch(BANNER, /["$\n]/);
@@ -355,13 +350,7 @@ for (const [variant, s] of Object.entries(variants)) {
     });
 
     it('runs plan, record-failure, aggregate and compare as Node 22 zip functions with their sizing and environment', () => {
-      const sizing: Record<FunctionId, [number, number]> = {
-        plan: [DEFAULTS.planMemory, DEFAULTS.planTimeout],
-        train: [DEFAULTS.trainMemory[variant as 'zip' | 'container'], DEFAULTS.trainTimeout],
-        recordFailure: [DEFAULTS.recordFailureMemory, DEFAULTS.recordFailureTimeout],
-        aggregate: [DEFAULTS.aggregateMemory, DEFAULTS.aggregateTimeout],
-        compare: [DEFAULTS.compareMemory, DEFAULTS.compareTimeout],
-      };
+      const sizing = perStep((fn) => [defaultMemoryMb(fn, variant as 'zip' | 'container'), STEPS[fn].timeoutSeconds]);
       for (const fn of FUNCTION_IDS) {
         const props = resource(json, ids[fn]).Properties;
         assert.deepEqual([props.MemorySize, props.Timeout], sizing[fn], fn);
@@ -374,8 +363,10 @@ for (const [variant, s] of Object.entries(variants)) {
         assert.equal(props.Handler, 'index.handler', fn);
       }
       assert.equal(resource(json, ids.plan).Properties.Environment.Variables[ENV_NAMES.maxConcurrency], String(DEFAULTS.maxConcurrency));
+      // Aggregate and Compare draw the report's figures with the fonts copied beside their bundles.
       assert.equal(resource(json, ids.aggregate).Properties.Environment.Variables.FLOODSWEEP_FONT_DIR, '/var/task/fonts');
-      assert.equal(DEFAULTS.trainTimeout, 900, 'a training call may use the whole 15 minutes');
+      assert.equal(resource(json, ids.compare).Properties.Environment.Variables.FLOODSWEEP_FONT_DIR, '/var/task/fonts');
+      assert.equal(STEPS.train.timeoutSeconds, 900, 'a training call may use the whole 15 minutes');
     });
 
     it(`runs train ${variant === 'container' ? 'as a tfjs-node container image' : 'as a wasm zip function'}`, () => {
@@ -411,7 +402,7 @@ for (const [variant, s] of Object.entries(variants)) {
         AlertTopicArn: { Ref: s.logicalId(s.stack.alertTopic) },
         Partition: { Ref: 'AWS::Partition' },
       };
-      for (const [name, fn] of Object.entries(WORKFLOW_FUNCTIONS)) expected[name] = { 'Fn::GetAtt': [ids[fn], 'Arn'] };
+      for (const fn of FUNCTION_IDS) expected[functionArnSubstitution(fn)] = { 'Fn::GetAtt': [ids[fn], 'Arn'] };
       assert.deepEqual(substitutions, expected);
       const used = new Set([...workflowText.matchAll(/\$\{(\w+)\}/g)].map((m) => m[1]));
       assert.deepEqual([...used].sort(), Object.keys(expected).sort(), 'every placeholder is substituted, and nothing else');

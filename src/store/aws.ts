@@ -30,6 +30,7 @@ import {
   type TaskStatus,
 } from '../sweep/records.js';
 import { awsClientSettings } from './aws-settings.js';
+import { METRICS_TABLE } from './metrics-table.js';
 import {
   type ArtifactStore,
   type MetricsStore,
@@ -58,20 +59,6 @@ import {
   validateSweep,
   validateTask,
 } from './records.js';
-
-/**
- * The metrics table: one table, on-demand, all string keys. The `byCreated` index lists sweeps
- * newest first. The CDK stack and the tests create the table from this description.
- */
-export const METRICS_TABLE = {
-  partitionKey: { name: 'pk', type: 'S' },
-  sortKey: { name: 'sk', type: 'S' },
-  byCreatedIndex: {
-    indexName: 'byCreated',
-    partitionKey: { name: 'gsi1pk', type: 'S' },
-    sortKey: { name: 'gsi1sk', type: 'S' },
-  },
-} as const;
 
 export function createTableInput(tableName: string): CreateTableCommandInput {
   const { partitionKey, sortKey, byCreatedIndex } = METRICS_TABLE;

@@ -6,6 +6,15 @@
  */
 import { z } from 'zod';
 import { ConfigError, describeIssues, type TaskConfig } from '../flooding/config.js';
+import {
+  DEFAULT_MAX_CONCURRENCY,
+  defaultMemoryMb,
+  STEP_IDS,
+  STEPS,
+  type StepDefinition,
+  type SweepUsage,
+  type TrainRuntime,
+} from '../workflow-steps.js';
 import type { SweepRecord, TaskRecord } from './records.js';
 import type { PlannedTask, SweepSpec } from './spec.js';
 
@@ -55,21 +64,11 @@ export const LIST_PRICES: PriceTable = {
 };
 export const DEFAULT_REGION = 'us-east-1';
 
-export const TRAIN_RUNTIMES = ['container', 'zip'] as const;
-export type TrainRuntime = (typeof TRAIN_RUNTIMES)[number];
-
-/**
- * The deployed stack's defaults (infra/config.ts DEFAULTS, which may not be imported from here;
- * test/cost.test.ts checks that the two agree).
- */
+/** The deployed stack's defaults, from the workflow's steps (src/workflow-steps.ts). */
 export const DEPLOYED = {
-  trainMemoryMb: { container: 3538, zip: 1769 } as Record<TrainRuntime, number>,
-  trainTimeoutSeconds: 900,
-  planMemoryMb: 1024,
-  aggregateMemoryMb: 2048,
-  recordFailureMemoryMb: 256,
-  compareMemoryMb: 1024,
-  maxConcurrency: 100,
+  trainMemoryMb: { container: defaultMemoryMb('train', 'container'), zip: defaultMemoryMb('train', 'zip') } as Record<TrainRuntime, number>,
+  trainTimeoutSeconds: STEPS.train.timeoutSeconds,
+  maxConcurrency: DEFAULT_MAX_CONCURRENCY,
 };
 
 /** Lambda allocates CPU in proportion to memory: one full vCPU at 1,769 MB (up to 6 at 10,240 MB). */
@@ -85,15 +84,12 @@ export function lambdaSecondsFactor(memoryMb: number): number {
 }
 
 /**
- * Assumptions the records cannot tell (documented in docs/cloud.md). Start-up (INIT) of a new
- * execution environment is billed for both zip and container functions since August 2025.
+ * Assumptions the records cannot tell (documented in docs/cloud.md; the seconds of the steps other
+ * than Train are in src/workflow-steps.ts). Start-up (INIT) of a new execution environment is
+ * billed for both zip and container functions since August 2025.
  */
 export const ASSUMED = {
   initSeconds: { container: 5, zip: 2 } as Record<TrainRuntime, number>,
-  planSeconds: (tasks: number) => 1 + 0.002 * tasks,
-  aggregateSeconds: (tasks: number, figures: number) => 2 + 0.01 * tasks + 0.5 * figures,
-  recordFailureSeconds: 0.2,
-  compareSeconds: 2,
   /** A task item (its config, final metrics and usage) is 1-2 KB: 2 write units per put or update. */
   taskItemWriteUnits: 2,
   /** A task item read strongly consistent is under 4 KB: 1 read unit; a listing reads 2 KB per task. */
@@ -202,16 +198,13 @@ export function priceSweep(shape: SweepShape, prices: RegionPrices): CostBreakdo
   const coldStarts = Math.min(taskCount, shape.concurrency);
   const initSeconds = ASSUMED.initSeconds[shape.runtime];
   const meanMemoryMb = taskCount === 0 ? 0 : sum((task) => task.memoryMb) / taskCount;
+  const steps = otherSteps(shape.runtime, { tasks: taskCount, failed, figures, repro });
   const gbSeconds =
     sum((task) => (task.seconds * task.memoryMb) / 1024) +
     (coldStarts * initSeconds * meanMemoryMb) / 1024 +
-    (ASSUMED.planSeconds(taskCount) * DEPLOYED.planMemoryMb +
-      ASSUMED.aggregateSeconds(taskCount, figures) * DEPLOYED.aggregateMemoryMb +
-      failed * ASSUMED.recordFailureSeconds * DEPLOYED.recordFailureMemoryMb +
-      (repro ? ASSUMED.compareSeconds * DEPLOYED.compareMemoryMb : 0)) /
-      1024;
+    steps.reduce((total, step) => total + step.invocations * step.seconds * step.memoryMb, 0) / 1024;
   const calls = sum((task) => task.calls);
-  const requests = calls + 2 + failed + (repro ? 1 : 0);
+  const requests = calls + steps.reduce((total, step) => total + step.invocations, 0);
   // Parent: Plan, TrainAll, Aggregate, ReproducibilityRun?, Done (+ Compare, Reproduced? for repro
   // runs). Each child: Train and TaskDone? per call, then TaskDone (or RecordFailure).
   const transitions = 5 + (repro ? 2 : 0) + 2 * calls + taskCount;
@@ -250,11 +243,19 @@ export function priceSweep(shape: SweepShape, prices: RegionPrices): CostBreakdo
   const dominant = lines.reduce((most, l) => (l.costUsd > most.costUsd ? l : most)).service;
   const taskSeconds = tasks.map((task, index) => task.seconds + (index < coldStarts ? initSeconds : 0));
   const wallSeconds =
-    ASSUMED.planSeconds(taskCount) +
     makespan(taskSeconds, shape.concurrency) +
-    ASSUMED.aggregateSeconds(taskCount, figures) +
-    (repro ? ASSUMED.compareSeconds : 0);
+    steps.reduce((total, step) => total + (step.addsToWallTime ? step.invocations * step.seconds : 0), 0);
   return { lines, totalUsd: lines.reduce((total, l) => total + l.costUsd, 0), dominant, wallSeconds };
+}
+
+/** The usage of every step but Train (whose usage is per task), on its deployed memory. */
+function otherSteps(runtime: TrainRuntime, usage: SweepUsage) {
+  return STEP_IDS.flatMap((id) => {
+    const { cost }: StepDefinition = STEPS[id];
+    if (!cost) return [];
+    const invocations = cost.invocations(usage);
+    return [{ invocations, seconds: cost.seconds(usage), memoryMb: defaultMemoryMb(id, runtime), addsToWallTime: cost.addsToWallTime }];
+  });
 }
 
 /** The Map starts items in order, each on the first free slot. */

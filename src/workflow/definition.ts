@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { functionArnSubstitution, STEP_IDS } from '../workflow-steps.js';
 
 /**
  * The sweep workflow's one definition, shared by both executors: CDK deploys it with
@@ -7,14 +8,8 @@ import { readFileSync } from 'node:fs';
  */
 export const WORKFLOW_DEFINITION_FILE = new URL('../../src/workflow/definition.asl.json', import.meta.url);
 
-/** The function ARNs the definition refers to, by substitution name: the same names CDK fills in. */
-export const FUNCTION_SUBSTITUTIONS = [
-  'PlanFunctionArn',
-  'TrainFunctionArn',
-  'RecordFailureFunctionArn',
-  'AggregateFunctionArn',
-  'CompareFunctionArn',
-] as const;
+/** The function ARNs the definition refers to, by substitution name (one per step): the same names CDK fills in. */
+export const FUNCTION_SUBSTITUTIONS = STEP_IDS.map(functionArnSubstitution);
 
 export interface WorkflowDefinition {
   StartAt: string;

@@ -3,12 +3,11 @@ import { z } from 'zod';
 import { FloodsweepError } from '../errors.js';
 import type { BackendName, BackendRequest } from '../flooding/names.js';
 import { removeInterruptedWrites } from '../store/local.js';
-import { openStores, type StoreConfig } from '../store/open.js';
+import { openStores, type StoreConfig, type Stores } from '../store/open.js';
 import { checkMemory, estimateSweep, localMemoryBudget } from '../sweep/resources.js';
 import { expandSpec, validateSpec } from '../sweep/spec.js';
-import { aggregate } from './aggregate.js';
+import { functionArnSubstitution, STEP_IDS, STEPS, type StepId } from '../workflow-steps.js';
 import { CloudLimitError, checkLambdaPayload, checkStatePayload, HistoryCounter } from './cloud-limits.js';
-import { compare } from './compare.js';
 import { loadWorkflowDefinition, toLocalDefinition, trainStateTimeoutSeconds, type WorkflowDefinition } from './definition.js';
 import { executionNameFor, sweepIdOf } from './names.js';
 import {
@@ -84,15 +83,21 @@ const LOCAL_ARN = (name: string) => `arn:aws:lambda:us-east-1:000000000000:funct
 /** The shipped definition with local ARNs for its substitutions. */
 export function localWorkflowDefinition(): WorkflowDefinition {
   return loadWorkflowDefinition({
-    PlanFunctionArn: LOCAL_ARN('plan'),
-    TrainFunctionArn: LOCAL_ARN('train'),
-    RecordFailureFunctionArn: LOCAL_ARN('record-failure'),
-    AggregateFunctionArn: LOCAL_ARN('aggregate'),
-    CompareFunctionArn: LOCAL_ARN('compare'),
+    ...Object.fromEntries(STEP_IDS.map((id) => [functionArnSubstitution(id), LOCAL_ARN(STEPS[id].module)])),
     ArtifactBucket: 'local',
     AlertTopicArn: 'arn:aws:sns:us-east-1:000000000000:floodsweep-alerts',
     Partition: 'aws',
   });
+}
+
+type StepFunction = (stores: Stores, event: unknown) => Promise<unknown>;
+
+/** A step's function, from the module its entry in src/workflow-steps.ts names (loaded when a run first calls it). */
+async function loadStep(id: StepId): Promise<StepFunction> {
+  const { module, run } = STEPS[id];
+  const exported = ((await import(`./${module}.js`)) as Record<string, unknown>)[run];
+  if (typeof exported !== 'function') throw new Error(`workflow step ${id}: ./${module}.js exports no function ${run}`);
+  return exported as StepFunction;
 }
 
 /**
@@ -164,6 +169,10 @@ export function runWorkflowLocally(
     await options.onPlanned?.(planned, backend, pool.size);
     return planned;
   });
+  // Every state of a step runs its function in process; Plan, Train and RecordFailure below also report progress.
+  const stepHandlers = Object.fromEntries(
+    STEP_IDS.flatMap((id) => STEPS[id].states.map((state) => [state, lambda(state, async (event) => (await loadStep(id))(stores, event))])),
+  );
   const executionName = executionNameFor(input.sweepId);
   const execution = machine.run(asJson(input), {
     context: {
@@ -171,6 +180,7 @@ export function runWorkflowLocally(
     },
     overrides: {
       taskResourceLocalHandlers: {
+        ...stepHandlers,
         Plan: async (event) => {
           const planned = parsePayload(planOutputSchema, await planLambda(event), 'Plan output');
           // The local translation's items (the cloud's ItemReader reads them from S3): not part of the Lambda's response.
@@ -195,9 +205,6 @@ export function runWorkflowLocally(
           if (recorded.taskId) options.onTaskEnd?.(recorded.taskId, 'failed');
           return recorded;
         }),
-        MarkSweepFailed: lambda('MarkSweepFailed', (event) => recordFailure(stores, event)),
-        Aggregate: lambda('Aggregate', (event) => aggregate(stores, event)),
-        Compare: lambda('Compare', (event) => compare(stores, event)),
         NotifyDrift: lambda('NotifyDrift', async (event) => {
           const { Subject, Message } = parsePayload(alertSchema, event, 'NotifyDrift input');
           options.onAlert?.(Subject, Message);

@@ -1,6 +1,7 @@
 /**
- * The metrics table's key schema, as the stack creates it. infra/ imports no src/ runtime code, so
- * this is a copy of METRICS_TABLE in src/store/aws.ts; test/infra.test.ts asserts the two are equal.
+ * The metrics table: one table, on-demand, all string keys. The `byCreated` index lists sweeps
+ * newest first. The AWS store (store/aws.ts), the CDK stack and the tests create the table from
+ * this description; it imports nothing, so infra/ can read it.
  */
 export const METRICS_TABLE = {
   partitionKey: { name: 'pk', type: 'S' },
