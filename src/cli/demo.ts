@@ -13,7 +13,7 @@ import {
   resourceSettings,
 } from './options.js';
 import { checkOutputDir } from './stores.js';
-import { runWithProgress } from './sweep.js';
+import { runTarget, runWithProgress } from './sweep.js';
 
 /** The original demo's two settings (run_demo_synth.py), as sweep specs. */
 const DEMO_SPECS = {
@@ -62,7 +62,7 @@ interface DemoOptions extends ResourceFlags {
 }
 
 function parseSetting(value: string): SettingName {
-  if (value in DEMO_SPECS) return value as SettingName;
+  if (Object.hasOwn(DEMO_SPECS, value)) return value as SettingName;
   throw new InvalidArgumentError(`expected one of ${Object.keys(DEMO_SPECS).join(', ')}.`);
 }
 
@@ -84,11 +84,12 @@ async function runDemo(options: DemoOptions): Promise<void> {
       evalEvery: options.evalEvery ?? demo.training?.evalEvery,
     },
   });
+  checkOutputDir('--out', options.out);
   const outDir = resolve(options.out);
-  checkOutputDir('--out', outDir);
   const results = join(outDir, 'results');
   const { summary, reportLocation } = await runWithProgress(
     { results },
+    await runTarget({ results }),
     { backend, ...resourceSettings(options), epochsPerCall: spec.training?.epochs },
     (runOptions) => runSweep(spec, runOptions),
   );

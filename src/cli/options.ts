@@ -3,6 +3,7 @@ import { MAX_RANGE_VALUES, readEnvironment } from '../env.js';
 import { UsageError } from '../errors.js';
 import type { TaskConfig, TaskConfigInput } from '../flooding/config.js';
 import { BACKENDS, type BackendRequest, DATASET_NAMES, isBackendRequest } from '../flooding/names.js';
+import { ID_RULE, isValidId } from '../store/ports.js';
 
 export function parseNumber(value: string): number {
   const n = Number(value);
@@ -20,6 +21,12 @@ export function parsePositiveInteger(value: string): number {
   const n = parseInteger(value);
   if (n < 1) throw new InvalidArgumentError('expected a whole number >= 1.');
   return n;
+}
+
+/** A sweep or task id given by a flag, checked as the stores check ids: `--resume ''` names no sweep, it does not start a new one. */
+export function parseId(value: string): string {
+  if (!isValidId(value)) throw new InvalidArgumentError(`not an id; ${ID_RULE}.`);
+  return value;
 }
 
 /** "0,1,2" or "0-4" (inclusive) -> [0, 1, 2] / [0, 1, 2, 3, 4]. */

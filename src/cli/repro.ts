@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { addBackendOption, addResourceOptions, backendRequest, type ResourceFlags, resourceSettings } from './options.js';
 import { addStoreOptions, checkOutputFile, type StoreOptions } from './stores.js';
-import { openFor, runWithProgress } from './sweep.js';
+import { openFor, runTarget, runWithProgress } from './sweep.js';
 
 const exitCodeOf = (verdict: string) => (verdict === 'REPRODUCED' ? 0 : 1);
 
@@ -23,7 +23,8 @@ export function registerRepro(program: Command): void {
   run.action(async (reproSpecPath: string, options: StoreOptions & ResourceFlags & { out?: string; backend?: string; json?: boolean }) => {
     const backend = backendRequest(options.backend);
     const { runReproducibility } = await import('../run.js');
-    const result = await runWithProgress(options, { backend, ...resourceSettings(options) }, (runOptions) =>
+    const target = await runTarget(options);
+    const result = await runWithProgress(options, target, { backend, ...resourceSettings(options) }, (runOptions) =>
       runReproducibility(reproSpecPath, runOptions),
     );
     process.stdout.write(

@@ -5,7 +5,7 @@ import { DEFAULT_EPOCHS_PER_CALL, DEFAULT_MAX_TASKS, DEFAULT_RESULTS_DIR, DEFAUL
 import { EXIT_INTERRUPTED, EXIT_TERMINATED, UsageError } from '../errors.js';
 import type { EpochMetrics } from '../flooding/metrics.js';
 import type { ResumeFindings, RunSweepOptions, SweepRunResult } from '../run.js';
-import type { StoreConfig, Stores } from '../store/open.js';
+import type { Stores } from '../store/open.js';
 import type { SweepSummary } from '../sweep/aggregate.js';
 import type { StoredCostEstimate } from '../sweep/cost.js';
 import type { SweepRecord, TaskRecord } from '../sweep/records.js';
@@ -17,6 +17,7 @@ import {
   addBackendOption,
   addResourceOptions,
   backendRequest,
+  parseId,
   parsePositiveInteger,
   type ResourceFlags,
   resourceSettings,
@@ -71,11 +72,12 @@ export function registerSweep(program: Command): void {
     .option(
       '--resume <sweepId>',
       'finish an interrupted or failed sweep: only the missing work runs, from checkpoints (a spec given too must be its own)',
+      parseId,
     )
     .option(
       '--restart-task <taskIds>',
       'with --resume: retrain these tasks from scratch, dropping their checkpoints and epoch rows (repeatable, or comma-separated)',
-      (value: string, previous: string[] = []) => [...previous, ...value.split(',').filter((taskId) => taskId !== '')],
+      (value: string, previous: string[] = []) => [...previous, ...value.split(',').map(parseId)],
     )
     .option('--restart-failed', 'with --resume: retrain every failed task from scratch')
     .option('--max-tasks <n>', `refuse sweeps above n tasks (default ${DEFAULT_MAX_TASKS})`, parsePositiveInteger)
@@ -107,14 +109,16 @@ export function registerSweep(program: Command): void {
     }
     if (options.maxCost !== undefined && !options.cloud) throw new UsageError('--max-cost: only with --cloud; a local run costs nothing');
     const backend = backendRequest(options.backend);
+    // Every flag, store name and path is checked before the calibration of the estimate trains anything.
+    const target = await runTarget(options);
     const { loadSpecFile } = await import('../input-files.js');
     const spec = specPath ? loadSpecFile(specPath) : undefined;
-    // A resumed sweep keeps the estimate it started with.
     // A resumed sweep keeps the estimate it started with.
     const costEstimate = spec && !options.resume ? await estimateBeforeRun(spec, options) : undefined;
     const { resumeSweep, runSweep } = await import('../run.js');
     const result = await runWithProgress(
       options,
+      target,
       {
         backend,
         ...resourceSettings(options),
@@ -403,12 +407,22 @@ export async function openFor(options: StoreOptions) {
   return openStores(await storeConfig(options, 'reading'));
 }
 
+/** Where a run goes, as its flags say: checked (paths, store names, the stack) before anything is estimated, trained or written. */
+export async function runTarget(flags: StoreOptions & { out?: string }): Promise<Pick<RunSweepOptions, 'cloud' | 'stores'>> {
+  if (flags.out !== undefined && !flags.cloud)
+    throw new UsageError('--out: only with --cloud (where the results are copied); the local results directory is --results');
+  if (flags.out !== undefined) checkOutputDir('--out', flags.out);
+  if (flags.cloud) return { cloud: { target: await cloudTarget(flags), downloadDir: flags.out ?? DEFAULT_RESULTS_DIR } };
+  return { stores: await storeConfig(flags, 'writing') };
+}
+
 /**
- * Runs a sweep (or a reproducibility run) where the flags say, with a progress line on stderr.
+ * Runs a sweep (or a reproducibility run) at `target` (from runTarget), with a progress line on stderr.
  * Ctrl-C stops a local run and says how to resume it; for a cloud run it stops only the following.
  */
 export async function runWithProgress<T extends SweepRunResult>(
-  flags: StoreOptions & { out?: string },
+  flags: StoreOptions,
+  { cloud, stores }: Pick<RunSweepOptions, 'cloud' | 'stores'>,
   settings: Pick<
     RunSweepOptions,
     | 'backend'
@@ -423,11 +437,6 @@ export async function runWithProgress<T extends SweepRunResult>(
   >,
   start: (options: RunSweepOptions) => Promise<T>,
 ): Promise<T> {
-  if (flags.out !== undefined && !flags.cloud)
-    throw new UsageError('--out: only with --cloud (where the results are copied); the local results directory is --results');
-  if (flags.out !== undefined) checkOutputDir('--out', flags.out);
-  const cloud = flags.cloud ? { target: await cloudTarget(flags), downloadDir: flags.out ?? DEFAULT_RESULTS_DIR } : undefined;
-  const stores: StoreConfig | undefined = cloud ? undefined : await storeConfig(flags, 'writing');
   const progress = new ProgressLine();
   const eta = new Eta();
   const started = Date.now();

@@ -76,17 +76,19 @@ export class StoreError extends FloodsweepError {
 }
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+export const ID_RULE = "use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit";
 
 /**
  * Ids (sweep, task, repro name) become path segments and parts of DynamoDB sort keys
  * joined with '#', so they are limited to a portable alphabet.
  */
+export function isValidId(id: unknown): id is string {
+  return typeof id === 'string' && ID.test(id);
+}
+
 export function validateId(what: string, id: string): string {
-  if (typeof id !== 'string' || !ID.test(id)) {
-    throw new StoreError(
-      'input',
-      `invalid ${what} ${JSON.stringify(id)}: ` + "use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit",
-    );
+  if (!isValidId(id)) {
+    throw new StoreError('input', `invalid ${what} ${JSON.stringify(id)}: ${ID_RULE}`);
   }
   return id;
 }
