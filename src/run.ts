@@ -27,8 +27,8 @@ import {
   followCloudExecution,
   startCloudExecution,
 } from './workflow/cloud-executor.js';
+import { sweepIdOf } from './workflow/execution-names.js';
 import { runWorkflowLocally, WorkflowAbortedError } from './workflow/local-executor.js';
-import { sweepIdOf } from './workflow/names.js';
 import type { CompareOutput, ExecutionInput, ReproBlock } from './workflow/payloads.js';
 import { refuseChangedData } from './workflow/plan.js';
 

@@ -18,8 +18,14 @@ import {
   MAX_LAMBDA_PAYLOAD_BYTES,
   MAX_STATE_PAYLOAD_BYTES,
 } from '../src/workflow/cloud-limits.js';
+import {
+  checkExecutionName,
+  executionNameFor,
+  isExecutionOf,
+  MAX_EXECUTION_NAME,
+  sweepIdOfExecution,
+} from '../src/workflow/execution-names.js';
 import { localWorkflowDefinition, runWorkflowLocally } from '../src/workflow/local-executor.js';
-import { checkExecutionName, executionNameFor, isExecutionOf, MAX_EXECUTION_NAME, sweepIdOfExecution } from '../src/workflow/names.js';
 
 /** 3,000 trivial tasks (1 epoch of 8 samples, a linear model): 300 flood levels x 10 seeds. */
 const manyTasks = validateSpec({

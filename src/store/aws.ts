@@ -30,17 +30,6 @@ import {
   type TaskStatus,
 } from '../sweep/records.js';
 import { awsClientSettings } from './aws-settings.js';
-import { METRICS_TABLE } from './metrics-table.js';
-import {
-  type ArtifactStore,
-  type MetricsStore,
-  StoreError,
-  type SweepPatch,
-  type TaskPatch,
-  validateId,
-  validateKey,
-  validatePrefix,
-} from './ports.js';
 import {
   chronologicalKey,
   decodeEpoch,
@@ -58,7 +47,18 @@ import {
   validateRepro,
   validateSweep,
   validateTask,
-} from './records.js';
+} from './encoding.js';
+import { METRICS_TABLE } from './metrics-table.js';
+import {
+  type ArtifactStore,
+  type MetricsStore,
+  StoreError,
+  type SweepPatch,
+  type TaskPatch,
+  validateId,
+  validateKey,
+  validatePrefix,
+} from './ports.js';
 
 export function createTableInput(tableName: string): CreateTableCommandInput {
   const { partitionKey, sortKey, byCreatedIndex } = METRICS_TABLE;

@@ -17,16 +17,6 @@ import {
   type TaskStatus,
 } from '../sweep/records.js';
 import {
-  type ArtifactStore,
-  type MetricsStore,
-  StoreError,
-  type SweepPatch,
-  type TaskPatch,
-  validateId,
-  validateKey,
-  validatePrefix,
-} from './ports.js';
-import {
   decodeEpoch,
   decodeLease,
   decodeRepro,
@@ -43,7 +33,17 @@ import {
   validateRepro,
   validateSweep,
   validateTask,
-} from './records.js';
+} from './encoding.js';
+import {
+  type ArtifactStore,
+  type MetricsStore,
+  StoreError,
+  type SweepPatch,
+  type TaskPatch,
+  validateId,
+  validateKey,
+  validatePrefix,
+} from './ports.js';
 
 /** The metrics store's directory inside the results directory; artifact keys may not use it. */
 const METRICS_DIR = 'metrics';

@@ -16,7 +16,7 @@ import { FloodsweepError, UsageError } from '../errors.js';
 import { awsClientSettings } from '../store/aws-settings.js';
 import type { StoreConfig, Stores } from '../store/open.js';
 import { sweepKeys } from '../store/ports.js';
-import { executionNameFor, isExecutionOf, sweepIdOf } from './names.js';
+import { executionNameFor, isExecutionOf, sweepIdOf } from './execution-names.js';
 import { type CompareOutput, compareOutputSchema, type ExecutionInput, parsePayload } from './payloads.js';
 
 /** The deployed stack a `--cloud` command talks to, from its CloudFormation outputs. */

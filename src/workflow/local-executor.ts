@@ -9,7 +9,7 @@ import { expandSpec, validateSpec } from '../sweep/spec.js';
 import { functionArnSubstitution, STEP_IDS, STEPS, type StepId } from '../workflow-steps.js';
 import { CloudLimitError, checkLambdaPayload, checkStatePayload, HistoryCounter } from './cloud-limits.js';
 import { loadWorkflowDefinition, toLocalDefinition, trainStateTimeoutSeconds, type WorkflowDefinition } from './definition.js';
-import { executionNameFor, sweepIdOf } from './names.js';
+import { executionNameFor, sweepIdOf } from './execution-names.js';
 import {
   type AggregateOutput,
   alertSchema,

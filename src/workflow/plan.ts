@@ -5,7 +5,7 @@ import { sweepKeys } from '../store/ports.js';
 import { referencesOf } from '../sweep/pruning.js';
 import { SWEEP_STATUSES, type TaskRecord } from '../sweep/records.js';
 import { checkSameSpec, expandSpec, type PlannedTask, parseSpecText, type SweepSpec, validateSpec } from '../sweep/spec.js';
-import { sweepIdOfExecution } from './names.js';
+import { sweepIdOfExecution } from './execution-names.js';
 import { type ManifestItem, type PlanInput, type PlanOutput, parsePayload, planInputSchema } from './payloads.js';
 
 export interface PlanOptions {
