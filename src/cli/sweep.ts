@@ -533,12 +533,14 @@ export function formatSummary(summary: SweepSummary, reportLocation: string): st
   return `${lines.join('\n')}\n`;
 }
 
-/** `sweep validate`: one line per csv dataset of the sweep, from the file as training reads it (expandSpec has checked it). */
+/** `sweep validate`: one line per file dataset of the sweep, from the files as training reads them (expandSpec has checked them). */
 async function describeDataFiles(tasks: readonly PlannedTask[]): Promise<string[]> {
   const { inspectCsv } = await import('../flooding/datasets.js');
+  const { describeArrays, isArrayDataset } = await import('../flooding/array-datasets.js');
   const { canonicalJson } = await import('../flooding/json.js');
   const datasets = new Map(tasks.map(({ config: { dataset } }) => [canonicalJson(dataset), dataset]));
   return [...datasets.values()].flatMap((dataset) => {
+    if (isArrayDataset(dataset)) return [`  data ${describeArrays(dataset)}`];
     if (dataset.name !== 'csv') return [];
     const { file, labelColumn, rows, features, classes, sha256 } = inspectCsv(dataset);
     return [

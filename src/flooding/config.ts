@@ -38,6 +38,32 @@ const syntheticSizes = {
 export const CSV_DELIMITERS = [',', ';', '\t'] as const;
 export const DEFAULT_MAX_CLASSES = 100;
 
+const dataPath = z.string().min(1);
+/** Refuses a label column with more distinct values than this (a feature column named as the label, say). */
+const maxClasses = z.int().min(2).default(DEFAULT_MAX_CLASSES);
+/** The data's content hash, set when a sweep is planned: an edited file makes different tasks. */
+const sha256 = z
+  .string()
+  .regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits (the SHA-256 of the data)')
+  .optional();
+const split = z
+  .strictObject({ train: z.number().gt(0).lt(1), val: z.number().gt(0).lt(1), test: z.number().gt(0).lt(1) })
+  .refine((s) => Math.abs(s.train + s.val + s.test - 1) < 1e-9, 'split fractions must add up to 1')
+  .default({ train: 0.6, val: 0.2, test: 0.2 });
+
+/** Image and array files (IDX, .npy, .npz): the first axis is the sample, labels are integers 0..classes-1. */
+const arrayOptions = {
+  /** Use only the first this many samples of the file (a subset for a quick look or a test). */
+  samples: z.int().min(3).max(LIMITS.samples).optional(),
+  /** Inputs are multiplied by this; `auto` is 1/255 for 8-bit unsigned data (pixels) and 1 otherwise. */
+  scale: z.union([z.literal('auto'), z.number().gt(0)]).default('auto'),
+  standardize: z.boolean().default(false),
+  maxClasses,
+  sha256,
+  split,
+  labelNoise,
+};
+
 export const datasetSchema = z.discriminatedUnion('name', [
   z.strictObject({ name: z.literal('sinusoid2d'), ...syntheticSizes }),
   z.strictObject({ name: z.literal('sinusoid'), dim: z.int().min(2).max(LIMITS.dim).default(10), ...syntheticSizes }),
@@ -50,24 +76,26 @@ export const datasetSchema = z.discriminatedUnion('name', [
   }),
   z.strictObject({
     name: z.literal('csv'),
-    path: z.string().min(1),
+    path: dataPath,
     labelColumn: z.string().min(1),
     delimiter: z.enum(CSV_DELIMITERS, { error: 'must be one of ",", ";" or "\\t" (tab)' }).default(','),
     /** Columns dropped before training (neither features nor label). */
     ignoreColumns: z.array(z.string().min(1)).default([]),
-    /** Refuses a label column with more distinct values than this (a feature column named as the label, say). */
-    maxClasses: z.int().min(2).default(DEFAULT_MAX_CLASSES),
-    /** The file's content hash, set when a sweep is planned: an edited file makes different tasks. */
-    sha256: z
-      .string()
-      .regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits (the SHA-256 of the file)')
-      .optional(),
-    split: z
-      .strictObject({ train: z.number().gt(0).lt(1), val: z.number().gt(0).lt(1), test: z.number().gt(0).lt(1) })
-      .refine((s) => Math.abs(s.train + s.val + s.test - 1) < 1e-9, 'split fractions must add up to 1')
-      .default({ train: 0.6, val: 0.2, test: 0.2 }),
+    maxClasses,
+    sha256,
+    split,
     standardize: z.boolean().default(true),
     labelNoise,
+  }),
+  z.strictObject({ name: z.literal('idx'), inputs: dataPath, labels: dataPath, ...arrayOptions }),
+  z.strictObject({ name: z.literal('npy'), inputs: dataPath, labels: dataPath, ...arrayOptions }),
+  z.strictObject({
+    name: z.literal('npz'),
+    path: dataPath,
+    /** The arrays' names in the file (numpy.savez(path, x=..., y=...)). */
+    inputsKey: z.string().min(1).default('x'),
+    labelsKey: z.string().min(1).default('y'),
+    ...arrayOptions,
   }),
 ]);
 

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute, relative } from 'node:path';
 import { CsvError, parse } from 'csv-parse/sync';
+import { arrayDataset } from './array-datasets.js';
 import type { DatasetConfig } from './config.js';
 import { FloodsweepError } from './errors.js';
 import { Rng } from './rng.js';
@@ -23,6 +24,8 @@ export interface Dataset {
   test: Split;
   dim: number;
   numClasses: number;
+  /** The shape of one sample (e.g. [28, 28] for images) when it has one; `dim` is its product. */
+  sampleShape?: number[];
 }
 
 /** A problem the user can fix (a missing file, a bad column...); the message is one line naming the field. */
@@ -60,6 +63,10 @@ export function makeDataset(config: DatasetConfig, seed: number): Dataset {
       return syntheticDataset(config, config.dim, rng, (n) => gaussianPoints(n, config.dim, config.meanShift, rng));
     case 'csv':
       return csvDataset(config, rng);
+    case 'idx':
+    case 'npy':
+    case 'npz':
+      return arrayDataset(config, rng);
   }
 }
 
@@ -235,10 +242,32 @@ export function inspectCsv(config: ConfigOf<'csv'>): CsvSummary {
 }
 
 function csvDataset(config: ConfigOf<'csv'>, rng: Rng): Dataset {
-  const { values, labelCells, classNames, features: dim, rows: total } = readCsvTable(config);
+  const { values, labelCells, classNames, features: dim } = readCsvTable(config);
   const classIndex = new Map(classNames.map((name, i) => [name, i]));
-  const { nTrain, nVal } = splitSizes(config, total);
+  const labels = Int32Array.from(labelCells, (cell) => classIndex.get(cell)!);
+  return splitTable({ values, dim, labels, numClasses: classNames.length }, config, 'rows', rng);
+}
 
+/** A table of samples as files give it: row-major `values`, one class index per row. */
+export interface Table {
+  values: Float32Array | Float64Array;
+  dim: number;
+  labels: Int32Array;
+  numClasses: number;
+}
+
+/**
+ * Splits a table at random into train, val and test by the config's fractions, standardises it
+ * with the training split's column statistics when asked, and adds label noise to each split.
+ */
+export function splitTable(
+  { values, dim, labels, numClasses }: Table,
+  config: { split: { train: number; val: number }; standardize: boolean; labelNoise: number },
+  unit: string,
+  rng: Rng,
+): Pick<Dataset, 'train' | 'val' | 'test' | 'dim' | 'numClasses'> {
+  const total = labels.length;
+  const { nTrain, nVal } = splitSizes(config.split, total, unit);
   const order = rng.permutation(total);
   const trainRows = order.subarray(0, nTrain);
   const { mean, std } = config.standardize ? columnStats(values, dim, trainRows) : identityStats(dim);
@@ -248,23 +277,24 @@ function csvDataset(config: ConfigOf<'csv'>, rng: Rng): Dataset {
     const clean = new Int32Array(rowIds.length);
     rowIds.forEach((rowId, i) => {
       for (let j = 0; j < dim; j++) x[i * dim + j] = (values[rowId * dim + j] - mean[j]) / std[j];
-      clean[i] = classIndex.get(labelCells[rowId])!;
+      clean[i] = labels[rowId];
     });
-    return makeSplit(x, dim, clean, classNames.length, config.labelNoise, rng);
+    return makeSplit(x, dim, clean, numClasses, config.labelNoise, rng);
   };
   const train = split(trainRows);
   const val = split(order.subarray(nTrain, nTrain + nVal));
   const test = split(order.subarray(nTrain + nVal));
-  return { train, val, test, dim, numClasses: classNames.length };
+  return { train, val, test, dim, numClasses };
 }
 
-function splitSizes(config: ConfigOf<'csv'>, total: number): { nTrain: number; nVal: number } {
-  const nTrain = countOf(total, config.split.train);
-  const nVal = countOf(total, config.split.val);
+/** The train and validation sizes of `total` samples (`unit`: rows, samples) split by fractions; every split gets at least one. */
+export function splitSizes(split: { train: number; val: number }, total: number, unit: string): { nTrain: number; nVal: number } {
+  const nTrain = countOf(total, split.train);
+  const nVal = countOf(total, split.val);
   const nTest = total - nTrain - nVal;
   if (nTrain < 1 || nVal < 1 || nTest < 1) {
     throw new DatasetError(
-      `dataset.split: ${total} rows split into train/val/test = ${nTrain}/${nVal}/${nTest}; every split needs at least 1 row`,
+      `dataset.split: ${total} ${unit} split into train/val/test = ${nTrain}/${nVal}/${nTest}; every split needs at least 1 of them`,
     );
   }
   return { nTrain, nVal };
@@ -276,7 +306,7 @@ function splitSizes(config: ConfigOf<'csv'>, total: number): { nTrain: number; n
  */
 function readCsvTable(config: ConfigOf<'csv'>): CsvTable {
   const file = describeDataFile(config.path);
-  const bytes = readDataFile(config.path, file);
+  const bytes = readDataFile(config.path, file, 'dataset.path', MAX_CSV_BYTES);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   if (config.sha256 !== undefined && config.sha256 !== sha256) {
     // Planning a sweep sets dataset.sha256, so at training time this means the file was edited since.
@@ -344,24 +374,24 @@ function readCsvTable(config: ConfigOf<'csv'>): CsvTable {
   if (classes.size < 2) {
     throw new DatasetError(`dataset.labelColumn: column ${label} of ${file} has a single class; at least 2 are needed`);
   }
-  splitSizes(config, rows.length);
+  splitSizes(config.split, rows.length, 'rows');
   const classNames = sortClasses([...classes]);
   return { file, labelColumn: label, rows: rows.length, features: dim, classes: classNames.length, sha256, values, labelCells, classNames };
 }
 
-/** The file's bytes, refusing anything but a regular file of at most MAX_CSV_BYTES. */
-function readDataFile(path: string, file: string): Buffer {
+/** The file's bytes, refusing anything but a regular file of at most `maxBytes`; `field` names it in messages. */
+export function readDataFile(path: string, file: string, field: string, maxBytes: number): Buffer {
   try {
     // stat before opening: opening a FIFO would block until something writes to it.
     const stats = statSync(path);
-    if (!stats.isFile()) throw new DatasetError(`dataset.path: ${file} is not a regular file`);
-    if (stats.size > MAX_CSV_BYTES) {
-      throw new DatasetError(`dataset.path: ${file} is larger than the limit of ${MAX_CSV_BYTES / 2 ** 20} MiB`);
+    if (!stats.isFile()) throw new DatasetError(`${field}: ${file} is not a regular file`);
+    if (stats.size > maxBytes) {
+      throw new DatasetError(`${field}: ${file} is larger than the limit of ${maxBytes / 2 ** 20} MiB`);
     }
     return readFileSync(path);
   } catch (error) {
     if (error instanceof DatasetError) throw error;
-    throw new DatasetError(`dataset.path: cannot read ${file}: ${describeFsError(error)}`);
+    throw new DatasetError(`${field}: cannot read ${file}: ${describeFsError(error)}`);
   }
 }
 
@@ -423,7 +453,7 @@ function sortClasses(names: string[]): string[] {
  * mean = its value and std 1, exactly: the computed mean of e.g. 0.1s is off by rounding, and
  * dividing that residue by a std near 1e-17 would blow it up.
  */
-function columnStats(values: Float64Array, dim: number, rowIds: Int32Array): { mean: Float64Array; std: Float64Array } {
+function columnStats(values: Float32Array | Float64Array, dim: number, rowIds: Int32Array): { mean: Float64Array; std: Float64Array } {
   const mean = new Float64Array(dim);
   const std = new Float64Array(dim);
   for (let j = 0; j < dim; j++) {

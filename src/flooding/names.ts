@@ -13,4 +13,4 @@ export function isBackendRequest(value: string): value is BackendRequest {
 }
 
 /** The datasets of a task config (`dataset.name`); flooding/config.ts checks it has a schema for each. */
-export const DATASET_NAMES = ['sinusoid2d', 'sinusoid', 'spiral', 'gaussian', 'csv'] as const;
+export const DATASET_NAMES = ['sinusoid2d', 'sinusoid', 'spiral', 'gaussian', 'csv', 'idx', 'npy', 'npz'] as const;

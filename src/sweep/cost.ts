@@ -16,6 +16,7 @@ import {
   type TrainRuntime,
 } from '../workflow-steps.js';
 import type { SweepRecord, TaskRecord } from './records.js';
+import { type DataShape, dataShape } from './resources.js';
 import type { PlannedTask, SweepSpec } from './spec.js';
 
 /** Unit prices of one region, in US dollars. */
@@ -118,16 +119,16 @@ export const WASM_FLOPS_PER_SECOND = 8e9;
 export const SECONDS_PER_STEP = 0.04;
 const SECONDS_PER_CALL = 0.2;
 
-export function flopTiming(config: TaskConfig): TaskTiming | undefined {
-  const { dataset, model, training } = config;
-  if (dataset.name === 'csv') return undefined;
-  const dim = dataset.name === 'sinusoid' || dataset.name === 'gaussian' ? dataset.dim : 2;
-  const classes = 2;
+export function flopTiming(config: TaskConfig, shape: DataShape | undefined = dataShape(config.dataset)): TaskTiming | undefined {
+  const { model, training } = config;
+  if (!shape) return undefined;
+  const { features: dim, classes } = shape;
+  const { train, val, test } = shape.rows;
   const params =
     model.kind === 'linear' ? (dim + 1) * classes : dim * model.width + (model.depth - 1) * model.width ** 2 + (model.width + 1) * classes;
-  const trainFlops = 6 * params * dataset.nTrain;
-  const evalFlops = 2 * params * (dataset.nTrain + dataset.nVal + dataset.nTest);
-  const steps = Math.ceil(dataset.nTrain / training.batchSize);
+  const trainFlops = 6 * params * train;
+  const evalFlops = 2 * params * (train + val + test);
+  const steps = Math.ceil(train / training.batchSize);
   const evaluationsPerEpoch = evaluatedEpochs(config) / training.epochs;
   return {
     secondsPerEpoch: (trainFlops + evaluationsPerEpoch * evalFlops) / WASM_FLOPS_PER_SECOND + steps * SECONDS_PER_STEP,

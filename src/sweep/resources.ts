@@ -1,4 +1,6 @@
+import { inspectArrays, isArrayDataset } from '../flooding/array-datasets.js';
 import { type DatasetConfig, EVAL_ROWS_PER_PASS, type TaskConfig } from '../flooding/config.js';
+import { splitSizes } from '../flooding/datasets.js';
 import { SpecError } from './spec.js';
 
 /**
@@ -29,9 +31,17 @@ export interface DataShape {
 
 /** Synthetic datasets have their shape in the config (datasets.ts generates 2 classes); a CSV file's needs reading it. */
 export function syntheticShape(dataset: DatasetConfig): DataShape | undefined {
-  if (dataset.name === 'csv') return undefined;
+  if (dataset.name === 'csv' || isArrayDataset(dataset)) return undefined;
   const features = dataset.name === 'sinusoid' || dataset.name === 'gaussian' ? dataset.dim : 2;
   return { features, classes: 2, rows: { train: dataset.nTrain, val: dataset.nVal, test: dataset.nTest } };
+}
+
+/** The shape of the data a task trains on: synthetic data's from the config, array files' from the files (read once). */
+export function dataShape(dataset: DatasetConfig): DataShape | undefined {
+  if (!isArrayDataset(dataset)) return syntheticShape(dataset);
+  const { samples, sampleShape, classes } = inspectArrays(dataset);
+  const { nTrain, nVal } = splitSizes(dataset.split, samples, 'samples');
+  return { features: sampleShape.reduce((a, b) => a * b, 1), classes, rows: { train: nTrain, val: nVal, test: samples - nTrain - nVal } };
 }
 
 export interface TaskResources {
@@ -65,7 +75,7 @@ export function evaluatedEpochs({ epochs, evalEvery }: TaskConfig['training']): 
 }
 
 /** Estimates one task; without a shape (a CSV file not read), its data counts as nothing and `dataKnown` is false. */
-export function estimateTask(config: TaskConfig, shape: DataShape | undefined = syntheticShape(config.dataset)): TaskResources {
+export function estimateTask(config: TaskConfig, shape: DataShape | undefined = dataShape(config.dataset)): TaskResources {
   const known = shape ?? { features: 1, classes: 2, rows: { train: 0, val: 0, test: 0 } };
   const parameters = parameterCount(config, known);
   const slots = config.optimizer.name === 'adam' ? 2 : config.optimizer.momentum > 0 ? 1 : 0;
@@ -109,7 +119,7 @@ export interface SweepResources {
 /** Totals over a sweep's tasks; `shapeOf` gives a CSV task's data shape where it is known. */
 export function estimateSweep(
   tasks: ReadonlyArray<{ taskId: string; config: TaskConfig }>,
-  shapeOf: (config: TaskConfig) => DataShape | undefined = (config) => syntheticShape(config.dataset),
+  shapeOf: (config: TaskConfig) => DataShape | undefined = (config) => dataShape(config.dataset),
 ): SweepResources {
   let largest: SweepResources['largest'] | undefined;
   const totals = { epochs: 0, epochSamples: 0, evaluatedEpochs: 0 };

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_MAX_TASKS, MAX_RANGE_VALUES } from '../env.js';
+import { DATA_FILE_FIELDS, inspectArrays, isArrayDataset } from '../flooding/array-datasets.js';
 import {
   ConfigError,
   configHash,
@@ -372,16 +373,22 @@ function countProblems(axes: NamedSampledAxis[]): Problem[] {
 }
 
 /**
- * The spec with every relative csv `path` (in `dataset`, `grid.dataset` or `grid["dataset.path"]`)
+ * The spec with every relative data file path (`path`, `inputs`, `labels` in `dataset`, `grid.dataset` or `grid["dataset.path"]`...)
  * resolved against `dir`, the directory of the spec file: a spec names its data wherever it is run
  * from. The absolute path is what the stored spec, the task configs and so the task ids hold.
  */
 export function resolveDataPaths(spec: SweepSpec, dir: string): SweepSpec {
   const near = (path: unknown) => (typeof path === 'string' && path !== '' ? resolve(dir, path) : path);
+  const fileFields = DATA_FILE_FIELDS.map((field) => `dataset.${field}`);
   const inDataset = (dataset: unknown) =>
-    isPlainObject(dataset) && 'path' in dataset ? { ...dataset, path: near(dataset.path) } : dataset;
+    isPlainObject(dataset)
+      ? {
+          ...dataset,
+          ...Object.fromEntries(DATA_FILE_FIELDS.filter((field) => field in dataset).map((field) => [field, near(dataset[field])])),
+        }
+      : dataset;
   const resolveValues = (key: string, values: unknown[]) =>
-    key === 'dataset' ? values.map(inDataset) : key === 'dataset.path' ? values.map(near) : values;
+    key === 'dataset' ? values.map(inDataset) : fileFields.includes(key) ? values.map(near) : values;
   // A sampled dataset axis can only be a choice among datasets: its values are resolved the same way.
   const grid = Object.fromEntries(
     Object.entries(spec.grid).map(([key, axis]) => [
@@ -568,18 +575,18 @@ interface SampledGroup {
 }
 
 /**
- * A csv dataset's config with the file's content hash: the hash is part of the task id, so an
+ * A file dataset's config with its data's content hash: the hash is part of the task id, so an
  * edited file makes different tasks, and training checks it reads the file that was planned.
  * Reading the file also checks its data, so bad data is refused before a sweep writes anything.
  * `hashes` caches the files read during one expansion.
  */
 function withDataHash(config: TaskConfig, hashes: Map<string, string>): TaskConfig {
   const { dataset } = config;
-  if (dataset.name !== 'csv') return config;
+  if (dataset.name !== 'csv' && !isArrayDataset(dataset)) return config;
   const key = canonicalJson(dataset);
   let sha256 = hashes.get(key);
   if (sha256 === undefined) {
-    sha256 = inspectCsv(dataset).sha256;
+    sha256 = (dataset.name === 'csv' ? inspectCsv(dataset) : inspectArrays(dataset)).sha256;
     hashes.set(key, sha256);
   }
   return { ...config, dataset: { ...dataset, sha256 } };

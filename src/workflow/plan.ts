@@ -1,4 +1,6 @@
 import { UsageError } from '../errors.js';
+import { dataFiles } from '../flooding/array-datasets.js';
+import type { DatasetConfig } from '../flooding/config.js';
 import { DatasetError, describeDataFile } from '../flooding/datasets.js';
 import type { Stores } from '../store/open.js';
 import { sweepKeys } from '../store/ports.js';
@@ -87,20 +89,24 @@ export async function plan(stores: Stores, event: unknown, options: PlanOptions 
 }
 
 /**
- * A csv file edited since the sweep was planned hashes differently, so its tasks would get new
+ * A data file edited since the sweep was planned hashes differently, so its tasks would get new
  * ids and train beside the old ones: a resume is refused instead.
  */
 export function refuseChangedData(sweepId: string, existing: readonly TaskRecord[], planned: readonly PlannedTask[]): void {
+  const filesOf = (dataset: DatasetConfig) => dataFiles(dataset).map(({ path }) => path);
   const plannedHashes = new Map<string, string>();
   for (const { config } of existing) {
-    if (config.dataset.name === 'csv' && config.dataset.sha256) plannedHashes.set(config.dataset.path, config.dataset.sha256);
+    const { sha256 } = config.dataset as { sha256?: string };
+    if (sha256) plannedHashes.set(filesOf(config.dataset).join('\n'), sha256);
   }
   for (const { config } of planned) {
-    if (config.dataset.name !== 'csv') continue;
-    const before = plannedHashes.get(config.dataset.path);
-    if (before !== undefined && before !== config.dataset.sha256) {
+    const files = filesOf(config.dataset);
+    const before = plannedHashes.get(files.join('\n'));
+    const { sha256 } = config.dataset as { sha256?: string };
+    if (before !== undefined && before !== sha256) {
+      const [field] = dataFiles(config.dataset);
       throw new DatasetError(
-        `dataset.path: ${describeDataFile(config.dataset.path)} changed since sweep ${sweepId} was planned (SHA-256 ${before.slice(0, 12)}, now ${config.dataset.sha256?.slice(0, 12)}); restore it, or run the spec as a new sweep`,
+        `dataset.${field.field}: ${files.map(describeDataFile).join(' or ')} changed since sweep ${sweepId} was planned (SHA-256 ${before.slice(0, 12)}, now ${sha256?.slice(0, 12)}); restore it, or run the spec as a new sweep`,
       );
     }
   }
