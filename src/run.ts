@@ -17,7 +17,7 @@ import { readSummary } from './store/summary.js';
 import type { SweepSummary } from './sweep/aggregate.js';
 import type { StoredCostEstimate } from './sweep/cost.js';
 import type { TaskRecord } from './sweep/records.js';
-import { parseBaseline, parseReproSpec } from './sweep/repro.js';
+import { parseBaseline, parseReproSpec, type SweepSnapshot } from './sweep/repro.js';
 import { checkMemory, estimateSweep } from './sweep/resources.js';
 import { checkSameSpec, expandSpec, parseSpecText, resolveDataPaths, type SweepSpec, validateSpec } from './sweep/spec.js';
 import {
@@ -178,9 +178,7 @@ export async function runReproducibility(
   if ('file' in reproSpec.baseline) {
     const baselineFile = near(reproSpec.baseline.file);
     const snapshot = parseBaseline(readInputFile(baselineFile, 'baseline'), baselineFile);
-    const key = `repro/${reproSpec.name}/baseline.json`;
-    await stores.artifacts.put(key, stringifyKeepingNonFinite(snapshot), 'application/json');
-    baseline = { key };
+    baseline = { key: await storeBaseline(stores, reproSpec.name, snapshot) };
   } else {
     if (!(await stores.metrics.getSweep(reproSpec.baseline.sweepId))) {
       throw new UsageError(`baseline.sweepId: sweep "${reproSpec.baseline.sweepId}" not found`);
@@ -190,6 +188,13 @@ export async function runReproducibility(
   const result = await runSweep(spec, { ...options, repro: { name: reproSpec.name, baseline, tolerances: reproSpec.tolerances } });
   if (!result.compare) throw new FloodsweepError('internal', 'the reproducibility run ended without a comparison');
   return { ...result, compare: result.compare };
+}
+
+/** Stores a reproducibility run's baseline file where the workflow's Compare step reads it; returns its key. */
+export async function storeBaseline(stores: Stores, reproName: string, snapshot: SweepSnapshot): Promise<string> {
+  const key = `repro/${reproName}/baseline.json`;
+  await stores.artifacts.put(key, stringifyKeepingNonFinite(snapshot), 'application/json');
+  return key;
 }
 
 /** The spec a sweep was planned with; an unknown sweep id is bad input. */
