@@ -190,9 +190,13 @@ export async function runReproducibility(
   return { ...result, compare: result.compare };
 }
 
-/** Stores a reproducibility run's baseline file where the workflow's Compare step reads it; returns its key. */
+/**
+ * Stores a reproducibility run's baseline file where the workflow's Compare step may read it (its
+ * role reads `baselines/*`, infra/config.ts BASELINE_PREFIX); returns its key. Under `cli/`, so
+ * that it never overwrites a baseline a schedule names (`baselines/<schedule>.json`).
+ */
 export async function storeBaseline(stores: Stores, reproName: string, snapshot: SweepSnapshot): Promise<string> {
-  const key = `repro/${reproName}/baseline.json`;
+  const key = `baselines/cli/${reproName}.json`;
   await stores.artifacts.put(key, stringifyKeepingNonFinite(snapshot), 'application/json');
   return key;
 }

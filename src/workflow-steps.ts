@@ -85,8 +85,9 @@ export interface StepDefinition {
 }
 
 export const STEPS = {
-  // Writes the spec and the manifest, creates the task and sweep records; a resume that restarts
-  // tasks resets their records and deletes their checkpoints, results and epoch rows.
+  // Writes the spec (once: a conditional PutObject, no HEAD) and the manifest, creates the task and
+  // sweep records; a resume reads the stored spec (which exists: no ListBucket needed), and one that
+  // restarts tasks resets their records and deletes their checkpoints, results and epoch rows.
   plan: {
     states: ['Plan'],
     module: 'plan',
@@ -97,7 +98,7 @@ export const STEPS = {
     timeoutSeconds: 600,
     access: {
       dynamodb: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:BatchWriteItem'],
-      s3Read: [],
+      s3Read: ['spec'],
       s3Write: ['spec', 'manifest'],
       s3Delete: ['tasks'],
       listBucket: false,

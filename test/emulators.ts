@@ -20,7 +20,22 @@ const S3rver = require('s3rver') as new (options: {
   address: string;
   silent: boolean;
   directory: string;
-}) => { run(): Promise<AddressInfo>; close(): Promise<void> };
+}) => {
+  run(): Promise<AddressInfo>;
+  close(): Promise<void>;
+  /** Koa's middleware list, composed when the server starts. */
+  middleware: Array<(ctx: KoaContext, next: () => Promise<void>) => Promise<void>>;
+  store: { existsObject(bucket: string, key: string): Promise<boolean> };
+};
+/** The part of a Koa context the If-None-Match emulation uses. */
+interface KoaContext {
+  method: string;
+  path: string;
+  status: number;
+  type: string;
+  body: string;
+  get(header: string): string;
+}
 
 // s3rver knows only this key pair; dynalite accepts any.
 export const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
@@ -39,6 +54,23 @@ export async function startEmulators() {
   await new Promise<void>((listening) => dynamodbServer.listen(0, '127.0.0.1', listening));
   const s3Directory = await mkdtemp(join(tmpdir(), 'floodsweep-s3rver-'));
   const s3Server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: s3Directory });
+  // S3 refuses a PutObject with If-None-Match: * when the key exists (412); s3rver 3.7 ignores the header.
+  s3Server.middleware.unshift(async (ctx, next) => {
+    const [, bucket, ...key] = decodeURIComponent(ctx.path).split('/');
+    if (
+      ctx.method === 'PUT' &&
+      ctx.get('if-none-match') === '*' &&
+      key.length > 0 &&
+      (await s3Server.store.existsObject(bucket, key.join('/')))
+    ) {
+      ctx.status = 412;
+      ctx.type = 'application/xml';
+      ctx.body =
+        '<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message><Condition>If-None-Match</Condition></Error>';
+      return;
+    }
+    return next();
+  });
   const s3Address = await s3Server.run();
   // Counted at the servers, so that requests from worker threads (their own clients) count too.
   const served = { dynamodb: 0, s3: 0 };

@@ -136,7 +136,14 @@ describe('IAM of every workflow step, on the AWS adapters', () => {
     // The checks ran: every step made calls, and S3 and DynamoDB calls were both checked.
     const steps = new Set(iam.calls.map((call) => call.principal));
     assert.deepEqual([...steps].sort(), FUNCTION_IDS.map((fn) => `step ${fn}`).sort());
-    for (const action of ['s3:GetObject', 's3:PutObject', 's3:PutObjectTagging', 's3:DeleteObject', 'dynamodb:Query', 'dynamodb:BatchWriteItem']) {
+    for (const action of [
+      's3:GetObject',
+      's3:PutObject',
+      's3:PutObjectTagging',
+      's3:DeleteObject',
+      'dynamodb:Query',
+      'dynamodb:BatchWriteItem',
+    ]) {
       assert.ok(
         iam.calls.some((call) => call.action === action),
         action,
@@ -149,7 +156,9 @@ describe('IAM of every workflow step, on the AWS adapters', () => {
     await assert.rejects(
       as('recordFailure', () => stores.artifacts.get(key)),
       (error: Error) =>
-        error.message.includes(`step recordFailure is not authorized to perform s3:GetObject on resource arn:aws:s3:::${aws.bucket}/${key}`),
+        error.message.includes(
+          `step recordFailure is not authorized to perform s3:GetObject on resource arn:aws:s3:::${aws.bucket}/${key}`,
+        ),
     );
     // Train may read task keys and list the bucket: its first checkpoint read finds nothing (404), not an error.
     const checkpoint = sweepKeys('iam-denied').taskCheckpoint('t1');

@@ -7,9 +7,10 @@
  * a read of a missing key without s3:ListBucket answers 403, not 404, as S3 does.
  * Not a test file itself: test/iam.test.ts uses it.
  */
-import { runSimulation, type Simulation } from '@cloud-copilot/iam-simulate';
+
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { runSimulation, type Simulation } from '@cloud-copilot/iam-simulate';
 
 export const ACCOUNT = '123456789012';
 export const REGION = 'us-east-1';
@@ -217,39 +218,39 @@ export function enforceIam(
     if (!allowed) denials.push(entry);
     return allowed;
   };
-  const middleware =
-    (service: 's3' | 'dynamodb') =>
-    // biome-ignore lint/suspicious/noExplicitAny: the SDK's middleware types are generic over every command
-    (next: any, context: any) =>
-    async (args: any) => {
-      const principal = options.current();
-      if (!principal) return next(args);
-      const command = context.commandName as string;
-      const resourcePolicy = service === 's3' ? options.bucketPolicy : undefined;
-      for (const request of authorizationsOf(service, command, args.input)) {
-        if (!(await check(principal, request, resourcePolicy))) {
-          throw new AccessDeniedError(
-            service === 's3' ? 'AccessDenied' : 'AccessDeniedException',
-            `${principal.name} is not authorized to perform ${request.action} on resource ${request.resource} (IAM policy of the template, test/iam.ts)`,
-          );
+  const middleware = (service: 's3' | 'dynamodb') => (next: Json, context: Json) => async (args: Json) => {
+    const principal = options.current();
+    if (!principal) return next(args);
+    const command = context.commandName as string;
+    const resourcePolicy = service === 's3' ? options.bucketPolicy : undefined;
+    for (const request of authorizationsOf(service, command, args.input)) {
+      if (!(await check(principal, request, resourcePolicy))) {
+        throw new AccessDeniedError(
+          service === 's3' ? 'AccessDenied' : 'AccessDeniedException',
+          `${principal.name} is not authorized to perform ${request.action} on resource ${request.resource} (IAM policy of the template, test/iam.ts)`,
+        );
+      }
+    }
+    try {
+      return await next(args);
+    } catch (error) {
+      // S3 answers a read of a missing key with 404 only to a caller that may list the bucket.
+      const missing = error instanceof Error && (error.name === 'NoSuchKey' || error.name === 'NotFound');
+      if (service === 's3' && missing && (command === 'GetObjectCommand' || command === 'HeadObjectCommand')) {
+        const list = {
+          action: 's3:ListBucket',
+          resource: `arn:aws:s3:::${args.input.Bucket}`,
+          context: { 'aws:SecureTransport': 'true' },
+        };
+        if (!(await isAllowed(principal, list, resourcePolicy))) {
+          denials.push({ principal: principal.name, action: 's3:ListBucket (missing key answered 403)', resource: list.resource });
+          // A HEAD response has no body: the SDK names its 403 by the status.
+          throw new AccessDeniedError(command === 'HeadObjectCommand' ? 'Forbidden' : 'AccessDenied', 'Access Denied');
         }
       }
-      try {
-        return await next(args);
-      } catch (error) {
-        // S3 answers a read of a missing key with 404 only to a caller that may list the bucket.
-        const missing = error instanceof Error && (error.name === 'NoSuchKey' || error.name === 'NotFound');
-        if (service === 's3' && missing && (command === 'GetObjectCommand' || command === 'HeadObjectCommand')) {
-          const list = { action: 's3:ListBucket', resource: `arn:aws:s3:::${args.input.Bucket}`, context: { 'aws:SecureTransport': 'true' } };
-          if (!(await isAllowed(principal, list, resourcePolicy))) {
-            denials.push({ principal: principal.name, action: 's3:ListBucket (missing key answered 403)', resource: list.resource });
-            // A HEAD response has no body: the SDK names its 403 by the status.
-            throw new AccessDeniedError(command === 'HeadObjectCommand' ? 'Forbidden' : 'AccessDenied', 'Access Denied');
-          }
-        }
-        throw error;
-      }
-    };
+      throw error;
+    }
+  };
   clients.s3.middlewareStack.add(middleware('s3'), { step: 'initialize', name: 'iamCheck', override: true });
   clients.dynamodb.middlewareStack.add(middleware('dynamodb'), { step: 'initialize', name: 'iamCheck', override: true });
   return { denials, calls };

@@ -538,7 +538,8 @@ for (const [variant, s] of Object.entries(variants)) {
         compare: ['repro', 'report', 'plot'],
       };
       const expectedReads: Record<FunctionId, Array<keyof typeof samples>> = {
-        plan: [],
+        // A resume compares the given spec with the stored one.
+        plan: ['spec'],
         train: ['checkpoint', 'result'],
         recordFailure: [],
         aggregate: ['spec', 'manifest', 'checkpoint', 'result', 'summary', 'report', 'plot', 'repro'],

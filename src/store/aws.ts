@@ -518,11 +518,11 @@ export class S3ArtifactStore implements ArtifactStore {
   }
 
   /**
-   * S3 refuses a PutObject with If-None-Match: * when the key exists, atomically (since 2024).
-   * The HEAD first gives the same answer on emulators that ignore the header (s3rver 3.7), outside races.
+   * S3 refuses a PutObject with If-None-Match: * when the key exists, atomically (since 2024). No
+   * HEAD first: it needs s3:GetObject, and without s3:ListBucket S3 answers it 403 for a missing key.
    */
   async create(key: string, body: Uint8Array | string, contentType?: string): Promise<boolean> {
-    if (await this.exists(key)) return false;
+    validateKey(key);
     try {
       await this.putObject(key, body, contentType, '*');
       return true;
