@@ -169,6 +169,9 @@ export interface ResolvedSchedule {
   };
 }
 
+/** The Distributed Map's ResultWriter exports the child executions' outputs under this prefix (expired by a lifecycle rule). */
+export const MAP_RESULTS_PREFIX = 'map-results/';
+
 /** Baseline files live under this prefix of the artifact bucket (the compare function may read it). */
 export const BASELINE_PREFIX = 'baselines/';
 

@@ -22,7 +22,6 @@ import {
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as events from 'aws-cdk-lib/aws-events';
-import * as eventTargets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -47,7 +46,14 @@ import {
   type StepAccess,
 } from '../src/workflow-steps.js';
 import { FUNCTION_IDS, type FunctionId, HANDLER, LAMBDA_NODE_MAJOR, nodejsBundling, runtimeFileEnvironment } from './bundling.js';
-import { BASELINE_PREFIX, CHECKPOINT_TAG, type FunctionSizing, type ResolvedSchedule, type StackSettings } from './config.js';
+import {
+  BASELINE_PREFIX,
+  CHECKPOINT_TAG,
+  type FunctionSizing,
+  MAP_RESULTS_PREFIX,
+  type ResolvedSchedule,
+  type StackSettings,
+} from './config.js';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** The workflow definition shared with the local runner (owned by the workflow, not by the stack). */
@@ -69,8 +75,11 @@ export const KEY_PATTERNS: Record<KeyPattern, string> = {
   plots: 'sweeps/*/plots/*',
   /** A reproducibility run's comparison with its baseline. */
   repro: 'sweeps/*/repro.json',
-  /** The Distributed Map's ResultWriter exports the child executions' outputs here. */
-  mapResults: 'sweeps/*/map-results/*',
+  /**
+   * The Distributed Map's ResultWriter exports the child executions' outputs here: a top-level
+   * prefix, so that a lifecycle rule (which matches prefixes, not patterns) expires them.
+   */
+  mapResults: `${MAP_RESULTS_PREFIX}*`,
   anySweepKey: 'sweeps/*',
   /** Baseline files of reproducibility runs (config.ts BASELINE_PREFIX). */
   baselines: `${BASELINE_PREFIX}*`,
@@ -141,6 +150,12 @@ export class FloodsweepStack extends Stack {
           tagFilters: { [CHECKPOINT_TAG.key]: CHECKPOINT_TAG.value },
           expiration: Duration.days(settings.checkpointExpirationDays),
         },
+        {
+          // The Distributed Map's exported child outputs: what Aggregate reads is in the table.
+          id: 'ExpireMapResults',
+          prefix: MAP_RESULTS_PREFIX,
+          expiration: Duration.days(settings.checkpointExpirationDays),
+        },
         { id: 'AbortIncompleteUploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
       ],
       // Sweep results outlive the stack, like the table.
@@ -194,12 +209,6 @@ export class FloodsweepStack extends Stack {
       enforceSSL: true,
     });
     if (settings.alertEmail) this.alertTopic.addSubscription(new subscriptions.EmailSubscription(settings.alertEmail));
-    // EventBridge publishes to the encrypted topic: it needs the key (the SnsTopic target grants only sns:Publish).
-    this.alertKey.grant(
-      new iam.ServicePrincipal('events.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': this.account } } }),
-      'kms:Decrypt',
-      'kms:GenerateDataKey',
-    );
 
     /* ---------------------------------------------------------- state machine */
     const stateMachineLogs = new logs.LogGroup(this, 'StateMachineLogs', {
@@ -226,22 +235,43 @@ export class FloodsweepStack extends Stack {
 
     /* ------------------------------------------------------- failure alerts */
     const detail = (field: string) => events.EventField.fromPath(`$.detail.${field}`);
-    new events.Rule(this, 'ExecutionFailedRule', {
+    const failedRule = new events.Rule(this, 'ExecutionFailedRule', {
       description: 'A floodsweep execution failed, timed out or was aborted',
       eventPattern: {
         source: ['aws.states'],
         detailType: ['Step Functions Execution Status Change'],
         detail: { stateMachineArn: [this.stateMachine.stateMachineArn], status: ['FAILED', 'TIMED_OUT', 'ABORTED'] },
       },
-      targets: [
-        new eventTargets.SnsTopic(this.alertTopic, {
-          message: events.RuleTargetInput.fromText(
-            `floodsweep execution ${detail('name')} ended ${detail('status')} (${detail('executionArn')}). ` +
-              `Error: ${detail('error')} ${detail('cause')}`,
-          ),
-        }),
-      ],
     });
+    // Not CDK's SnsTopic target: it grants events.amazonaws.com the topic and the key without any
+    // condition, which would make the conditions below moot. Publishing is allowed to this rule only.
+    failedRule.addTarget({
+      bind: () => ({
+        arn: this.alertTopic.topicArn,
+        input: events.RuleTargetInput.fromText(
+          `floodsweep execution ${detail('name')} ended ${detail('status')} (${detail('executionArn')}). ` +
+            `Error: ${detail('error')} ${detail('cause')}`,
+        ),
+      }),
+    });
+    const eventBridge = new iam.ServicePrincipal('events.amazonaws.com');
+    this.alertTopic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [eventBridge],
+        actions: ['sns:Publish'],
+        resources: [this.alertTopic.topicArn],
+        conditions: { ArnEquals: { 'aws:SourceArn': failedRule.ruleArn } },
+      }),
+    );
+    // SNS encrypts what EventBridge publishes with the key, on EventBridge's behalf.
+    this.alertKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [eventBridge],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
+      }),
+    );
 
     /* ------------------------------------------------------------ schedules */
     if (props.schedules.length > 0) this.addSchedules(props.schedules);

@@ -66,7 +66,7 @@ describe('a sweep of 3,000 trivial tasks through the local executor', { concurre
     const result = await runSweep(manyTasks, { stores: { kind: 'local', rootDir }, workers: 2, backend: 'wasm' });
     assert.equal(result.summary.status, 'SUCCEEDED');
     assert.equal(result.summary.succeededTasks, 3000);
-    const exported = JSON.parse(readFileSync(join(rootDir, 'sweeps', result.sweepId, 'map-results', 'local', 'SUCCEEDED_0.json'), 'utf8'));
+    const exported = JSON.parse(readFileSync(join(rootDir, 'map-results', result.sweepId, 'local', 'SUCCEEDED_0.json'), 'utf8'));
     assert.equal(exported.length, 3000, 'one output per child, written where ResultWriter puts them');
   });
 });

@@ -316,6 +316,11 @@ for (const [variant, s] of Object.entries(variants)) {
       const logsBucketId = bucket.Properties.LoggingConfiguration.DestinationBucketName.Ref as string;
       assert.ok(resource(json, logsBucketId).Type === 'AWS::S3::Bucket');
       const rules = bucket.Properties.LifecycleConfiguration.Rules as Json[];
+      assert.deepEqual(
+        rules.find((rule) => rule.Id === 'ExpireMapResults'),
+        { Id: 'ExpireMapResults', Prefix: 'map-results/', ExpirationInDays: DEFAULTS.checkpointExpirationDays, Status: 'Enabled' },
+        "the Distributed Map's exported results expire",
+      );
       const checkpoints = rules.find((rule) => rule.Id === 'ExpireCheckpoints');
       assert.deepEqual(checkpoints, {
         Id: 'ExpireCheckpoints',
@@ -434,7 +439,7 @@ for (const [variant, s] of Object.entries(variants)) {
       // Fit for thousands of tasks: the children's outputs go to S3, not into the Map's 256 KiB result.
       assert.equal(map.ResultWriter.Resource, 'arn:<Partition>:states:::s3:putObject');
       assert.deepEqual(map.ResultWriter.Parameters.Bucket, { Ref: bucketId });
-      assert.equal(map.ResultWriter.Parameters['Prefix.$'], "States.Format('sweeps/{}/map-results', $.plan.sweepId)");
+      assert.equal(map.ResultWriter.Parameters['Prefix.$'], "States.Format('map-results/{}', $.plan.sweepId)");
       assert.equal(map.ToleratedFailurePercentage, 100, 'a child whose RecordFailure fails never aborts the sweep');
       for (const name of ['TrainAll', 'Aggregate', 'Compare']) {
         assert.deepEqual(
@@ -599,9 +604,9 @@ for (const [variant, s] of Object.entries(variants)) {
       const topic = resource(json, topicId).Properties;
       const keyId = topic.KmsMasterKeyId['Fn::GetAtt'][0] as string;
       assert.equal(resource(json, keyId).Properties.EnableKeyRotation, true);
-      const rules = resourcesOf(json, 'AWS::Events::Rule').map(([, r]) => r.Properties as Json);
-      const rule = rules.find((r) => r.EventPattern?.source?.[0] === 'aws.states');
-      assert.ok(rule);
+      const found = resourcesOf(json, 'AWS::Events::Rule').find(([, r]) => r.Properties.EventPattern?.source?.[0] === 'aws.states');
+      assert.ok(found);
+      const [ruleId, { Properties: rule }] = found;
       assert.deepEqual(rule.EventPattern.detail, {
         stateMachineArn: [{ Ref: stateMachineId }],
         status: ['FAILED', 'TIMED_OUT', 'ABORTED'],
@@ -611,10 +616,22 @@ for (const [variant, s] of Object.entries(variants)) {
         PolicyDocument: {
           Statement: [
             { Effect: 'Deny', Action: 'sns:Publish', Condition: { Bool: { 'aws:SecureTransport': 'false' } } },
-            { Effect: 'Allow', Action: 'sns:Publish', Principal: { Service: 'events.amazonaws.com' } },
+            {
+              Effect: 'Allow',
+              Action: 'sns:Publish',
+              Principal: { Service: 'events.amazonaws.com' },
+              Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [ruleId, 'Arn'] } } },
+            },
           ],
         },
       });
+      // Every grant to EventBridge carries its condition: one without would make the others moot.
+      const granted = [
+        ...(resource(json, keyId).Properties.KeyPolicy.Statement as Json[]),
+        ...resourcesOf(json, 'AWS::SNS::TopicPolicy').flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Json[]),
+      ].filter((statement) => statement.Effect === 'Allow' && statement.Principal?.Service === 'events.amazonaws.com');
+      assert.equal(granted.length, 2);
+      for (const statement of granted) assert.ok(statement.Condition, JSON.stringify(statement));
     });
 
     it('outputs the bucket, the table and the state machine ARN', () => {

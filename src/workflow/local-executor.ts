@@ -218,7 +218,7 @@ export function runWorkflowLocally(
     mapWritesResults,
     onMapResults: async (results) => {
       // What ResultWriter does in the cloud: the children's outputs go to S3, the Map's own output stays small.
-      const prefix = `sweeps/${input.sweepId}/map-results/local`;
+      const prefix = `map-results/${input.sweepId}/local`;
       await stores.artifacts.put(`${prefix}/SUCCEEDED_0.json`, JSON.stringify(results), 'application/json');
       await stores.artifacts.put(
         `${prefix}/manifest.json`,
