@@ -164,6 +164,62 @@ describe('flooding: |L - b| + b', () => {
   });
 });
 
+describe('per-sample flooding (iFlood): mean(|l_i - b| + b)', () => {
+  const LR = 0.5;
+  const linear = (floodLevel: number, flooding: 'batch' | 'sample') =>
+    smallConfig({
+      model: { kind: 'linear' },
+      optimizer: { name: 'sgd', lr: LR, momentum: 0 },
+      training: { epochs: 1, batchSize: 64, evalEvery: 1, flooding },
+      floodLevel,
+    });
+
+  /** Per-sample losses at the seeded initialisation, and the train loss after one step on the iFlood objective, computed here. */
+  function iFloodReference(config: TaskConfig, b: number) {
+    const data = makeDataset(config.dataset, config.seed);
+    const model = Model.create(config.model, data.dim, data.numClasses, config.seed);
+    try {
+      return tf.tidy(() => {
+        const [kernel, bias] = model.trainable;
+        const x = tf.tensor2d(data.train.x, [data.train.n, data.train.dim]);
+        const y = tf.oneHot(tf.tensor1d(data.train.labels, 'int32'), data.numClasses).cast('float32');
+        const lossesOf = (w: tf.Tensor, c: tf.Tensor) =>
+          tf
+            .logSoftmax(x.matMul(w as tf.Tensor2D).add(c))
+            .mul(y)
+            .sum(1)
+            .neg();
+        const objective = (w: tf.Tensor, c: tf.Tensor) => lossesOf(w, c).sub(b).abs().add(b).mean() as tf.Scalar;
+        const [gKernel, gBias] = tf.grads(objective)([kernel, bias]);
+        const after = lossesOf(kernel.sub(gKernel.mul(LR)), bias.sub(gBias.mul(LR))).mean();
+        return { losses: Array.from(lossesOf(kernel, bias).dataSync()), afterStep: after.dataSync()[0] };
+      });
+    } finally {
+      model.dispose();
+    }
+  }
+
+  test('the step descends on samples above b and ascends on samples below; the objective is the mean of the flooded losses', () => {
+    const [epoch0] = rowsOf(linear(0, 'batch'));
+    const reference = iFloodReference(linear(0, 'sample'), epoch0.train.loss);
+    // A level inside the spread of the per-sample losses floods some samples, not all.
+    const sorted = [...reference.losses].sort((a, b) => a - b);
+    const b = sorted[Math.floor(sorted.length / 2)] + 1e-4;
+    const { losses, afterStep } = iFloodReference(linear(b, 'sample'), b);
+    const rows = rowsOf(linear(b, 'sample'));
+    const flooded = losses.reduce((sum, l) => sum + Math.abs(l - b) + b, 0) / losses.length;
+    assertClose(rows[1].objective, flooded, 1e-5, 'objective = mean(|l_i - b| + b)');
+    assertClose(rows[1].train.loss, afterStep, 1e-5, 'train loss after one step on the iFlood objective');
+    const batch = rowsOf(linear(b, 'batch'));
+    assert.ok(rows[1].objective > batch[1].objective + 1e-3, 'with b inside the spread, mean |l_i - b| exceeds |mean l_i - b|');
+    assert.notEqual(rows[1].train.loss, batch[1].train.loss, 'the two variants take different steps');
+  });
+
+  test('b = 0: per-sample flooding is plain training, bit for bit', () => {
+    assert.deepEqual(withoutSeconds(rowsOf(linear(0, 'sample'))), withoutSeconds(rowsOf(linear(0, 'batch'))));
+  });
+});
+
 describe('determinism', () => {
   const settings = {
     sgd: { name: 'sgd', lr: 0.05, momentum: 0.9, weightDecay: 0.01 },

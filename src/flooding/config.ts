@@ -35,6 +35,8 @@ const syntheticSizes = {
   nTest: splitSize(20000),
 };
 
+export const FLOODING_VARIANTS = ['batch', 'sample'] as const;
+
 export const CSV_DELIMITERS = [',', ';', '\t'] as const;
 export const DEFAULT_MAX_CLASSES = 100;
 
@@ -130,6 +132,12 @@ export const trainingSchema = z
     evalEvery: z.int().min(1).default(5),
     /** Clip the global gradient norm to this value; null disables clipping. */
     clipNorm: z.number().gt(0).nullable().default(null),
+    /**
+     * Where the flood level applies: `batch` (Ishida et al. 2020) floods the mini-batch mean loss,
+     * |L - b| + b; `sample` (iFlood, Xie et al. 2022) each sample's loss, mean(|l_i - b| + b).
+     * Unset means batch, so that the ids of tasks planned before the field existed stay the same.
+     */
+    flooding: z.enum(FLOODING_VARIANTS).optional(),
   })
   .refine(({ epochs, evalEvery }) => epochs / evalEvery <= LIMITS.evaluatedEpochs, {
     path: ['epochs'],

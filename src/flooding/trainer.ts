@@ -110,6 +110,7 @@ export class TrainingRun {
     const started = performance.now();
     const { batchSize } = this.config.training;
     const floodLevel = this.config.floodLevel;
+    const perSample = this.config.training.flooding === 'sample';
     const train = this.data.train;
     const order = this.shuffleRng.permutation(train.n);
     // Each step's mean loss and objective stay on the device; one read-back per epoch.
@@ -119,7 +120,15 @@ export class TrainingRun {
       const batchStats: Parameters<Model['forwardTraining']>[1] = [];
       let meanLoss: tf.Scalar | undefined;
       const { value, grads } = tf.variableGrads(() => {
-        const loss = meanCrossEntropy(this.model.forwardTraining(x, batchStats), y);
+        const logits = this.model.forwardTraining(x, batchStats);
+        if (perSample && floodLevel !== 0) {
+          // iFlood: each sample's loss flooded as below, then the mean.
+          const losses = sampleCrossEntropies(logits, y);
+          meanLoss = tf.keep(losses.mean() as tf.Scalar);
+          const gap = losses.sub(floodLevel);
+          return gap.mul(tf.sign(gap)).mean().add(floodLevel) as tf.Scalar;
+        }
+        const loss = meanCrossEntropy(logits, y);
         meanLoss = tf.keep(loss);
         if (floodLevel === 0) return loss;
         // |L - b| + b written as (L - b) * sign(L - b) + b: sign has a zero gradient, so the
@@ -274,6 +283,20 @@ function meanCrossEntropy(logits: tf.Tensor2D, oneHot: tf.Tensor2D): tf.Scalar {
     };
   });
   return op(logits) as tf.Scalar;
+}
+
+/** Cross-entropy of softmax(logits) against one-hot labels, one per row, with the gradient (softmax - labels) per row. */
+function sampleCrossEntropies(logits: tf.Tensor2D, oneHot: tf.Tensor2D): tf.Tensor1D {
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [z, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    const logProbs = tf.logSoftmax(z);
+    save([logProbs]);
+    return {
+      value: logProbs.mul(oneHot).sum(1).neg() as tf.Tensor1D,
+      gradFunc: (dy: tf.Tensor, [saved]: tf.Tensor[]) => saved.exp().sub(oneHot).mul(dy.expandDims(1)),
+    };
+  });
+  return op(logits) as tf.Tensor1D;
 }
 
 /**

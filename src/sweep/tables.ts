@@ -36,7 +36,7 @@ function metricCells(metrics: { train: SplitMetrics; val: SplitMetrics; test: Sp
 }
 
 /** The columns of taskCells, before the grid axes. */
-const TASK_COLUMNS = ['taskId', 'group', 'status', 'backend', 'floodLevel', 'seed'];
+const TASK_COLUMNS = ['taskId', 'group', 'status', 'backend', 'floodLevel', 'flooding', 'seed'];
 
 function taskCells(task: TaskRecord, gridAxes: string[]): Row {
   return {
@@ -45,6 +45,7 @@ function taskCells(task: TaskRecord, gridAxes: string[]): Row {
     status: task.status,
     backend: task.backend ?? null,
     floodLevel: task.config.floodLevel,
+    flooding: task.config.training.flooding ?? 'batch',
     seed: task.config.seed,
     ...Object.fromEntries(gridAxes.map((axis) => [axis, fieldValue(task.config, axis)])),
   };
