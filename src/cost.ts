@@ -9,6 +9,7 @@ import type { TaskConfig } from './flooding/config.js';
 import { makeDataset } from './flooding/datasets.js';
 import type { BackendRequest } from './flooding/names.js';
 import { TrainingRun } from './flooding/trainer.js';
+import { planTasks } from './planned-tasks.js';
 import {
   ASSUMED,
   type CostBreakdown,
@@ -27,7 +28,7 @@ import {
   type TaskTiming,
 } from './sweep/cost.js';
 import { checkMemory, estimateSweep, localMemoryBudget } from './sweep/resources.js';
-import { expandSpec, type SweepSpec } from './sweep/spec.js';
+import type { SweepSpec } from './sweep/spec.js';
 import { availableMemory } from './workflow/workers.js';
 import type { TrainRuntime } from './workflow-steps.js';
 
@@ -85,7 +86,7 @@ export async function estimateSweepCost(spec: SweepSpec, options: CostEstimateOp
   const prices = regionPrices(table, region);
   const runtime = options.runtime ?? 'container';
   const trainMemoryMb = options.trainMemoryMb ?? DEPLOYED.trainMemoryMb[runtime];
-  const planned = expandSpec(spec, { maxTasks: options.maxTasks });
+  const planned = planTasks(spec, { maxTasks: options.maxTasks });
   const configs = planned.map((task) => task.config);
   let timing: (config: TaskConfig) => TaskTiming;
   let calibration: Calibration | undefined;

@@ -14,6 +14,7 @@ export { resolveTaskConfig, type TaskConfig } from './flooding/config.js';
 export type { EpochMetrics, TaskResult } from './flooding/metrics.js';
 export { runTask, TrainingRun } from './flooding/trainer.js';
 export { loadSpecFile } from './input-files.js';
+export { planTasks as expandSpec } from './planned-tasks.js';
 export {
   defaultStores,
   type RunSweepOptions,
@@ -41,7 +42,7 @@ export {
 } from './sweep/cost.js';
 export type { SweepLease, SweepRecord, SweepStatus, TaskRecord } from './sweep/records.js';
 export { type Comparison, compareSnapshots, parseBaseline, type SweepSnapshot } from './sweep/repro.js';
-export { expandSpec, type PlannedTask, parseSpecText, type SweepSpec, validateSpec } from './sweep/spec.js';
+export { type PlannedTask, parseSpecText, type SweepSpec, validateSpec } from './sweep/spec.js';
 export { type CloudTarget, resolveCloudTarget } from './workflow/cloud-executor.js';
 export { compareAndRecord, loadSnapshot } from './workflow/compare.js';
 export { WorkflowAbortedError } from './workflow/local-executor.js';

@@ -10,6 +10,7 @@ import { FloodsweepError, MissingStateError, UsageError } from './errors.js';
 import { stringifyKeepingNonFinite } from './flooding/json.js';
 import type { BackendRequest } from './flooding/names.js';
 import { loadSpecFile, readInputFile } from './input-files.js';
+import { planTasks } from './planned-tasks.js';
 import { type HeldLease, holdLease, refuseIfLeased } from './store/lease.js';
 import { openStores, type StoreConfig, type Stores } from './store/open.js';
 import { sweepKeys } from './store/ports.js';
@@ -19,7 +20,7 @@ import type { StoredCostEstimate } from './sweep/cost.js';
 import type { TaskRecord } from './sweep/records.js';
 import { parseBaseline, parseReproSpec, type SweepSnapshot } from './sweep/repro.js';
 import { checkMemory, estimateSweep } from './sweep/resources.js';
-import { checkSameSpec, expandSpec, parseSpecText, resolveDataPaths, type SweepSpec, validateSpec } from './sweep/spec.js';
+import { checkSameSpec, parseSpecText, resolveDataPaths, type SweepSpec, validateSpec } from './sweep/spec.js';
 import {
   type CloudTarget,
   downloadResults,
@@ -147,7 +148,7 @@ export async function runSweep(spec: SweepSpec, options: RunSweepOptions = {}): 
     const given = validateSpec(spec);
     checkSameSpec(options.sweepId!, stored, given);
     const tasks = await openStores(storeConfig).metrics.listTasks(options.sweepId!);
-    refuseChangedData(options.sweepId!, tasks, expandSpec(given, { maxTasks: options.maxTasks }));
+    refuseChangedData(options.sweepId!, tasks, planTasks(given, { maxTasks: options.maxTasks }));
   }
   if (options.cloud) return runInCloud(input, options.cloud, options);
   return runLocally(input, storeConfig, options);
@@ -321,7 +322,7 @@ async function runInCloud(
   const { trainMemoryMb, stackName } = cloud.target;
   // A stack deployed before it said its train function's memory is not checked.
   if (!options.ignoreMemoryLimit && trainMemoryMb !== undefined) {
-    const tasks = expandSpec(validateSpec(input.spec), { maxTasks: input.maxTasks });
+    const tasks = planTasks(validateSpec(input.spec), { maxTasks: input.maxTasks });
     checkMemory(estimateSweep(tasks), { bytesPerTask: trainMemoryMb * 2 ** 20, source: `the train function of stack ${stackName}` });
   }
   // Cloud executions hold no lease: Step Functions knows which one runs the sweep.

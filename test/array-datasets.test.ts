@@ -14,8 +14,9 @@ import { crc32, deflateRawSync, gzipSync } from 'node:zlib';
 import { MAX_ARRAY_BYTES } from '../src/flooding/arrays.js';
 import { resolveTaskConfig } from '../src/flooding/config.js';
 import { makeDataset } from '../src/flooding/datasets.js';
+import { planTasks } from '../src/planned-tasks.js';
 import { estimateTask } from '../src/sweep/resources.js';
-import { expandSpec, validateSpec } from '../src/sweep/spec.js';
+import { validateSpec } from '../src/sweep/spec.js';
 import { floodsweep, show } from './cli-helpers.js';
 
 const FASHION = '/usr/share/datasets/fashion-mnist';
@@ -301,7 +302,7 @@ describe('array datasets', () => {
     assert.deepEqual(same.train.labels, data.train.labels);
 
     const spec = validateSpec({ name: 'blobs', dataset: { name: 'npz', path: join(ARRAYS, 'blobs.npz') }, floodLevels: [0], seeds: [0] });
-    const [task] = expandSpec(spec);
+    const [task] = planTasks(spec);
     assert.match((task.config.dataset as { sha256: string }).sha256, /^[0-9a-f]{64}$/);
   });
 

@@ -21,7 +21,8 @@ import {
   regionPrices,
   type Service,
 } from '../src/sweep/cost.js';
-import { expandSpec, validateSpec } from '../src/sweep/spec.js';
+import { expandSpec } from '../src/sweep/expansion.js';
+import { validateSpec } from '../src/sweep/spec.js';
 import { loadSweepView } from '../src/ui/data.js';
 import { floodsweep, show } from './cli-helpers.js';
 

@@ -12,9 +12,9 @@ import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { DatasetConfig } from '../src/flooding/config.js';
 import { loadSpecFile } from '../src/input-files.js';
+import { planTasks } from '../src/planned-tasks.js';
 import { runSweep } from '../src/run.js';
 import { openStores } from '../src/store/open.js';
-import { expandSpec } from '../src/sweep/spec.js';
 import { type CliResult, floodsweep, show } from './cli-helpers.js';
 
 const HOSTILE = fileURLToPath(new URL('./fixtures/hostile/', import.meta.url));
@@ -141,11 +141,11 @@ describe('the data file is part of the task identity', () => {
   copyFileSync(join(HOSTILE, 'csv-features.csv'), dataPath);
   const spec = JSON.parse(readFileSync(join(HOSTILE, 'csv-features.json'), 'utf8'));
   writeFileSync(specPath, JSON.stringify({ ...spec, dataset: { ...spec.dataset, path: 'data.csv' } }));
-  const taskIds = () => expandSpec(loadSpecFile(specPath)).map((task) => task.taskId);
+  const taskIds = () => planTasks(loadSpecFile(specPath)).map((task) => task.taskId);
 
   test('paths resolve against the spec file, and editing the file changes every task id', () => {
     assert.notEqual(resolve('data.csv'), dataPath, 'the test runs from another directory');
-    const [task] = expandSpec(loadSpecFile(specPath));
+    const [task] = planTasks(loadSpecFile(specPath));
     const dataset = task.config.dataset as Extract<DatasetConfig, { name: 'csv' }>;
     assert.equal(dataset.path, dataPath);
     assert.match(dataset.sha256 ?? '', /^[0-9a-f]{64}$/);

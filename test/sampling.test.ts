@@ -10,8 +10,9 @@ import { loadSpecFile } from '../src/input-files.js';
 import { runSweep } from '../src/run.js';
 import { openStores } from '../src/store/open.js';
 import { sweepKeys } from '../src/store/ports.js';
+import { expandSpec, sampledPoints } from '../src/sweep/expansion.js';
 import { snapshotOf } from '../src/sweep/repro.js';
-import { expandSpec, type PlannedTask, SpecError, type SweepSpec, sampledPoints, validateSpec } from '../src/sweep/spec.js';
+import { type PlannedTask, SpecError, type SweepSpec, validateSpec } from '../src/sweep/spec.js';
 import { taskTable } from '../src/sweep/tables.js';
 import { floodsweep, show } from './cli-helpers.js';
 import { credentials, type Emulators, region, startEmulators } from './emulators.js';
@@ -139,7 +140,7 @@ describe('sampled axes', () => {
       grid: { 'optimizer.lr': lr(2) },
       seeds: [4, 2],
     });
-    const { tasks } = snapshotOf({ sweepId: 'search-1', name: 'search', spec: input, records: [] });
+    const { tasks } = snapshotOf({ sweepId: 'search-1', name: 'search', spec: input, planned: expandSpec(input), records: [] });
     // Each drawn lr is a group with b = 0 and its drawn level; seeds in the order listed.
     assert.deepEqual(
       tasks.map((task) => task.position),

@@ -5,7 +5,8 @@ import { describe, test } from 'node:test';
 import { DEFAULT_MAX_TASKS } from '../src/env.js';
 import { ConfigError, configHash, resolveTaskConfig } from '../src/flooding/config.js';
 import { describeSetting } from '../src/sweep/aggregate.js';
-import { expandSpec, parseSpecText, SpecError, type SweepSpec, validateSpec } from '../src/sweep/spec.js';
+import { expandSpec } from '../src/sweep/expansion.js';
+import { parseSpecText, SpecError, type SweepSpec, validateSpec } from '../src/sweep/spec.js';
 
 const EXAMPLES_DIR = path.join(import.meta.dirname, '..', 'examples');
 

@@ -82,9 +82,9 @@ export function registerSweepCost(sweep: Command): void {
   command.action(async (specPath: string, flags: CostFlags & { maxTasks?: number; json?: boolean }) => {
     const options = await costOptions(flags, flags.region);
     const { loadSpecFile } = await import('../input-files.js');
-    const { expandSpec } = await import('../sweep/spec.js');
+    const { planTasks } = await import('../planned-tasks.js');
     const spec = loadSpecFile(specPath);
-    expandSpec(spec, { maxTasks: flags.maxTasks });
+    planTasks(spec, { maxTasks: flags.maxTasks });
     const { estimateSweepCost } = await import('../cost.js');
     const estimate = await estimateSweepCost(spec, { ...options, maxTasks: flags.maxTasks });
     const { formatEstimate } = await import('./cost-format.js');

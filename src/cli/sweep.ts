@@ -37,11 +37,11 @@ export function registerSweep(program: Command): void {
     .addHelpText('after', '\nExample:\n  $ floodsweep sweep validate examples/tiny.json');
   addResourceOptions(validate).action(async (specPath: string, options: ResourceFlags & { maxTasks?: number }) => {
     const { loadSpecFile } = await import('../input-files.js');
-    const { expandSpec, sampledPoints } = await import('../sweep/spec.js');
+    const [{ planTasks }, { sampledPoints }] = await Promise.all([import('../planned-tasks.js'), import('../sweep/expansion.js')]);
     const { checkSweepResources } = await import('./resources.js');
     const { formatSampledPoints } = await import('./sampled-points.js');
     const spec = loadSpecFile(specPath);
-    const tasks = expandSpec(spec, { maxTasks: options.maxTasks });
+    const tasks = planTasks(spec, { maxTasks: options.maxTasks });
     const dataLines = await describeDataFiles(tasks);
     const resources = await checkSweepResources(tasks, options);
     const groups = new Set(tasks.map((t) => t.group)).size;
@@ -149,7 +149,10 @@ export function registerSweep(program: Command): void {
     .action(async (options: StoreOptions) => {
       const stores = await openFor(options);
       const { readSummary } = await import('../store/summary.js');
-      const { bestResult, formatLevel, isLossMetric } = await import('../sweep/aggregate.js');
+      const [{ bestResult, formatLevel }, { isLossMetric }] = await Promise.all([
+        import('../sweep/aggregate.js'),
+        import('../sweep/selection.js'),
+      ]);
       const { observeSweep } = await import('../store/lease.js');
       const sweeps = await stores.metrics.listSweeps();
       if (sweeps.length === 0) process.stdout.write('no sweeps yet\n');
@@ -533,7 +536,7 @@ export function formatSummary(summary: SweepSummary, reportLocation: string): st
   return `${lines.join('\n')}\n`;
 }
 
-/** `sweep validate`: one line per file dataset of the sweep, from the files as training reads them (expandSpec has checked them). */
+/** `sweep validate`: one line per file dataset of the sweep, from the files as training reads them (planTasks has checked them). */
 async function describeDataFiles(tasks: readonly PlannedTask[]): Promise<string[]> {
   const { inspectCsv } = await import('../flooding/datasets.js');
   const { describeArrays, isArrayDataset } = await import('../flooding/array-datasets.js');

@@ -1,13 +1,13 @@
 import {
   type GroupSummary,
   groupLevelFormatter,
-  isLossMetric,
   type LevelSummary,
   type SelectionMetric,
   type SettingValue,
   type SweepSummary,
 } from '../sweep/aggregate.js';
 import { type CostComparison, describeComparison, formatUsd } from '../sweep/cost.js';
+import { isLossMetric } from '../sweep/selection.js';
 import type { Difference, Estimate } from '../sweep/statistics.js';
 import {
   accuracyVsLevelSpec,

@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import type { TopLevelSpec } from 'vega-lite';
 import { FloodsweepError } from '../errors.js';
 import { type EpochMetrics, SPLITS } from '../flooding/metrics.js';
-import { formatLevel, type GroupSummary, isLossMetric, type SweepSummary } from '../sweep/aggregate.js';
+import { formatLevel, type GroupSummary, type SweepSummary } from '../sweep/aggregate.js';
+import { isLossMetric } from '../sweep/selection.js';
 
 const CHOSEN_COLOR = '#e45756';
 /** Pruned seeds, in the charts and the tables' tag. */

@@ -2,6 +2,7 @@ import type { TaskConfig } from '../flooding/config.js';
 import type { EpochMetrics, SplitMetrics } from '../flooding/metrics.js';
 import { mapLimited } from './map-limited.js';
 import type { SweepStatus, TaskRecord, TaskStatus } from './records.js';
+import { isBetter, selectionValue } from './selection.js';
 import type { NumericAxis, SelectionMetric, SweepSpec } from './spec.js';
 import { type Difference, type Estimate, estimate, pairedDifference } from './statistics.js';
 
@@ -234,25 +235,6 @@ export function bestResult(summary: SweepSummary): { setting: string; floodLevel
       best = { setting: group.setting, floodLevel: group.chosenLevel, metric: summary.selection.metric, value };
   }
   return best;
-}
-
-export function isLossMetric(metric: SelectionMetric): boolean {
-  return metric === 'val.loss' || metric === 'val.cleanLoss';
-}
-
-export function selectionValue(row: { val: SplitMetrics }, metric: SelectionMetric): number {
-  return row.val[metric.slice('val.'.length) as keyof SplitMetrics];
-}
-
-/**
- * Strictly better beyond float noise, so that equal scores keep the earlier candidate. A diverged
- * run's NaN never wins and never blocks a finite score.
- */
-export function isBetter(candidate: number, incumbent: number, metric: SelectionMetric): boolean {
-  if (!Number.isFinite(candidate)) return false;
-  if (!Number.isFinite(incumbent)) return true;
-  const margin = 1e-12 * Math.max(1, Math.abs(incumbent));
-  return isLossMetric(metric) ? candidate < incumbent - margin : candidate > incumbent + margin;
 }
 
 function summarizeGroup(

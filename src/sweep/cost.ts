@@ -15,7 +15,6 @@ import {
   type SweepUsage,
   type TrainRuntime,
 } from '../workflow-steps.js';
-import type { SweepRecord, TaskRecord } from './records.js';
 import { type DataShape, dataShape } from './resources.js';
 import type { PlannedTask, SweepSpec } from './spec.js';
 
@@ -395,6 +394,14 @@ export interface RecordedUsage {
   lambdaMemoryMb?: number;
 }
 
+/** What the cost reads of a task record (sweep/records.ts TaskRecord). */
+export interface TaskOutcome {
+  /** Train calls, retries included. */
+  attempts: number;
+  status: string;
+  usage?: RecordedUsage;
+}
+
 export interface IncurredCost {
   breakdown: CostBreakdown;
   /** Tasks without recorded usage (never trained, or recorded before usage was), priced at zero seconds. */
@@ -409,8 +416,8 @@ export interface IncurredCost {
  * local run tells what the same work costs on Lambda.
  */
 export function incurredCost(
-  sweep: Pick<SweepRecord, 'costEstimate'>,
-  tasks: readonly TaskRecord[],
+  sweep: { costEstimate?: StoredCostEstimate },
+  tasks: readonly TaskOutcome[],
   options: { figures: number; repro?: boolean; concurrency: number },
 ): IncurredCost {
   const estimate = sweep.costEstimate;

@@ -10,22 +10,10 @@
  */
 import type { TaskConfig } from '../flooding/config.js';
 import type { EpochMetrics } from '../flooding/metrics.js';
-import { isBetter, isLossMetric, selectionValue } from './aggregate.js';
+import { isBetter, isLossMetric, selectionValue } from './selection.js';
 import type { PruningRule } from './spec.js';
 
 export type { PruningRule };
-
-export const PRUNING_RULES = ['median', 'asha'] as const;
-export type PruningRuleName = (typeof PRUNING_RULES)[number];
-
-/**
- * Epochs before the first check, and how much worse than the threshold a task may be. Flooding's
- * gain shows late, after the unflooded run memorizes the noisy labels: of the rules measured on
- * the demo and paper-synthetic settings (200 epochs, docs/benchmarks.md), only a warm-up of 150
- * with a margin of 0.02 kept the chosen level on both.
- */
-export const DEFAULT_WARMUP_EPOCHS = 150;
-export const DEFAULT_MARGIN = 0.02;
 
 /** The rule's verdict at one rung, and what it was made on: stored so that a replay decides the same. */
 export interface PruningDecision {

@@ -5,7 +5,7 @@ import { SPLITS, type SplitMetrics } from '../flooding/metrics.js';
 import type { SweepSummary } from './aggregate.js';
 import { parseJsonText } from './parse-text.js';
 import type { ReproVerdict, TaskRecord } from './records.js';
-import { expandSpec, type SweepSpec } from './spec.js';
+import type { PlannedTask, SweepSpec } from './spec.js';
 
 /**
  * Reproducibility: a sweep's outcome as a snapshot (what a baseline file holds), and the comparison
@@ -74,13 +74,14 @@ export interface SnapshotSource {
   sweepId: string;
   name: string;
   spec: SweepSpec;
+  /** The spec's tasks, in expansion order. */
+  planned: readonly PlannedTask[];
   records: readonly TaskRecord[];
   summary?: SweepSummary;
 }
 
 /** A sweep's outcome in the form of a baseline file, every planned task in expansion order. */
-export function snapshotOf({ sweepId, name, spec, records: recordList, summary }: SnapshotSource): SweepSnapshot {
-  const planned = expandSpec(spec, { maxTasks: Number.MAX_SAFE_INTEGER });
+export function snapshotOf({ sweepId, name, spec, planned, records: recordList, summary }: SnapshotSource): SweepSnapshot {
   const records = new Map(recordList.map((t): [string, TaskRecord] => [t.taskId, t]));
   // The expansion orders tasks by group, then flood level, then seed; a sampled floodLevels gives each group its own levels.
   const groupIndex = new Map<string, number>();

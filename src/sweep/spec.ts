@@ -1,30 +1,11 @@
-import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { DEFAULT_MAX_TASKS, MAX_RANGE_VALUES } from '../env.js';
-import { DATA_FILE_FIELDS, inspectArrays, isArrayDataset } from '../flooding/array-datasets.js';
-import {
-  ConfigError,
-  configHash,
-  describeIssues,
-  resolveTaskConfig,
-  type TaskConfig,
-  type TaskConfigInput,
-  taskConfigSchema,
-} from '../flooding/config.js';
-import { DatasetError, inspectCsv } from '../flooding/datasets.js';
+import { MAX_RANGE_VALUES } from '../env.js';
+import { DATA_FILE_FIELDS } from '../flooding/array-datasets.js';
+import { ConfigError, describeIssues, type TaskConfig, type TaskConfigInput, taskConfigSchema } from '../flooding/config.js';
 import { canonicalJson } from '../flooding/json.js';
 import { parseJsonText, parseYamlText } from './parse-text.js';
-import { DEFAULT_MARGIN, DEFAULT_WARMUP_EPOCHS, PRUNING_RULES, pruningProblems } from './pruning.js';
-import {
-  distinctPoints,
-  drawPoints,
-  isNumericAxis,
-  isSampledAxis,
-  SAMPLE_DIGITS,
-  type SampledAxis,
-  sampledAxisSchema,
-} from './sampling.js';
+import { isNumericAxis, isSampledAxis, type SampledAxis, sampledAxisSchema } from './sampling.js';
 
 /**
  * The sweep spec: a base task config, the axes it is swept over (flood levels x seeds x grid),
@@ -38,7 +19,7 @@ export const SELECTION_EPOCHS = ['last', 'best'] as const;
 export type SelectionMetric = (typeof SELECTION_METRICS)[number];
 export type SelectionEpoch = (typeof SELECTION_EPOCHS)[number];
 
-const SECTIONS = ['dataset', 'model', 'optimizer', 'training'] as const;
+export const SECTIONS = ['dataset', 'model', 'optimizer', 'training'] as const;
 type Sections = Pick<TaskConfigInput, (typeof SECTIONS)[number]>;
 
 export interface SweepSpec extends Sections {
@@ -151,6 +132,18 @@ const gridAxis = z.unknown().transform((input, ctx): unknown[] | SampledAxis => 
   return z.NEVER;
 });
 
+export const PRUNING_RULES = ['median', 'asha'] as const;
+export type PruningRuleName = (typeof PRUNING_RULES)[number];
+
+/**
+ * Epochs before the first check, and how much worse than the threshold a task may be. Flooding's
+ * gain shows late, after the unflooded run memorizes the noisy labels: of the rules measured on
+ * the demo and paper-synthetic settings (200 epochs, docs/benchmarks.md), only a warm-up of 150
+ * with a margin of 0.02 kept the chosen level on both.
+ */
+export const DEFAULT_WARMUP_EPOCHS = 150;
+export const DEFAULT_MARGIN = 0.02;
+
 const pruningMetric = z.enum(SELECTION_METRICS, { error: `must be one of ${SELECTION_METRICS.join(', ')}` }).default('val.acc');
 const pruningCommon = {
   metric: pruningMetric,
@@ -200,16 +193,16 @@ const specSchema = z.strictObject({
   pruning: pruningSchema.optional(),
 });
 
-type Path = readonly PropertyKey[];
+export type Path = readonly PropertyKey[];
 
-interface Problem {
+export interface Problem {
   path: Path;
   message: string;
   unknownField?: boolean;
 }
 
 /** `grid.optimizer.lr[1]`: keys joined by dots, array indices in brackets. */
-function formatPath(path: Path): string {
+export function formatPath(path: Path): string {
   const text = path.reduce<string>((joined, segment) => {
     if (typeof segment === 'number') return `${joined}[${segment}]`;
     return joined ? `${joined}.${String(segment)}` : String(segment);
@@ -217,10 +210,10 @@ function formatPath(path: Path): string {
   return text || '(root)';
 }
 
-const formatProblem = (problem: Problem): string => `${formatPath(problem.path)}: ${problem.message}`;
+export const formatProblem = (problem: Problem): string => `${formatPath(problem.path)}: ${problem.message}`;
 
 /** Zod issues worded by describeIssues, with their paths kept as segments so indices print as [i]. */
-function problemsOf(error: z.ZodError): Problem[] {
+export function problemsOf(error: z.ZodError): Problem[] {
   const wording = (issue: z.core.$ZodIssue, printedPath: string) =>
     describeIssues(new z.ZodError([issue]))[0].slice(`${printedPath}: `.length);
   return error.issues.flatMap((issue): Problem[] => {
@@ -235,11 +228,11 @@ function problemsOf(error: z.ZodError): Problem[] {
   });
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function pickSections(source: { [K in (typeof SECTIONS)[number]]?: unknown }): Record<string, unknown> {
+export function pickSections(source: { [K in (typeof SECTIONS)[number]]?: unknown }): Record<string, unknown> {
   return Object.fromEntries(SECTIONS.filter((key) => source[key] !== undefined).map((key) => [key, source[key]]));
 }
 
@@ -327,7 +320,7 @@ function axisDuplicateProblems(axis: unknown, path: Path): Problem[] {
 }
 
 /** A sampled axis, by where the spec gives it: `floodLevels` or `grid.<key>`. */
-interface NamedSampledAxis {
+export interface NamedSampledAxis {
   /** `floodLevels`, or the grid key. */
   key: string;
   path: Path;
@@ -335,7 +328,7 @@ interface NamedSampledAxis {
 }
 
 /** The spec's sampled axes in draw order: floodLevels first, then the grid keys in order. */
-function sampledAxes(spec: Pick<SweepSpec, 'floodLevels' | 'grid'>): NamedSampledAxis[] {
+export function sampledAxes(spec: Pick<SweepSpec, 'floodLevels' | 'grid'>): NamedSampledAxis[] {
   const floodLevels = Array.isArray(spec.floodLevels) ? [] : [{ key: 'floodLevels', path: ['floodLevels'], axis: spec.floodLevels }];
   const grid = Object.entries(spec.grid).flatMap(([key, axis]) => (Array.isArray(axis) ? [] : [{ key, path: ['grid', key], axis }]));
   return [...floodLevels, ...grid];
@@ -449,277 +442,6 @@ export function parseSpecText(text: string, source: string): SweepSpec {
   return validateSpec(/\.ya?ml$/i.test(source) ? parseYamlText(text, source, SpecError) : parseJsonText(text, source, SpecError));
 }
 
-function uniqueLines(lines: string[]): string[] {
+export function uniqueLines(lines: string[]): string[] {
   return [...new Set(lines)];
-}
-
-type GridAxis = [key: string, values: unknown[]];
-
-/** The value a grid key takes in one group, and where the spec gives it (for problems). */
-interface Assignment {
-  key: string;
-  value: unknown;
-  /** `['grid', key, index]` for a listed value, `['grid', key]` for a drawn one. */
-  source: Path;
-  drawn: boolean;
-}
-
-/** Index tuples of the cartesian product, the last axis varying fastest. */
-function* choices(sizes: number[]): Generator<number[]> {
-  if (sizes.some((size) => size === 0)) return;
-  const choice = sizes.map(() => 0);
-  for (;;) {
-    yield [...choice];
-    let axis = sizes.length - 1;
-    while (axis >= 0 && ++choice[axis] === sizes[axis]) choice[axis--] = 0;
-    if (axis < 0) return;
-  }
-}
-
-/** The input a missing section defaults to ({name: 'sgd'}, not the resolved sgd settings). */
-function sectionDefault(section: string): unknown {
-  const schema = taskConfigSchema.shape[section as (typeof SECTIONS)[number]];
-  return structuredClone(schema.def.defaultValue);
-}
-
-function setPath(config: Record<string, unknown>, path: readonly string[], value: unknown): void {
-  let parent = config;
-  for (const [depth, key] of path.slice(0, -1).entries()) {
-    parent[key] ??= depth === 0 ? sectionDefault(key) : {};
-    const child = parent[key];
-    // A grid value that is not an object (e.g. a bad whole section): validation reports it there.
-    if (!isPlainObject(child)) return;
-    parent = child;
-  }
-  parent[path[path.length - 1]] = value;
-}
-
-/** The base with every assigned value set at its path; whole sections first, so nested paths refine them. */
-function groupInput(spec: SweepSpec, assignments: Assignment[]): Record<string, unknown> {
-  const input = structuredClone(pickSections(spec));
-  const byDepth = assignments.map(({ key, value }) => ({ path: key.split('.'), value }));
-  byDepth.sort((a, b) => a.path.length - b.path.length);
-  for (const { path, value } of byDepth) setPath(input, path, structuredClone(value));
-  return input;
-}
-
-const startsWith = (path: Path, prefix: readonly string[]) => prefix.every((segment, i) => path[i] === segment);
-
-function shownValue(value: unknown): string {
-  return typeof value === 'object' && value !== null ? '' : ` = ${JSON.stringify(value)}`;
-}
-
-function assignmentRef({ source, value, drawn }: Assignment): string {
-  return `${formatPath(source)}${drawn ? ' drawn' : ''}${shownValue(value)}`;
-}
-
-/** Grid keys that pick a section's variant (`optimizer.name`): they decide which fields the section has. */
-const VARIANT_KEYS = new Set(
-  SECTIONS.flatMap((section) => {
-    const schema = taskConfigSchema.shape[section].unwrap();
-    return schema instanceof z.ZodDiscriminatedUnion ? [`${section}.${schema.def.discriminator}`] : [];
-  }),
-);
-
-/**
- * Names a problem of an expanded config by what the user wrote: the grid value it came from
- * (`grid.optimizer.lr[1]`, or `grid.optimizer.lr` with the drawn value), else the grid key (a
- * field this variant lacks) or the base field. The latter two arise only from this combination
- * (the base is valid alone), so they also name the grid values that chose the section's variant.
- */
-function locateProblem(problem: Problem, assignments: Assignment[]): Problem {
-  const keyPaths = assignments.map(({ key }) => key.split('.'));
-  const owner = keyPaths.reduce(
-    (best, path, index) => (startsWith(problem.path, path) && (best < 0 || path.length > keyPaths[best].length) ? index : best),
-    -1,
-  );
-  const ownerAssignment = owner >= 0 ? assignments[owner] : undefined;
-  if (ownerAssignment !== undefined && !(problem.unknownField && problem.path.length === keyPaths[owner].length)) {
-    // One line for all the draws a rule rejects, not one per point.
-    const drawn = ownerAssignment.drawn ? ' (a value drawn from this distribution)' : '';
-    return {
-      path: [...ownerAssignment.source, ...problem.path.slice(keyPaths[owner].length)],
-      message: `${problem.message}${drawn}`,
-    };
-  }
-  const variantChoices = assignments.flatMap((assignment, index) => {
-    const sameSection = keyPaths[index][0] === problem.path[0];
-    const choosesVariant = VARIANT_KEYS.has(assignment.key) || (index !== owner && startsWith(problem.path, keyPaths[index]));
-    return sameSection && choosesVariant ? [assignmentRef(assignment)] : [];
-  });
-  const context = variantChoices.length > 0 ? ` (with ${variantChoices.join(', ')})` : '';
-  return { path: ownerAssignment !== undefined ? ['grid', ownerAssignment.key] : problem.path, message: `${problem.message}${context}` };
-}
-
-function duplicateGroupProblem(earlier: Assignment[], later: Assignment[]): string {
-  const same = (x: Assignment, y: Assignment) => canonicalJson([x.source, x.value]) === canonicalJson([y.source, y.value]);
-  const differing = later.flatMap((assignment, index) => (same(assignment, earlier[index]) ? [] : [index]));
-  const ref = (assignment: Assignment) => (assignment.drawn ? assignmentRef(assignment) : formatPath(assignment.source));
-  const refs = (assignments: Assignment[]) => differing.map((index) => ref(assignments[index])).join(' with ');
-  return `${refs(later)}: gives the same task configs as ${refs(earlier)}`;
-}
-
-/** Hash of a group's shared config (everything but flood level and seed), like configHash. */
-function groupHash(config: TaskConfig): string {
-  const { floodLevel: _floodLevel, seed: _seed, ...shared } = config;
-  return createHash('sha256').update(canonicalJson(shared)).digest('hex').slice(0, 12);
-}
-
-/** The level the paired statistics compare every other level of a group with (sweep/aggregate.ts). */
-const BASELINE_FLOOD_LEVEL = 0;
-
-/** Drawn values of the sampled grid keys, shared by the points of one group, and the flood levels it runs. */
-interface SampledGroup {
-  values: Map<string, unknown>;
-  floodLevels: number[];
-}
-
-/**
- * A file dataset's config with its data's content hash: the hash is part of the task id, so an
- * edited file makes different tasks, and training checks it reads the file that was planned.
- * Reading the file also checks its data, so bad data is refused before a sweep writes anything.
- * `hashes` caches the files read during one expansion.
- */
-function withDataHash(config: TaskConfig, hashes: Map<string, string>): TaskConfig {
-  const { dataset } = config;
-  if (dataset.name !== 'csv' && !isArrayDataset(dataset)) return config;
-  const key = canonicalJson(dataset);
-  let sha256 = hashes.get(key);
-  if (sha256 === undefined) {
-    sha256 = (dataset.name === 'csv' ? inspectCsv(dataset) : inspectArrays(dataset)).sha256;
-    hashes.set(key, sha256);
-  }
-  return { ...config, dataset: { ...dataset, sha256 } };
-}
-
-/** A DatasetError's message starts with the field it is about: located like a schema problem, to name the grid value. */
-function datasetProblem(error: DatasetError): Problem {
-  const [, field, index, message] = /^([\w.]+)(?:\[(\d+)\])?: (.*)$/.exec(error.message) ?? [];
-  if (!field) return { path: ['dataset'], message: error.message };
-  return { path: [...field.split('.'), ...(index === undefined ? [] : [Number(index)])], message };
-}
-
-/**
- * The points drawn for the sampled axes (`floodLevels` or grid keys, in draw order), one value per
- * axis each, distinct, in draw order; no axes and no points without sampled axes. Throws
- * SpecError if `count` is above `maxTasks` or above the distinct points the axes allow.
- */
-export function sampledPoints(spec: SweepSpec, options: { maxTasks?: number } = {}): { axes: string[]; points: unknown[][] } {
-  const axes = sampledAxes(spec);
-  if (axes.length === 0) return { axes: [], points: [] };
-  const maxTasks = options.maxTasks ?? DEFAULT_MAX_TASKS;
-  const { count } = axes[0].axis;
-  const countField = formatPath([...axes[0].path, 'count']);
-  if (count > maxTasks) {
-    throw new SpecError([`${countField}: ${count} points is above the task limit of ${maxTasks}; lower count or raise --max-tasks`]);
-  }
-  const distinct = distinctPoints(axes.map(({ axis }) => axis));
-  if (count > distinct) {
-    throw new SpecError([`${countField}: must be <= ${distinct}, the number of distinct points the choices allow`]);
-  }
-  const points = drawPoints(
-    axes.map(({ axis }) => axis),
-    count,
-    spec.search?.seed ?? 0,
-    canonicalJson,
-  );
-  if (points.length < count) {
-    throw new SpecError([
-      `${countField}: only ${points.length} distinct points found at ${SAMPLE_DIGITS} significant digits; lower count or widen the ranges`,
-    ]);
-  }
-  return { axes: axes.map(({ key }) => key), points };
-}
-
-/**
- * The sampled points, grouped by their grid values, in draw order. A group runs the listed flood
- * levels, or, when floodLevels is sampled, the levels drawn with its grid values plus b = 0, the
- * baseline of the paired statistics, ascending. Without sampled axes: one group of no values.
- */
-function sampledGroups(spec: SweepSpec, maxTasks: number): SampledGroup[] {
-  const listedLevels = Array.isArray(spec.floodLevels) ? spec.floodLevels : undefined;
-  const { axes, points } = sampledPoints(spec, { maxTasks });
-  if (axes.length === 0) return [{ values: new Map(), floodLevels: listedLevels ?? [] }];
-  const groups = new Map<string, SampledGroup>();
-  for (const point of points) {
-    const values = new Map(axes.flatMap((key, index): Array<[string, unknown]> => (key === 'floodLevels' ? [] : [[key, point[index]]])));
-    const id = canonicalJson([...values]);
-    const group = groups.get(id) ?? { values, floodLevels: listedLevels ?? [BASELINE_FLOOD_LEVEL] };
-    groups.set(id, group);
-    if (!listedLevels && point[0] !== BASELINE_FLOOD_LEVEL) group.floodLevels.push(point[0] as number);
-  }
-  // Listed levels keep the order they are listed in; drawn ones go ascending, from the baseline.
-  if (!listedLevels) for (const group of groups.values()) group.floodLevels.sort((a, b) => a - b);
-  return [...groups.values()];
-}
-
-/**
- * The tasks of a sweep, in a fixed order: combinations of the listed grid axes (keys in order,
- * values in order), each crossed with the sampled points (in draw order), then flood levels, then
- * seeds. Throws SpecError if there are more than `maxTasks`, or listing every combination that is
- * not a valid task config, repeats another, or names a csv file that cannot be used.
- */
-export function expandSpec(spec: SweepSpec, options: { maxTasks?: number } = {}): PlannedTask[] {
-  const maxTasks = options.maxTasks ?? DEFAULT_MAX_TASKS;
-  const axes = Object.entries(spec.grid).filter((axis): axis is GridAxis => Array.isArray(axis[1]));
-  const samples = sampledGroups(spec, maxTasks);
-  const groupCount = axes.reduce((count, [, values]) => count * values.length, 1);
-  const levelCount = samples.reduce((count, sample) => count + sample.floodLevels.length, 0);
-  const taskCount = groupCount * levelCount * spec.seeds.length;
-  if (taskCount > maxTasks) {
-    throw new SpecError([`the sweep expands to ${taskCount} tasks, above the limit of ${maxTasks}; raise it with --max-tasks`]);
-  }
-  const problems: string[] = [];
-  const tasks: PlannedTask[] = [];
-  const groups = new Map<string, Assignment[]>();
-  const dataHashes = new Map<string, string>();
-  for (const choice of choices(axes.map(([, values]) => values.length))) {
-    const listed = new Map(axes.map(([key, values], index) => [key, { index: choice[index], value: values[choice[index]] }]));
-    for (const sample of samples) {
-      // In the spec's key order, so that labels and problems list the keys as the user wrote them.
-      const assignments = Object.keys(spec.grid).map((key): Assignment => {
-        const fromList = listed.get(key);
-        return fromList
-          ? { key, value: fromList.value, source: ['grid', key, fromList.index], drawn: false }
-          : { key, value: sample.values.get(key), source: ['grid', key], drawn: true };
-      });
-      const input = groupInput(spec, assignments);
-      const checked = taskConfigSchema.safeParse(input);
-      if (!checked.success) {
-        problems.push(...problemsOf(checked.error).map((problem) => formatProblem(locateProblem(problem, assignments))));
-        continue;
-      }
-      let shared: TaskConfig;
-      try {
-        shared = withDataHash(checked.data, dataHashes);
-      } catch (error) {
-        if (!(error instanceof DatasetError)) throw error;
-        problems.push(formatProblem(locateProblem(datasetProblem(error), assignments)));
-        continue;
-      }
-      const group = groupHash(shared);
-      const earlier = groups.get(group);
-      if (earlier) {
-        problems.push(duplicateGroupProblem(earlier, assignments));
-        continue;
-      }
-      groups.set(group, assignments);
-      const groupLabel = structuredClone(Object.fromEntries(assignments.map(({ key, value }) => [key, value])));
-      for (const floodLevel of sample.floodLevels) {
-        for (const seed of spec.seeds) {
-          const config = resolveTaskConfig({ ...input, dataset: shared.dataset, floodLevel, seed });
-          tasks.push({ taskId: configHash(config), group, groupLabel, config });
-        }
-      }
-    }
-  }
-  if (problems.length === 0 && spec.pruning)
-    problems.push(
-      ...pruningProblems(
-        spec.pruning,
-        tasks.map((task) => task.config),
-      ),
-    );
-  if (problems.length > 0) throw new SpecError(uniqueLines(problems));
-  return tasks;
 }

@@ -2,8 +2,9 @@
 
 import { escapeHtml } from '../report/html.js';
 import { accuracyVsLevelSpec, scriptJson, VEGA_SCRIPTS } from '../report/interactive.js';
-import { bestResult, formatLevel, isLossMetric, type LevelSummary, type SweepSummary } from '../sweep/aggregate.js';
+import { bestResult, formatLevel, type LevelSummary, type SweepSummary } from '../sweep/aggregate.js';
 import type { SweepRecord } from '../sweep/records.js';
+import { isLossMetric } from '../sweep/selection.js';
 
 export const STYLE = `
 body { font-family: system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; color: #222; max-width: 1200px; margin: 1.5em auto; padding: 0 1em; line-height: 1.45; }

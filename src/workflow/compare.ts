@@ -1,5 +1,6 @@
 import { UsageError } from '../errors.js';
 import { stringifyKeepingNonFinite } from '../flooding/json.js';
+import { planTasks } from '../planned-tasks.js';
 import type { Stores } from '../store/open.js';
 import { sweepKeys } from '../store/ports.js';
 import { readSummary } from '../store/summary.js';
@@ -47,7 +48,7 @@ export async function loadSnapshot(stores: Stores, sweepId: string): Promise<Swe
   const spec = validateSpec(await readStoredJson(stores, keys.spec));
   const records = await stores.metrics.listTasks(sweepId);
   const summary = await readSummary(stores, sweepId);
-  return snapshotOf({ sweepId, name: sweep.name, spec, records, summary });
+  return snapshotOf({ sweepId, name: sweep.name, spec, planned: planTasks(spec, { maxTasks: Number.MAX_SAFE_INTEGER }), records, summary });
 }
 
 /**

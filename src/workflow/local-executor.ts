@@ -2,10 +2,11 @@ import { ExecutionAbortedError, ExecutionError, StateMachine, type StateMachineD
 import { z } from 'zod';
 import { FloodsweepError } from '../errors.js';
 import type { BackendName, BackendRequest } from '../flooding/names.js';
+import { planTasks } from '../planned-tasks.js';
 import { removeInterruptedWrites } from '../store/local.js';
 import { openStores, type StoreConfig, type Stores } from '../store/open.js';
 import { checkMemory, estimateSweep, localMemoryBudget } from '../sweep/resources.js';
-import { expandSpec, validateSpec } from '../sweep/spec.js';
+import { validateSpec } from '../sweep/spec.js';
 import { functionArnSubstitution, STEP_IDS, STEPS, type StepId } from '../workflow-steps.js';
 import { CloudLimitError, checkLambdaPayload, checkStatePayload, HistoryCounter } from './cloud-limits.js';
 import { loadWorkflowDefinition, toLocalDefinition, trainStateTimeoutSeconds, type WorkflowDefinition } from './definition.js';
@@ -105,7 +106,7 @@ async function loadStep(id: StepId): Promise<StepFunction> {
  * anything is written) a sweep whose largest task cannot fit its share of the available memory.
  */
 function localWorkers(input: ExecutionInput, options: LocalExecutorOptions): number {
-  const tasks = expandSpec(validateSpec(input.spec), { maxTasks: input.maxTasks });
+  const tasks = planTasks(validateSpec(input.spec), { maxTasks: input.maxTasks });
   const workers = workerCount({ requested: options.workers, tasks: tasks.length, oversubscribe: options.oversubscribe });
   if (!options.ignoreMemoryLimit) {
     checkMemory(estimateSweep(tasks), localMemoryBudget(options.availableMemory ?? availableMemory(), workers));

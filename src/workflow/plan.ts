@@ -2,11 +2,12 @@ import { UsageError } from '../errors.js';
 import { dataFiles } from '../flooding/array-datasets.js';
 import type { DatasetConfig } from '../flooding/config.js';
 import { DatasetError, describeDataFile } from '../flooding/datasets.js';
+import { planTasks } from '../planned-tasks.js';
 import type { Stores } from '../store/open.js';
 import { sweepKeys } from '../store/ports.js';
 import { referencesOf } from '../sweep/pruning.js';
 import { SWEEP_STATUSES, type TaskRecord } from '../sweep/records.js';
-import { checkSameSpec, expandSpec, type PlannedTask, parseSpecText, type SweepSpec, validateSpec } from '../sweep/spec.js';
+import { checkSameSpec, type PlannedTask, parseSpecText, type SweepSpec, validateSpec } from '../sweep/spec.js';
 import { sweepIdOfExecution } from './execution-names.js';
 import { type ManifestItem, type PlanInput, type PlanOutput, parsePayload, planInputSchema } from './payloads.js';
 
@@ -25,7 +26,7 @@ export async function plan(stores: Stores, event: unknown, options: PlanOptions 
   const { input, executionName } = parsePayload(planInputSchema, event, 'Plan input');
   const now = options.now ?? (() => new Date());
   const spec: SweepSpec = validateSpec(input.spec);
-  const tasks = expandSpec(spec, { maxTasks: input.maxTasks });
+  const tasks = planTasks(spec, { maxTasks: input.maxTasks });
   const sweepId = input.sweepId ?? sweepIdOfExecution(spec.name, executionName);
   const keys = sweepKeys(sweepId);
   const references = spec.pruning ? referencesOf(tasks) : undefined;
