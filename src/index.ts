@@ -6,7 +6,16 @@
  *   const { summary } = await runSweep(loadSpecFile('examples/tiny.json'), { stores: { kind: 'local', rootDir: './results' } });
  */
 
-export { type CostEstimateOptions, estimateSweepCost, type SweepCostEstimate } from './cost.js';
+export { type CostEstimateOptions, estimateSweepCost, type SweepCostEstimate } from './cost/estimate.js';
+export {
+  type CostBreakdown,
+  type IncurredCost,
+  incurredCost,
+  LIST_PRICES,
+  type PriceTable,
+  parsePriceTable,
+  type StoredCostEstimate,
+} from './cost/model.js';
 export { DEFAULT_MAX_TASKS, DEFAULT_RESULTS_DIR, ENV_NAMES, readEnvironment } from './env.js';
 export { type ErrorKind, exitCodeOf, FloodsweepError, UsageError } from './errors.js';
 export { initBackend } from './flooding/backend.js';
@@ -31,15 +40,6 @@ export { observeSweep, SweepLeasedError } from './store/lease.js';
 export { openStores, type StoreConfig, type Stores } from './store/open.js';
 export type { ArtifactStore, MetricsStore } from './store/ports.js';
 export type { GroupSummary, LevelSummary, SweepSummary } from './sweep/aggregate.js';
-export {
-  type CostBreakdown,
-  type IncurredCost,
-  incurredCost,
-  LIST_PRICES,
-  type PriceTable,
-  parsePriceTable,
-  type StoredCostEstimate,
-} from './sweep/cost.js';
 export type { SweepLease, SweepRecord, SweepStatus, TaskRecord } from './sweep/records.js';
 export { type Comparison, compareSnapshots, parseBaseline, type SweepSnapshot } from './sweep/repro.js';
 export { type PlannedTask, parseSpecText, type SweepSpec, validateSpec } from './sweep/spec.js';

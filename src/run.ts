@@ -5,6 +5,7 @@
  * run is `options.signal`, and what to print is the caller's.
  */
 import { dirname, resolve } from 'node:path';
+import type { StoredCostEstimate } from './cost/model.js';
 import { DEFAULT_LEASE_SECONDS, DEFAULT_RESULTS_DIR } from './env.js';
 import { FloodsweepError, MissingStateError, UsageError } from './errors.js';
 import { stringifyKeepingNonFinite } from './flooding/json.js';
@@ -16,7 +17,6 @@ import { openStores, type StoreConfig, type Stores } from './store/open.js';
 import { sweepKeys } from './store/ports.js';
 import { readSummary } from './store/summary.js';
 import type { SweepSummary } from './sweep/aggregate.js';
-import type { StoredCostEstimate } from './sweep/cost.js';
 import type { TaskRecord } from './sweep/records.js';
 import { parseBaseline, parseReproSpec, type SweepSnapshot } from './sweep/repro.js';
 import { checkMemory, estimateSweep } from './sweep/resources.js';

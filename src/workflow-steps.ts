@@ -80,7 +80,7 @@ export interface StepDefinition {
   access: StepAccess;
   runtimeFiles: readonly RuntimeFileSet[];
   settings: readonly SettingVariable[];
-  /** Absent for the train step: its cost is per task (src/sweep/cost.ts priceSweep). */
+  /** Absent for the train step: its cost is per task (src/cost/model.ts priceSweep). */
   cost?: StepCost;
 }
 

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { crc32, deflateRawSync, gzipSync } from 'node:zlib';
 import { MAX_ARRAY_BYTES } from '../src/flooding/arrays.js';
 import { resolveTaskConfig } from '../src/flooding/config.js';
-import { makeDataset } from '../src/flooding/datasets.js';
+import { makeDataset } from '../src/flooding/make-dataset.js';
 import { planTasks } from '../src/planned-tasks.js';
 import { estimateTask } from '../src/sweep/resources.js';
 import { validateSpec } from '../src/sweep/spec.js';

@@ -8,9 +8,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { estimateSweepCost } from '../src/cost.js';
-import { runSweep } from '../src/run.js';
-import { openStores } from '../src/store/open.js';
+import { estimateSweepCost } from '../src/cost/estimate.js';
 import {
   incurredCost,
   LIST_PRICES,
@@ -20,7 +18,9 @@ import {
   priceSweep,
   regionPrices,
   type Service,
-} from '../src/sweep/cost.js';
+} from '../src/cost/model.js';
+import { runSweep } from '../src/run.js';
+import { openStores } from '../src/store/open.js';
 import { expandSpec } from '../src/sweep/expansion.js';
 import { validateSpec } from '../src/sweep/spec.js';
 import { loadSweepView } from '../src/ui/data.js';

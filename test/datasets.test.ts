@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { type DatasetConfig, datasetSchema, resolveTaskConfig } from '../src/flooding/config.js';
-import { type Dataset, DatasetError, inspectCsv, MAX_CSV_BYTES, makeDataset, type Split } from '../src/flooding/datasets.js';
+import { type Dataset, DatasetError, inspectCsv, MAX_CSV_BYTES, type Split } from '../src/flooding/datasets.js';
+import { makeDataset } from '../src/flooding/make-dataset.js';
 
 const config = (input: unknown): DatasetConfig => datasetSchema.parse(input);
 type CsvConfig = Extract<DatasetConfig, { name: 'csv' }>;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { initBackend } from '../src/flooding/backend.js';
 import { ConfigError, resolveTaskConfig, type TaskConfigInput } from '../src/flooding/config.js';
-import { makeDataset } from '../src/flooding/datasets.js';
+import { makeDataset } from '../src/flooding/make-dataset.js';
 import { Model } from '../src/flooding/model.js';
 import { runTask } from '../src/flooding/trainer.js';
 import { runSweep } from '../src/run.js';

@@ -2,10 +2,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { LIST_PRICES } from '../src/cost/model.js';
 import { resolveTaskConfig } from '../src/flooding/config.js';
 import type { EpochMetrics, SplitMetrics } from '../src/flooding/metrics.js';
 import { type ArtifactStore, type MetricsStore, StoreError, sweepKeys } from '../src/store/ports.js';
-import { LIST_PRICES } from '../src/sweep/cost.js';
 import type { ReproRecord, SweepLease, SweepRecord, TaskRecord } from '../src/sweep/records.js';
 
 export interface Stores {

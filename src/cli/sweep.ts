@@ -1,17 +1,17 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
+import { addCostOptions, type CostFlags, costOptions, parsePositiveNumber, priceTableOf, registerSweepCost } from '../cost/command.js';
+import type { StoredCostEstimate } from '../cost/model.js';
 import { DEFAULT_EPOCHS_PER_CALL, DEFAULT_MAX_TASKS, DEFAULT_RESULTS_DIR, DEFAULT_STACK } from '../env.js';
 import { EXIT_INTERRUPTED, EXIT_TERMINATED, UsageError } from '../errors.js';
 import type { EpochMetrics } from '../flooding/metrics.js';
 import type { ResumeFindings, RunSweepOptions, SweepRunResult } from '../run.js';
 import type { Stores } from '../store/open.js';
 import type { SweepSummary } from '../sweep/aggregate.js';
-import type { StoredCostEstimate } from '../sweep/cost.js';
 import type { SweepRecord, TaskRecord } from '../sweep/records.js';
 import type { PlannedTask, SweepSpec } from '../sweep/spec.js';
 import { epochTable, formatTable, TABLE_FORMATS, type TableFormat, taskTable, toCsv } from '../sweep/tables.js';
-import { addCostOptions, type CostFlags, costOptions, parsePositiveNumber, priceTableOf, registerSweepCost } from './cost.js';
 import { invocation } from './invocation.js';
 import {
   addBackendOption,
@@ -52,8 +52,8 @@ export function registerSweep(program: Command): void {
     process.stdout.write(`${JSON.stringify(specPath)}: valid; ${tasks.length} tasks = ${levels} x ${spec.seeds.length} seeds\n`);
     process.stdout.write(formatSampledPoints(sampledPoints(spec, { maxTasks: options.maxTasks }), spec.search?.seed ?? 0));
     for (const line of [...dataLines, ...resources]) process.stdout.write(`${line}\n`);
-    const { flopEstimate } = await import('../sweep/cost.js');
-    const { estimateLine } = await import('./cost-format.js');
+    const { flopEstimate } = await import('../cost/model.js');
+    const { estimateLine } = await import('../cost/format.js');
     const quick = flopEstimate(spec, tasks);
     process.stdout.write(
       quick
@@ -200,7 +200,7 @@ export function registerSweep(program: Command): void {
       };
       process.stdout.write(`${record.sweepId}: ${record.status}; ${[...counts].map(([s, n]) => `${n} ${s.toLowerCase()}`).join(', ')}\n`);
       if (whatNow[record.status]) process.stdout.write(`  ${whatNow[record.status]}\n`);
-      const { describeComparison } = await import('../sweep/cost.js');
+      const { describeComparison } = await import('../cost/model.js');
       process.stdout.write(`cost: ${describeComparison({ incurred, estimate: record.costEstimate })}\n`);
       for (const t of tasks) {
         const line = `  ${t.taskId}  b=${t.config.floodLevel} seed ${t.config.seed}  ${t.status.padEnd(9)} epoch ${t.epochsDone}/${t.epochsTotal}`;
@@ -306,7 +306,7 @@ async function tidyTable(stores: Stores, sweepId: string, format: TableFormat, p
 /** The incurred cost of a sweep as its records tell, with the figures its report drew. */
 async function incurredFor(stores: Stores, record: SweepRecord, tasks: TaskRecord[]) {
   const { sweepKeys } = await import('../store/ports.js');
-  const { incurredCost } = await import('../sweep/cost.js');
+  const { incurredCost } = await import('../cost/model.js');
   const { readStoredSpec } = await import('../run.js');
   const spec = await readStoredSpec(stores, record.sweepId);
   const plots = await stores.artifacts.list(sweepKeys(record.sweepId).plot('x').slice(0, -1));
@@ -325,15 +325,15 @@ async function estimateBeforeRun(spec: SweepSpec, options: SweepRunFlags): Promi
   const maxCostUsd = options.maxCost ?? (options.cloud ? spec.execution.maxCostUsd : undefined);
   const source = options.maxCost !== undefined ? '--max-cost' : 'execution.maxCostUsd';
   const region = options.cloud ? (options.region ?? readEnvironment().aws.region) : undefined;
-  const { DEFAULT_REGION } = await import('../sweep/cost.js');
+  const { DEFAULT_REGION } = await import('../cost/model.js');
   if (maxCostUsd === undefined && !Object.hasOwn((await priceTableOf(options)).regions, region ?? DEFAULT_REGION)) {
     // A region without list prices: no estimate, unless a limit needs one (then costOptions refuses it).
     process.stderr.write(`no list prices for region ${JSON.stringify(region)}; no cost estimate (add them with --prices FILE)\n`);
     return undefined;
   }
   const settings = await costOptions(options, region);
-  const { estimateSweepCost } = await import('../cost.js');
-  const { checkMaxCost, estimateLine } = await import('./cost-format.js');
+  const { estimateSweepCost } = await import('../cost/estimate.js');
+  const { checkMaxCost, estimateLine } = await import('../cost/format.js');
   const estimate = await estimateSweepCost(spec, {
     ...settings,
     ignoreMemoryLimit: options.ignoreMemoryLimit,

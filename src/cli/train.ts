@@ -23,7 +23,10 @@ export function registerTrain(program: Command): void {
       checkMemory(estimateSweep([{ taskId: configHash(config), config }]), localMemoryBudget(availableMemory(), 1));
     }
     const { BackendError, initBackend } = await import('../flooding/backend.js');
-    const { DatasetError, makeDataset } = await import('../flooding/datasets.js');
+    const [{ DatasetError }, { makeDataset }] = await Promise.all([
+      import('../flooding/datasets.js'),
+      import('../flooding/make-dataset.js'),
+    ]);
     const { runTask } = await import('../flooding/trainer.js');
     let dataset: ReturnType<typeof makeDataset>;
     try {

@@ -2,10 +2,9 @@ import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute, relative } from 'node:path';
 import { CsvError, parse } from 'csv-parse/sync';
-import { arrayDataset } from './array-datasets.js';
 import type { DatasetConfig } from './config.js';
 import { FloodsweepError } from './errors.js';
-import { Rng } from './rng.js';
+import type { Rng } from './rng.js';
 
 /** One split: `x` is row-major `n` x `dim`; labels are class indices 0..numClasses-1. */
 export interface Split {
@@ -46,12 +45,10 @@ interface Points {
 }
 
 /**
- * Builds the dataset of `config`. All randomness comes from the seed's 'data' stream, consumed
- * split by split in the order train, val, test, so the size of a later split never changes an
- * earlier one.
+ * A synthetic or csv data set (make-dataset.ts makeDataset picks this or the array files of
+ * array-datasets.ts), from `rng`, the seed's 'data' stream.
  */
-export function makeDataset(config: DatasetConfig, seed: number): Dataset {
-  const rng = Rng.stream(seed, 'data');
+export function builtInDataset(config: Exclude<DatasetConfig, { name: 'idx' | 'npy' | 'npz' }>, rng: Rng): Dataset {
   switch (config.name) {
     case 'sinusoid2d':
       return syntheticDataset(config, 2, rng, (n) => sinusoid2dPoints(n, rng));
@@ -63,10 +60,6 @@ export function makeDataset(config: DatasetConfig, seed: number): Dataset {
       return syntheticDataset(config, config.dim, rng, (n) => gaussianPoints(n, config.dim, config.meanShift, rng));
     case 'csv':
       return csvDataset(config, rng);
-    case 'idx':
-    case 'npy':
-    case 'npz':
-      return arrayDataset(config, rng);
   }
 }
 

@@ -1,8 +1,9 @@
 import { activeBackend, tf } from './backend.js';
 import { allFinite, type Checkpoint, CheckpointError, decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
 import { configHash, EVAL_ROWS_PER_PASS, type TaskConfig } from './config.js';
-import { type Dataset, makeDataset, type Split } from './datasets.js';
+import type { Dataset, Split } from './datasets.js';
 import { FloodsweepError } from './errors.js';
+import { makeDataset } from './make-dataset.js';
 import { type EpochMetrics, SPLITS, type TaskResult } from './metrics.js';
 import { type InferenceModel, Model } from './model.js';
 import { clipByGlobalNorm, createOptimizer, type Optimizer } from './optim.js';

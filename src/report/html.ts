@@ -1,3 +1,4 @@
+import { type CostComparison, describeComparison, formatUsd } from '../cost/model.js';
 import {
   type GroupSummary,
   groupLevelFormatter,
@@ -6,7 +7,6 @@ import {
   type SettingValue,
   type SweepSummary,
 } from '../sweep/aggregate.js';
-import { type CostComparison, describeComparison, formatUsd } from '../sweep/cost.js';
 import { isLossMetric } from '../sweep/selection.js';
 import type { Difference, Estimate } from '../sweep/statistics.js';
 import {

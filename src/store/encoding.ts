@@ -4,10 +4,10 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import type { StoredCostEstimate } from '../cost/model.js';
 import { describeIssues, type TaskConfig } from '../flooding/config.js';
 import { canonicalJson } from '../flooding/json.js';
 import type { EpochMetrics } from '../flooding/metrics.js';
-import type { StoredCostEstimate } from '../sweep/cost.js';
 import type { PruningRule } from '../sweep/pruning.js';
 import {
   REPRO_VERDICTS,

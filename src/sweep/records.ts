@@ -2,9 +2,10 @@
  * What a sweep is made of, as the stores keep it: the sweep, its tasks, and the verdicts of
  * reproducibility runs. The stores (src/store/) persist these; this folder owns their meaning.
  */
+
+import type { RecordedUsage, StoredCostEstimate } from '../cost/model.js';
 import type { TaskConfig } from '../flooding/config.js';
 import type { SplitMetrics } from '../flooding/metrics.js';
-import type { RecordedUsage, StoredCostEstimate } from './cost.js';
 import type { TaskPruning } from './pruning.js';
 
 /** INTERRUPTED: a local run stopped (Ctrl-C, a signal, an abort) or died before the end; resumable. */

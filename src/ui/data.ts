@@ -1,11 +1,12 @@
 /** What the dashboard shows, read from the stores: a sweep with its tasks and a summary, live while it runs. */
+
+import { describeComparison, incurredCost } from '../cost/model.js';
 import { FloodsweepError, MissingStateError } from '../errors.js';
 import { observeSweep } from '../store/lease.js';
 import type { Stores } from '../store/open.js';
 import { sweepKeys, validateId } from '../store/ports.js';
 import { readSummary } from '../store/summary.js';
 import { type SweepSummary, summarizeSweep } from '../sweep/aggregate.js';
-import { describeComparison, incurredCost } from '../sweep/cost.js';
 import { type SweepRecord, type SweepStatus, TASK_STATUSES, type TaskRecord, type TaskStatus } from '../sweep/records.js';
 import { numericSampledAxes, parseSpecText, type SweepSpec } from '../sweep/spec.js';
 

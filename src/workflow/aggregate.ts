@@ -1,11 +1,11 @@
 import { isDeepStrictEqual } from 'node:util';
+import { type CostComparison, incurredCost } from '../cost/model.js';
 import { FloodsweepError, MissingStateError } from '../errors.js';
 import { type ReportCurves, type ReproducibilitySection, renderReport } from '../report/html.js';
 import { curveLevels, sweepFigures } from '../report/sweep-figures.js';
 import type { Stores } from '../store/open.js';
 import { sweepKeys } from '../store/ports.js';
 import { EPOCH_READ_CONCURRENCY, groupLevelFormatter, type SweepSummary, summarizeSweep } from '../sweep/aggregate.js';
-import { type CostComparison, incurredCost } from '../sweep/cost.js';
 import { mapLimited } from '../sweep/map-limited.js';
 import { SWEEP_STATUSES, type TaskRecord } from '../sweep/records.js';
 import { numericSampledAxes, validateSpec } from '../sweep/spec.js';

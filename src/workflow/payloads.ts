@@ -5,9 +5,9 @@
  * Payloads stay small (ids and keys): Step Functions caps a state's input and output at 256 KiB.
  */
 import { z } from 'zod';
+import type { StoredCostEstimate } from '../cost/model.js';
 import { FloodsweepError } from '../errors.js';
 import { describeIssues } from '../flooding/config.js';
-import type { StoredCostEstimate } from '../sweep/cost.js';
 import { REPRO_VERDICTS } from '../sweep/records.js';
 
 const id = z.string().min(1).max(128);

@@ -1,3 +1,4 @@
+import type { RecordedUsage } from '../cost/model.js';
 import { MissingStateError } from '../errors.js';
 import { activeBackend } from '../flooding/backend.js';
 import { CheckpointError } from '../flooding/checkpoint.js';
@@ -5,7 +6,6 @@ import type { EpochMetrics, TaskResult } from '../flooding/metrics.js';
 import { TrainingRun } from '../flooding/trainer.js';
 import type { Stores } from '../store/open.js';
 import { sweepKeys } from '../store/ports.js';
-import type { RecordedUsage } from '../sweep/cost.js';
 import { parsePayload, type TrainInput, type TrainOutput, trainInputSchema } from './payloads.js';
 import { checkRungs, hasOpenRung, prunable } from './pruning.js';
 

@@ -6,6 +6,8 @@
  */
 import { z } from 'zod';
 import { ConfigError, describeIssues, type TaskConfig } from '../flooding/config.js';
+import { type DataShape, dataShape } from '../sweep/resources.js';
+import type { PlannedTask, SweepSpec } from '../sweep/spec.js';
 import {
   DEFAULT_MAX_CONCURRENCY,
   defaultMemoryMb,
@@ -15,8 +17,6 @@ import {
   type SweepUsage,
   type TrainRuntime,
 } from '../workflow-steps.js';
-import { type DataShape, dataShape } from './resources.js';
-import type { PlannedTask, SweepSpec } from './spec.js';
 
 /** Unit prices of one region, in US dollars. */
 export interface RegionPrices {

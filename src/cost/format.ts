@@ -1,8 +1,9 @@
 /** How estimates and costs print; loaded by the commands that print them (it loads the cost model). */
-import type { SweepCostEstimate } from '../cost.js';
+
+import { formatDuration } from '../cli/progress.js';
 import { UsageError } from '../errors.js';
-import { type CostBreakdown, formatUsd, type StoredCostEstimate } from '../sweep/cost.js';
-import { formatDuration } from './progress.js';
+import type { SweepCostEstimate } from './estimate.js';
+import { type CostBreakdown, formatUsd, type StoredCostEstimate } from './model.js';
 
 const quantity = (value: number) => (Number.isInteger(value) ? value.toLocaleString('en-US') : value.toPrecision(4));
 

@@ -1,8 +1,8 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import type { CostEstimateOptions } from '../cost.js';
+import { addBackendOption, backendRequest, parseNumber, parsePositiveInteger } from '../cli/options.js';
 import { DEFAULT_MAX_TASKS } from '../env.js';
-import type { PriceTable } from '../sweep/cost.js';
-import { addBackendOption, backendRequest, parseNumber, parsePositiveInteger } from './options.js';
+import type { CostEstimateOptions } from './estimate.js';
+import type { PriceTable } from './model.js';
 
 /** Lambda's memory range, MB. */
 const MIN_MEMORY_MB = 128;
@@ -44,7 +44,7 @@ export function addCostOptions(command: Command, options: { region: boolean }): 
 
 /** The built-in list prices, or those of the --prices file over them. */
 export async function priceTableOf(flags: Pick<CostFlags, 'prices'>): Promise<PriceTable> {
-  const { LIST_PRICES, parsePriceTable } = await import('../sweep/cost.js');
+  const { LIST_PRICES, parsePriceTable } = await import('./model.js');
   if (flags.prices === undefined) return LIST_PRICES;
   const { readInputFile } = await import('../input-files.js');
   return parsePriceTable(readInputFile(flags.prices, '--prices'), `--prices ${JSON.stringify(flags.prices)}`);
@@ -52,7 +52,7 @@ export async function priceTableOf(flags: Pick<CostFlags, 'prices'>): Promise<Pr
 
 /** Validates the flags (region, prices file) before anything is trained or written. */
 export async function costOptions(flags: CostFlags, region: string | undefined): Promise<CostEstimateOptions> {
-  const { DEFAULT_REGION, regionPrices } = await import('../sweep/cost.js');
+  const { DEFAULT_REGION, regionPrices } = await import('./model.js');
   const prices = await priceTableOf(flags);
   regionPrices(prices, region ?? DEFAULT_REGION);
   return {
@@ -85,9 +85,9 @@ export function registerSweepCost(sweep: Command): void {
     const { planTasks } = await import('../planned-tasks.js');
     const spec = loadSpecFile(specPath);
     planTasks(spec, { maxTasks: flags.maxTasks });
-    const { estimateSweepCost } = await import('../cost.js');
+    const { estimateSweepCost } = await import('./estimate.js');
     const estimate = await estimateSweepCost(spec, { ...options, maxTasks: flags.maxTasks });
-    const { formatEstimate } = await import('./cost-format.js');
+    const { formatEstimate } = await import('./format.js');
     if (flags.json) {
       const { stored: _stored, ...rest } = estimate;
       process.stdout.write(`${JSON.stringify({ ...rest, listPrices: true })}\n`);

@@ -4,12 +4,16 @@
  * takes the seconds per epoch it is given, scales them to the deployed function and prices the
  * sweep with src/sweep/cost.ts.
  */
-import { initBackend } from './flooding/backend.js';
-import type { TaskConfig } from './flooding/config.js';
-import { makeDataset } from './flooding/datasets.js';
-import type { BackendRequest } from './flooding/names.js';
-import { TrainingRun } from './flooding/trainer.js';
-import { planTasks } from './planned-tasks.js';
+import { initBackend } from '../flooding/backend.js';
+import type { TaskConfig } from '../flooding/config.js';
+import { makeDataset } from '../flooding/make-dataset.js';
+import type { BackendRequest } from '../flooding/names.js';
+import { TrainingRun } from '../flooding/trainer.js';
+import { planTasks } from '../planned-tasks.js';
+import { checkMemory, estimateSweep, localMemoryBudget } from '../sweep/resources.js';
+import type { SweepSpec } from '../sweep/spec.js';
+import { availableMemory } from '../workflow/workers.js';
+import type { TrainRuntime } from '../workflow-steps.js';
 import {
   ASSUMED,
   type CostBreakdown,
@@ -26,11 +30,7 @@ import {
   type StoredCostEstimate,
   storedEstimate,
   type TaskTiming,
-} from './sweep/cost.js';
-import { checkMemory, estimateSweep, localMemoryBudget } from './sweep/resources.js';
-import type { SweepSpec } from './sweep/spec.js';
-import { availableMemory } from './workflow/workers.js';
-import type { TrainRuntime } from './workflow-steps.js';
+} from './model.js';
 
 export interface CostEstimateOptions {
   /** Default us-east-1. */
