@@ -51,7 +51,7 @@ export interface RunSweepOptions {
   maxTasks?: number;
   /** Local runs: the tfjs backend (default auto). */
   backend?: BackendRequest;
-  /** Local runs: worker threads (default: the number of cores); at most the tasks, and the cores unless `oversubscribe`. */
+  /** Local runs: worker processes (default: the number of cores); at most the tasks, and the cores unless `oversubscribe`. */
   workers?: number;
   /** Local runs: allow more workers than cores. */
   oversubscribe?: boolean;
@@ -59,6 +59,8 @@ export interface RunSweepOptions {
   ignoreMemoryLimit?: boolean;
   /** Local runs: epochs per Train call, i.e. how often tasks checkpoint. */
   epochsPerCall?: number;
+  /** Local runs: the workers' stderr passes through unfiltered (TensorFlow's load-time lines included). */
+  debug?: boolean;
   /** Makes the run a reproducibility run: Compare against this baseline after Aggregate. */
   repro?: ReproBlock;
   /** The estimate the sweep starts with (estimateSweepCost(...).stored), kept in its sweep record. */
@@ -104,7 +106,7 @@ export type SweepEvent =
       taskCount: number;
       /** The backend, or the execution for cloud runs. */
       where: string;
-      /** Local runs: the worker threads training the tasks. */
+      /** Local runs: the worker processes training the tasks. */
       workers?: number;
       /** A resumed local sweep: what it found. */
       resumed?: ResumeFindings;
@@ -269,6 +271,7 @@ async function runLocally(given: ExecutionInput, storeConfig: StoreConfig, optio
     oversubscribe: options.oversubscribe,
     ignoreMemoryLimit: options.ignoreMemoryLimit,
     epochsPerCall: options.epochsPerCall,
+    debug: options.debug,
     beforePlan: async (sweepId) => {
       // Once per run, though Plan may be retried.
       lease ??= await holdLease(stores.metrics, sweepId, options.leaseSeconds ?? DEFAULT_LEASE_SECONDS, (lost) => {

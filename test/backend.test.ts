@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { activeBackend, BackendError, initBackend, setTransposeFirstMatMul, tf } from '../src/flooding/backend.js';
 import { runTask } from '../src/flooding/trainer.js';
 import { liveTensors, smallConfig, timelessResult } from './helpers.js';
+import { tfjsNodeInstalled } from './tfjs-node-installed.js';
 
 before(async () => {
   await initBackend('wasm');
@@ -204,34 +205,49 @@ describe('transpose-first BatchMatMul on wasm', () => {
   });
 });
 
-describe('backend selection', () => {
-  test('initBackend("tfjs-node") rejects naming tfjs-node (no silent fallback) and leaves tfjs usable on wasm', async () => {
-    await assert.rejects(initBackend('tfjs-node'), (error: unknown) => {
-      assert.ok(error instanceof BackendError, `expected a BackendError, got ${String(error)}`);
-      assert.match(error.message, /tfjs-node/);
-      return true;
-    });
-    assert.equal(tf.getBackend(), 'wasm', 'a failed request does not move tfjs off wasm');
-    assert.equal(activeBackend(), 'wasm');
+describe('backend selection (holds with and without tfjs-node installed)', () => {
+  after(async () => {
+    await initBackend('wasm');
+  });
+
+  test(`initBackend("tfjs-node") ${tfjsNodeInstalled ? 'runs a product and its gradient on TensorFlow' : 'rejects naming tfjs-node (no silent fallback) and leaves tfjs usable on wasm'}`, async () => {
+    if (tfjsNodeInstalled) {
+      assert.equal(await initBackend('tfjs-node'), 'tfjs-node');
+      assert.equal(tf.getBackend(), 'tensorflow');
+      assert.equal(activeBackend(), 'tfjs-node');
+      const [gradA] = tf.grads((a: tf.Tensor) => tf.matMul(a as tf.Tensor2D, tf.ones([3, 2])).sum())([tf.ones([2, 3])]);
+      assert.deepEqual([...gradA.dataSync()], [2, 2, 2, 2, 2, 2]);
+    } else {
+      await assert.rejects(initBackend('tfjs-node'), (error: unknown) => {
+        assert.ok(error instanceof BackendError, `expected a BackendError, got ${String(error)}`);
+        assert.match(error.message, /tfjs-node/);
+        return true;
+      });
+      assert.equal(tf.getBackend(), 'wasm', 'a failed request does not move tfjs off wasm');
+      assert.equal(activeBackend(), 'wasm');
+    }
     assert.equal(await initBackend('wasm'), 'wasm');
     assert.equal(tf.getBackend(), 'wasm');
     assert.equal(activeBackend(), 'wasm');
   });
 
-  test('initBackend("auto") picks wasm where tfjs-node is missing; unknown names are rejected', async () => {
-    assert.equal(await initBackend('auto'), 'wasm');
-    assert.equal(tf.getBackend(), 'wasm');
+  test(`initBackend("auto") picks ${tfjsNodeInstalled ? 'tfjs-node (installed here)' : 'wasm (tfjs-node is not installed here)'}; unknown names are rejected`, async () => {
+    const expected = tfjsNodeInstalled ? 'tfjs-node' : 'wasm';
+    assert.equal(await initBackend('auto'), expected);
+    assert.equal(tf.getBackend(), tfjsNodeInstalled ? 'tensorflow' : 'wasm');
     await assert.rejects(initBackend('gpu' as never), (error: unknown) => {
       assert.ok(error instanceof BackendError);
       assert.match(error.message, /gpu/);
       assert.match(error.message, /wasm/, 'names the allowed values');
       return true;
     });
-    assert.equal(tf.getBackend(), 'wasm');
+    assert.equal(activeBackend(), expected, 'a rejected name leaves the backend as it was');
   });
 
-  test('a task result records the backend it ran on', () => {
-    const result = runTask(smallConfig({ training: { epochs: 1 } }));
-    assert.equal(result.backend, 'wasm');
+  test('a task result records the backend it ran on', async () => {
+    for (const backend of tfjsNodeInstalled ? (['wasm', 'tfjs-node'] as const) : (['wasm'] as const)) {
+      await initBackend(backend);
+      assert.equal(runTask(smallConfig({ training: { epochs: 1 } })).backend, backend);
+    }
   });
 });

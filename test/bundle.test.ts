@@ -32,6 +32,7 @@ import {
 import { ENV_NAMES } from '../src/env-names.js';
 import { openStores, type Stores } from '../src/store/open.js';
 import { credentials, type Emulators, region, startEmulators } from './emulators.js';
+import { tfjsNodeInstalled } from './tfjs-node-installed.js';
 
 const run = promisify(execFile);
 const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -68,16 +69,6 @@ process.stdout.write(JSON.stringify(result));
 
 function isPng(bytes: Buffer): boolean {
   return bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
-}
-
-/** tfjs-node is an optional dependency: its install fails without internet access, and npm then leaves it out. */
-function tfjsNodeInstalled(): boolean {
-  try {
-    require.resolve('@tensorflow/tfjs-node');
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Where a sweep run by the handlers keeps its records and artifacts, and how the test reads them back. */
@@ -279,7 +270,7 @@ describe(`bundled Lambda handlers, outside the project, on Node ${LAMBDA_NODE_MA
       const passed = (backend: string) =>
         new RegExp(`^training check passed: ${backend} \\(tfjs 4\\.22\\.0\\), train loss \\d\\.\\d+ -> \\d\\.\\d+ after one epoch$`, 'm');
       assert.match((await check('wasm')).stdout, passed('wasm'));
-      if (tfjsNodeInstalled()) {
+      if (tfjsNodeInstalled) {
         assert.match((await check('tfjs-node')).stdout, passed('tfjs-node'));
       } else {
         await assert.rejects(check('tfjs-node'), (error: { code?: number; stderr?: string }) => {

@@ -9,7 +9,6 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -25,6 +24,7 @@ import { validateSpec } from '../src/sweep/spec.js';
 import { runWorkflowLocally, WorkflowAbortedError } from '../src/workflow/local-executor.js';
 import { floodsweep, show, startCli } from './cli-helpers.js';
 import { credentials, type Emulators, region, startEmulators } from './emulators.js';
+import { tfjsNodeInstalled } from './tfjs-node-installed.js';
 
 const SPEC = fileURLToPath(new URL('./fixtures/sweep/interrupt.json', import.meta.url));
 const SPEC_OBJECT = JSON.parse(readFileSync(SPEC, 'utf8')) as Record<string, unknown>;
@@ -97,15 +97,6 @@ before(() => {
   reference = run.result.then(({ aggregate }) => outcomes(dir, aggregate.sweepId));
   reference.catch(() => undefined);
 });
-
-const tfjsNodeInstalled = (() => {
-  try {
-    createRequire(import.meta.url).resolve('@tensorflow/tfjs-node');
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 describe('faults', { concurrency: true }, () => {
   const killPoints = [

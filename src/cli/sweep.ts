@@ -467,6 +467,8 @@ export async function runWithProgress<T extends SweepRunResult>(
     const result = await start({
       ...settings,
       leaseSeconds: readEnvironment().leaseSeconds,
+      // TensorFlow's load-time lines from the workers only with --debug.
+      debug: process.argv.includes('--debug'),
       stores,
       cloud,
       signal: controller.signal,

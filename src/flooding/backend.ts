@@ -68,6 +68,8 @@ async function tryLoadTfjsNode(): Promise<boolean> {
   if (tfjsNodeLoaded === undefined) {
     try {
       // Optional dependency: its install downloads libtensorflow, which fails on machines without internet.
+      // TensorFlow logs info lines to stderr as it loads; warnings and errors still show.
+      process.env.TF_CPP_MIN_LOG_LEVEL ??= '1';
       const require = createRequire(import.meta.url);
       require('@tensorflow/tfjs-node');
       tfjsNodeLoaded = tf.findBackend('tensorflow') != null || tf.engine().registryFactory.tensorflow != null;

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { FloodsweepError } from './errors.js';
 import { parseKeepingNonFinite, stringifyKeepingNonFinite } from './json.js';
 import type { EpochMetrics } from './metrics.js';
+import type { BackendName } from './names.js';
 import type { RngState } from './rng.js';
 
 /**
@@ -12,6 +13,12 @@ import type { RngState } from './rng.js';
 export interface Checkpoint {
   /** Hash of the task config the run belongs to: a checkpoint never resumes a different task. */
   configHash: string;
+  /**
+   * The backend that trained it. A run resumes only on the same backend: another one rounds
+   * differently, so the result would match neither backend's uninterrupted run. Absent in
+   * checkpoints written before backends were recorded.
+   */
+  backend?: BackendName;
   /** Epochs completed. */
   epoch: number;
   modelTensors: Float32Array[];

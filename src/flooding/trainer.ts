@@ -64,6 +64,12 @@ export class TrainingRun {
     if (checkpoint.configHash !== configHash(config)) {
       throw new CheckpointError(`checkpoint belongs to task ${checkpoint.configHash}, not ${configHash(config)}`);
     }
+    if (checkpoint.backend && checkpoint.backend !== activeBackend()) {
+      throw new CheckpointError(
+        `checkpoint was written on the ${checkpoint.backend} backend and this run trains on ${activeBackend()}; ` +
+          `resume with --backend ${checkpoint.backend}, or retrain the task from scratch with --restart-task`,
+      );
+    }
     const run = TrainingRun.build(config, dataset, Rng.fromState(checkpoint.shuffleRng), checkpoint.epoch);
     const variables = run.model.variables;
     if (checkpoint.modelTensors.length !== variables.length) {
@@ -173,6 +179,7 @@ export class TrainingRun {
     }
     const checkpoint: Checkpoint = {
       configHash: configHash(this.config),
+      backend: activeBackend(),
       epoch: this.epochsDone,
       modelTensors,
       optimizerTensors,

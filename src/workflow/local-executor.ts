@@ -46,7 +46,7 @@ if (!('withResolvers' in Promise)) {
 export interface LocalExecutorOptions {
   stores: StoreConfig;
   backend: BackendRequest;
-  /** Worker threads training tasks; defaults to the number of cores, at most the cores (see workerCount) and the tasks. */
+  /** Worker processes training tasks; defaults to the number of cores, at most the cores (see workerCount) and the tasks. */
   workers?: number;
   /** Allows more workers than cores. */
   oversubscribe?: boolean;
@@ -56,6 +56,8 @@ export interface LocalExecutorOptions {
   availableMemory?: number;
   /** Epochs per Train call: how often a task checkpoints (as a Lambda does when its time runs low). */
   epochsPerCall?: number;
+  /** The workers' stderr passes through unfiltered (TensorFlow's load-time lines included). */
+  debug?: boolean;
   /** Runs before Plan writes anything, once the backend has started (the caller takes the sweep's lease here). */
   beforePlan?: (sweepId: string) => Promise<void>;
   /** After Plan: the plan, the backend the workers run on, and how many workers there are. */
@@ -102,7 +104,7 @@ async function loadStep(id: StepId): Promise<StepFunction> {
 }
 
 /**
- * The worker threads of a local run, from its task count; refuses (before any thread starts or
+ * The worker processes of a local run, from its task count; refuses (before any worker starts or
  * anything is written) a sweep whose largest task cannot fit its share of the available memory.
  */
 function localWorkers(input: ExecutionInput, options: LocalExecutorOptions): number {
@@ -136,6 +138,7 @@ export function runWorkflowLocally(
     backend: options.backend,
     backendOptions: {},
     size: workers,
+    debug: options.debug,
     onEpoch: (jobId, epoch, total) => options.onEpoch?.(taskOfJob.get(jobId)!, epoch, total),
   });
   const shipped = options.definition ?? localWorkflowDefinition();

@@ -1,5 +1,7 @@
+import { type ChildProcess, fork } from 'node:child_process';
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import type { z } from 'zod';
 import { type ErrorKind, FloodsweepError } from '../errors.js';
 import type { TaskConfig } from '../flooding/config.js';
@@ -10,10 +12,14 @@ import { parsePayload, type TrainInput, type TrainOutput, trainOutputSchema } fr
 import { type FromWorker, fromWorkerSchema, type ToWorker, taskResultSchema, type WorkerJob, type WorkerSetup } from './protocol.js';
 
 export interface PoolOptions extends WorkerSetup {
-  /** Worker threads; defaults to the number of cores. */
+  /** Worker processes; defaults to the number of cores. */
   size?: number;
   /** Called after every trained epoch of every job. */
   onEpoch?: (jobId: number, epoch: number, total: number) => void;
+  /** Passes the workers' stderr through unfiltered (TensorFlow's load-time lines included). */
+  debug?: boolean;
+  /** Cores the workers share (TensorFlow's thread pools are sized from it); defaults to this machine's. */
+  cores?: number;
 }
 
 /**
@@ -32,6 +38,12 @@ export class WorkerJobError extends FloodsweepError {
   }
 }
 
+/**
+ * What Lambda reports when its runtime process dies (segfault, out-of-memory kill, abort): the
+ * workflow's Train Retry matches this name, so the task runs again from its checkpoint.
+ */
+export const WORKER_EXIT_ERROR = 'Runtime.ExitError';
+
 interface Job {
   jobId: number;
   job: WorkerJob;
@@ -40,29 +52,79 @@ interface Job {
   reject: (error: Error) => void;
 }
 
-/** The built worker next to the built pool; from the TypeScript sources, an entry that registers tsx. */
-const WORKER_ENTRY = new URL(import.meta.url.endsWith('.ts') ? './worker-entry.mjs' : './worker.js', import.meta.url);
+/** The built worker next to the built pool; from the TypeScript sources, the .ts worker under tsx. */
+const FROM_SOURCES = import.meta.url.endsWith('.ts');
+const WORKER_ENTRY = fileURLToPath(new URL(FROM_SOURCES ? './worker.ts' : './worker.js', import.meta.url));
+const WORKER_EXEC_ARGV = FROM_SOURCES ? ['--import', 'tsx'] : [];
+
+/**
+ * Lines TensorFlow writes to stderr when it loads, whatever TF_CPP_MIN_LOG_LEVEL says: absl's
+ * pre-initialisation notice, glog-style info lines (`I0000 00:00:...`), the CPU feature and oneDNN
+ * notices. Anything else a worker writes (a crash report, a warning of ours) goes through.
+ */
+const TENSORFLOW_NOISE = [
+  /^WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR$/,
+  /^[IW]\d{4} \d+:\d+:\d+\.\d+ +\d+ [\w.]+:\d+\]/,
+  /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IW] tensorflow\//,
+  /^To enable the following instructions: .*, in other operations, rebuild TensorFlow with the appropriate compiler flags\.$/,
+  /oneDNN custom operations are on/,
+];
+
+export function isTensorFlowNoise(line: string): boolean {
+  return TENSORFLOW_NOISE.some((pattern) => pattern.test(line));
+}
+
+/**
+ * TensorFlow's thread pools per worker process: the cores split between the workers (intra-op:
+ * the threads one product uses; inter-op 1: a training step is a chain of dependent ops). Values
+ * the user set in the environment win.
+ */
+export function tensorFlowThreads(workers: number, cores: number): Record<'TF_NUM_INTRAOP_THREADS' | 'TF_NUM_INTEROP_THREADS', string> {
+  return {
+    TF_NUM_INTRAOP_THREADS: process.env.TF_NUM_INTRAOP_THREADS ?? String(Math.max(1, Math.floor(cores / workers))),
+    TF_NUM_INTEROP_THREADS: process.env.TF_NUM_INTEROP_THREADS ?? '1',
+  };
+}
 
 interface Slot {
-  worker: Worker;
+  child: ChildProcess;
   ready: Promise<BackendName>;
+  /** Why its worker could not start (then no job goes to it). */
+  startError?: Error;
   job?: Job;
 }
 
 /**
- * A fixed set of worker threads, each with its own tfjs backend, training one task at a time.
- * The wasm backend is single-threaded in Node, so threads are how a sweep uses every core.
+ * A fixed set of worker processes, each with its own tfjs runtime, training one task at a time.
+ * Processes, not threads: tfjs-node's addon is not thread-safe (two threads running ops corrupt
+ * its process-wide attribute-name set), and the wasm backend is single-threaded in Node, so one
+ * runner per core is how a sweep uses every core on either backend. A worker that dies fails only
+ * the job it was running (as `Runtime.ExitError`) and is replaced.
  */
 export class WorkerPool {
   private readonly slots: Slot[] = [];
   private readonly queue: Job[] = [];
+  private readonly setup: WorkerSetup;
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly started: Promise<BackendName>;
   private nextJobId = 0;
   private closed = false;
 
   constructor(private readonly options: PoolOptions) {
     const size = Math.max(1, options.size ?? availableParallelism());
-    const setup: WorkerSetup = { backend: options.backend, backendOptions: options.backendOptions };
-    for (let i = 0; i < size; i++) this.slots.push(this.startWorker(setup));
+    this.setup = { backend: options.backend, backendOptions: options.backendOptions };
+    this.env = {
+      ...process.env,
+      ...tensorFlowThreads(size, options.cores ?? availableParallelism()),
+      // Most of TensorFlow's load-time lines; the filter below takes the ones that ignore it.
+      ...(options.debug ? {} : { TF_CPP_MIN_LOG_LEVEL: process.env.TF_CPP_MIN_LOG_LEVEL ?? '2' }),
+    };
+    for (let i = 0; i < size; i++) {
+      const slot = {} as Slot;
+      this.startWorker(slot);
+      this.slots.push(slot);
+    }
+    this.started = this.slots[0].ready;
   }
 
   get size(): number {
@@ -71,7 +133,12 @@ export class WorkerPool {
 
   /** The backend the workers run on (rejects if a worker could not initialise it). */
   backend(): Promise<BackendName> {
-    return this.slots[0].ready;
+    return this.started;
+  }
+
+  /** The worker processes' ids (a test kills one). */
+  pids(): number[] {
+    return this.slots.map((slot) => slot.child.pid!);
   }
 
   /** Queues a whole task (trained in memory); resolves with its result. */
@@ -110,6 +177,7 @@ export class WorkerPool {
    * (the local executor's Train state would keep its timeout timer, and the process, alive).
    */
   async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
     const stopped = new FloodsweepError('internal', 'the worker pool was closed');
     this.failEverything(stopped);
@@ -117,33 +185,68 @@ export class WorkerPool {
       slot.job?.reject(stopped);
       slot.job = undefined;
     }
-    await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
+    await Promise.all(this.slots.map(({ child }) => stopChild(child)));
   }
 
-  private startWorker(setup: WorkerSetup): Slot {
-    const worker = new Worker(WORKER_ENTRY, { workerData: setup });
-    const slot: Slot = { worker, ready: Promise.resolve('wasm') };
+  /** Starts a worker process in `slot` (a new one, or the place of one that died). */
+  private startWorker(slot: Slot): void {
+    const child = fork(WORKER_ENTRY, [JSON.stringify(this.setup)], {
+      execArgv: WORKER_EXEC_ARGV,
+      env: this.env,
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+      serialization: 'advanced',
+    });
+    this.forwardStderr(child);
+    slot.child = child;
     slot.ready = new Promise<BackendName>((resolve, reject) => {
       const onMessage = (raw: unknown) => {
         const message = parsePayload(fromWorkerSchema, raw, 'worker message');
         if (message.type === 'ready') resolve(message.backend);
         else if (message.type === 'startFailed') reject(new WorkerJobError('BackendError', 'input', message.message));
         else return;
-        worker.off('message', onMessage);
+        child.off('message', onMessage);
       };
-      worker.on('message', onMessage);
-      worker.once('error', reject);
+      child.on('message', onMessage);
+      child.once('exit', (code, signal) =>
+        reject(new WorkerJobError(WORKER_EXIT_ERROR, 'internal', `a worker process ${exitDescription(code, signal)} while starting`)),
+      );
+      child.once('error', reject);
     });
     slot.ready.then(
       () => this.dispatch(),
-      (error: Error) => this.failEverything(error),
+      (error: Error) => {
+        slot.startError = error;
+        this.dispatch();
+      },
     );
-    worker.on('message', (raw: unknown) => this.onMessage(slot, parsePayload(fromWorkerSchema, raw, 'worker message')));
-    worker.on('error', (error) => {
-      slot.job?.reject(error);
-      slot.job = undefined;
+    child.on('message', (raw: unknown) => this.onMessage(slot, parsePayload(fromWorkerSchema, raw, 'worker message')));
+    child.once('exit', (code, signal) => this.onExit(slot, code, signal));
+  }
+
+  /** A worker that dies fails its job (the workflow retries it from its checkpoint) and gets a successor. */
+  private onExit(slot: Slot, code: number | null, signal: NodeJS.Signals | null): void {
+    const job = slot.job;
+    slot.job = undefined;
+    if (this.closed) return;
+    job?.reject(
+      new WorkerJobError(
+        WORKER_EXIT_ERROR,
+        'internal',
+        `the worker process ${exitDescription(code, signal)} during ${describeJob(job.job)}`,
+      ),
+    );
+    // One that never became ready failed to start: its successor would fail the same way.
+    slot.ready.then(
+      () => this.startWorker(slot),
+      () => undefined,
+    );
+  }
+
+  private forwardStderr(child: ChildProcess): void {
+    const lines = createInterface({ input: child.stderr!, crlfDelay: Number.POSITIVE_INFINITY });
+    lines.on('line', (line) => {
+      if (this.options.debug || !isTensorFlowNoise(line)) process.stderr.write(`${line}\n`);
     });
-    return slot;
   }
 
   private onMessage(slot: Slot, message: FromWorker): void {
@@ -160,14 +263,18 @@ export class WorkerPool {
   }
 
   private dispatch(): void {
+    // With no worker that can start, nothing queued would ever run.
+    const startError = this.slots.every((slot) => slot.startError) ? this.slots[0]?.startError : undefined;
+    if (startError) this.failEverything(startError);
     for (const slot of this.slots) {
       if (slot.job || this.queue.length === 0) continue;
+      const { child } = slot;
       void slot.ready.then(
         () => {
-          if (slot.job || this.queue.length === 0) return;
+          if (this.closed || slot.job || slot.child !== child || !child.connected || this.queue.length === 0) return;
           slot.job = this.queue.shift()!;
           const message: ToWorker = { type: 'job', jobId: slot.job.jobId, job: slot.job.job };
-          slot.worker.postMessage(message);
+          child.send(message);
         },
         () => undefined,
       );
@@ -177,4 +284,21 @@ export class WorkerPool {
   private failEverything(error: Error): void {
     for (const job of this.queue.splice(0)) job.reject(error);
   }
+}
+
+function exitDescription(code: number | null, signal: NodeJS.Signals | null): string {
+  return signal ? `was killed by ${signal}` : `exited with code ${code}`;
+}
+
+function describeJob(job: WorkerJob): string {
+  return job.kind === 'trainStep' ? `task ${job.input.taskId}` : 'a task';
+}
+
+/** Asks a worker to stop (SIGTERM); resolves once it has exited. */
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
 }

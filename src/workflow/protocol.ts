@@ -1,6 +1,6 @@
 /**
- * What the worker pool and its threads say to each other. Messages from a thread are parsed with
- * these schemas (a thread is a boundary like a Lambda's), results by the job's own schema.
+ * What the worker pool and its processes say to each other. Messages from a worker are parsed with
+ * these schemas (a worker is a boundary like a Lambda's), results by the job's own schema.
  */
 import { z } from 'zod';
 import { taskConfigSchema } from '../flooding/config.js';
@@ -10,14 +10,14 @@ import { BACKENDS } from '../flooding/names.js';
 import { storeConfigSchema } from '../store/open.js';
 import { trainInputSchema } from './payloads.js';
 
-/** What the pool sends a worker thread when it starts. */
+/** What the pool gives a worker process when it starts. */
 export const workerSetupSchema = z.strictObject({
   backend: z.enum(['auto', ...BACKENDS]),
   backendOptions: z.strictObject({ wasmDir: z.string().optional(), transposeFirstMatMul: z.boolean().optional() }),
 });
 export type WorkerSetup = z.output<typeof workerSetupSchema>;
 
-/** Work a worker thread does: a whole task in memory, or one workflow Train step against stores. */
+/** Work a worker process does: a whole task in memory, or one workflow Train step against stores. */
 export const toWorkerSchema = z.strictObject({
   type: z.literal('job'),
   jobId: z.number(),

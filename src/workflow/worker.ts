@@ -1,4 +1,4 @@
-import { parentPort, workerData } from 'node:worker_threads';
+/** A worker process of the pool (pool.ts): its own tfjs runtime, one job at a time, over the IPC channel. */
 import { kindOf } from '../errors.js';
 import { initBackend } from '../flooding/backend.js';
 import { runTask } from '../flooding/trainer.js';
@@ -7,9 +7,12 @@ import { parsePayload } from './payloads.js';
 import { type FromWorker, toWorkerSchema, type WorkerJob, workerSetupSchema } from './protocol.js';
 import { trainStep } from './train.js';
 
-const port = parentPort!;
-const send = (message: FromWorker) => port.postMessage(message);
-const setup = parsePayload(workerSetupSchema, workerData, 'worker setup');
+const send = (message: FromWorker) => process.send!(message);
+const setup = parsePayload(workerSetupSchema, JSON.parse(process.argv[2]), 'worker setup');
+// Ctrl-C reaches the whole process group: the pool decides when its workers stop.
+process.on('SIGINT', () => undefined);
+// A pool that is gone (its process killed) leaves no worker behind.
+process.on('disconnect', () => process.exit(0));
 
 try {
   send({ type: 'ready', backend: await initBackend(setup.backend, setup.backendOptions) });
@@ -37,7 +40,7 @@ async function perform(jobId: number, job: WorkerJob): Promise<unknown> {
   });
 }
 
-port.on('message', async (raw: unknown) => {
+process.on('message', async (raw: unknown) => {
   const { jobId, job } = parsePayload(toWorkerSchema, raw, 'worker job');
   try {
     send({ type: 'done', jobId, result: await perform(jobId, job) });
