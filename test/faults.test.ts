@@ -149,6 +149,36 @@ describe('faults', { concurrency: true }, () => {
     });
   }
 
+  describe('kill -9 with a lease far from expiry: the dead holder is known by its pid and start time', { concurrency: 1 }, () => {
+    const dir = freshDir('killed-long-lease');
+    const args = ['--results', dir, '--workers', '1', '--epochs-per-call', '2'];
+    const LONG_LEASE = { FLOODSWEEP_LEASE_SECONDS: '3600' };
+    let sweepId: string;
+    let killedPid: number;
+
+    before(async () => {
+      const { child, result } = startCli(['sweep', 'run', SPEC, ...args], { env: LONG_LEASE });
+      killedPid = child.pid!;
+      assert.ok(await signalWhenWritten(dir, /checkpoint\.bin$/, child.pid!, 'SIGKILL'));
+      assert.equal((await result).signal, 'SIGKILL');
+      sweepId = onlySweepId(dir);
+    });
+
+    test('status shows INTERRUPTED at once, naming the process that is gone', async () => {
+      const lease = await new LocalMetricsStore(dir).getLease(sweepId);
+      assert.ok(lease && Date.parse(lease.expiresAt) > Date.now() + 3_000_000, 'the lease has not expired');
+      const status = await floodsweep(['sweep', 'status', sweepId, '--results', dir]);
+      assert.match(status.stdout, new RegExp(`^${sweepId}: INTERRUPTED;`), show(status));
+      assert.match(status.stdout, new RegExp(`pid ${killedPid}\\) stopped without finishing; it is gone from this host`), show(status));
+    });
+
+    test('a resume takes the lease over at once and ends SUCCEEDED with the numbers of an uninterrupted run', async () => {
+      const resumed = await floodsweep(['sweep', 'run', '--resume', sweepId, ...args], { env: LONG_LEASE });
+      assert.equal(resumed.code, 0, show(resumed));
+      assert.deepEqual(await outcomes(dir, sweepId), await reference);
+    });
+  });
+
   describe('two resumes of one sweep at once', { concurrency: 1 }, () => {
     const dir = freshDir('two-resumes');
     const args = ['--results', dir, '--workers', '1', '--epochs-per-call', '2'];
@@ -373,7 +403,7 @@ describe('from code, against both adapters', { concurrency: 1 }, () => {
           if (event.type === 'started') secondTried ??= resumeSweep(sweepId, settings).catch((error: unknown) => error);
         },
       });
-      assert.equal(resumed.summary.status, 'SUCCEEDED');
+      assert.equal(resumed.summary.status, 'SUCCEEDED', JSON.stringify(resumed.summary.failedTasks));
       const refusal = await secondTried;
       assert.ok(refusal instanceof SweepLeasedError, String(refusal));
       assert.equal(refusal.kind, 'state');

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
-import { exitCodeOf, FloodsweepError, loadSpecFile, runSweep, type StoreConfig } from '../src/index.js';
+import { exitCodeOf, FloodsweepError, loadSpecFile, runSweep, type StoreConfig, validateSpec } from '../src/index.js';
 import { credentials, type Emulators, region, startEmulators } from './emulators.js';
 
 /** Forwards TCP to `port`; while stalled it accepts connections and holds their bytes. */
@@ -94,6 +94,40 @@ test('a stalled DynamoDB endpoint fails the sweep with one line naming DynamoDB,
       assert.equal(error.message.split('\n').length, 1);
       return true;
     });
+  } finally {
+    proxy.resume();
+  }
+});
+
+test('an endpoint that stops mid-run (lease renewals included) fails the run with one line, not a hang', { timeout: 120_000 }, async () => {
+  const long = validateSpec({ ...spec, name: 'stalls-mid-run', training: { ...spec.training, epochs: 400, evalEvery: 50 } });
+  const started = Date.now();
+  let stalledAt: number | undefined;
+  try {
+    await assert.rejects(
+      runSweep(long, {
+        stores,
+        workers: 1,
+        backend: 'wasm',
+        epochsPerCall: 50,
+        onEvent: (event) => {
+          if (event.type !== 'progress' || stalledAt !== undefined || event.progress.epochsDone === 0) return;
+          stalledAt = Date.now();
+          proxy.stall();
+        },
+      }),
+      (error: unknown) => {
+        assert.ok(error instanceof FloodsweepError, String(error));
+        assert.equal(exitCodeOf(error), 1);
+        assert.equal(error.message.split('\n').length, 1);
+        assert.match(error.message, /DynamoDB|lease/);
+        return true;
+      },
+    );
+    assert.ok(stalledAt, 'the run reached training before the stall');
+    process.stderr.write(
+      `# stalled mid-run: failed ${((Date.now() - stalledAt) / 1000).toFixed(1)} s after the stall (${((Date.now() - started) / 1000).toFixed(1)} s in all)\n`,
+    );
   } finally {
     proxy.resume();
   }

@@ -214,6 +214,7 @@ const leaseSchema = z.looseObject({
   token: z.string(),
   host: z.string(),
   pid: anyNumber,
+  processStart: z.string().optional(),
   startedAt: z.string(),
   expiresAt: z.string(),
 });

@@ -61,6 +61,12 @@ export interface SweepLease {
   token: string;
   host: string;
   pid: number;
+  /**
+   * The holder process's identity beyond its pid, which the system reuses: the boot and the
+   * process's start on it ("<boot id>/<start ticks>", Linux). A lease of a process that is gone
+   * from this host is taken over at once instead of waiting for it to expire.
+   */
+  processStart?: string;
   /** ISO 8601, like every timestamp here. */
   startedAt: string;
   expiresAt: string;
