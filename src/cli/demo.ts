@@ -12,8 +12,8 @@ import {
   type ResourceFlags,
   resourceSettings,
 } from './options.js';
+import { runTarget, runWithProgress } from './run-progress.js';
 import { checkOutputDir } from './stores.js';
-import { runTarget, runWithProgress } from './sweep.js';
 
 /** The original demo's two settings (run_demo_synth.py), as sweep specs. */
 const DEMO_SPECS = {

@@ -3,8 +3,8 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { addBackendOption, addResourceOptions, backendRequest, type ResourceFlags, resourceSettings } from './options.js';
-import { addStoreOptions, checkOutputFile, type StoreOptions } from './stores.js';
-import { openFor, runTarget, runWithProgress } from './sweep.js';
+import { runTarget, runWithProgress } from './run-progress.js';
+import { addStoreOptions, checkOutputFile, openFor, type StoreOptions } from './stores.js';
 
 const exitCodeOf = (verdict: string) => (verdict === 'REPRODUCED' ? 0 : 1);
 

@@ -141,3 +141,20 @@ function checkEndpointUrl(endpointUrl: string, shown: string): void {
   }
   if (url.username || url.password) throw new UsageError('--endpoint-url: credentials in the URL are not allowed; use the AWS environment');
 }
+
+/** The flags that name the same deployed stack again, for hints. */
+export function cloudFlags(options: StoreOptions): string {
+  return [
+    '--cloud',
+    options.stack ? `--stack ${shellQuote(options.stack)}` : '',
+    options.region ? `--region ${shellQuote(options.region)}` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
+}
+
+/** The stores a reading command looks at. */
+export async function openFor(options: StoreOptions) {
+  const { openStores } = await import('../store/open.js');
+  return openStores(await storeConfig(options, 'reading'));
+}

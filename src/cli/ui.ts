@@ -1,7 +1,6 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { UsageError } from '../errors.js';
-import { addStoreOptions, type StoreOptions } from './stores.js';
-import { openFor } from './sweep.js';
+import { addStoreOptions, openFor, type StoreOptions } from './stores.js';
 
 export function registerUi(program: Command): void {
   addStoreOptions(
