@@ -17,6 +17,7 @@ import { openStores, type StoreConfig, type Stores } from './store/open.js';
 import { sweepKeys } from './store/ports.js';
 import { readSummary } from './store/summary.js';
 import type { SweepSummary } from './sweep/aggregate.js';
+import { loadModelFiles } from './sweep/model-files.js';
 import type { TaskRecord } from './sweep/records.js';
 import { parseBaseline, parseReproSpec, type SweepSnapshot } from './sweep/repro.js';
 import { checkMemory, estimateSweep } from './sweep/resources.js';
@@ -143,6 +144,8 @@ export async function runSweep(spec: SweepSpec, options: RunSweepOptions = {}): 
     costEstimate: options.costEstimate,
   };
   const storeConfig = options.cloud?.target.stores ?? options.stores ?? defaultStores();
+  // Model files are built (and refused if they do not fit the data) before anything else.
+  await loadModelFiles(planTasks(validateSpec(spec), { maxTasks: options.maxTasks }));
   // A sweep id of no stored sweep names a new sweep; one that exists must be given its own spec.
   const stored = options.sweepId ? await findStoredSpec(openStores(storeConfig), options.sweepId) : undefined;
   if (stored) {

@@ -10,6 +10,7 @@ import { makeDataset } from '../flooding/make-dataset.js';
 import type { BackendRequest } from '../flooding/names.js';
 import { TrainingRun } from '../flooding/trainer.js';
 import { planTasks } from '../planned-tasks.js';
+import { checkModelFilesTrainOn, loadModelFiles } from '../sweep/model-files.js';
 import { checkMemory, estimateSweep, localMemoryBudget } from '../sweep/resources.js';
 import type { SweepSpec } from '../sweep/spec.js';
 import { availableMemory } from '../workflow/workers.js';
@@ -87,6 +88,7 @@ export async function estimateSweepCost(spec: SweepSpec, options: CostEstimateOp
   const runtime = options.runtime ?? 'container';
   const trainMemoryMb = options.trainMemoryMb ?? DEPLOYED.trainMemoryMb[runtime];
   const planned = planTasks(spec, { maxTasks: options.maxTasks });
+  await loadModelFiles(planned);
   const configs = planned.map((task) => task.config);
   let timing: (config: TaskConfig) => TaskTiming;
   let calibration: Calibration | undefined;
@@ -137,6 +139,10 @@ async function calibrate(
   backendRequest: BackendRequest,
 ): Promise<{ timing: (config: TaskConfig) => TaskTiming; calibration: Calibration }> {
   const backend = await initBackend(backendRequest);
+  await checkModelFilesTrainOn(
+    configs.map((config) => ({ config })),
+    backend,
+  );
   const shapes = new Map<string, TaskConfig>();
   for (const config of configs) if (!shapes.has(computeShape(config))) shapes.set(computeShape(config), config);
   const measured = new Map<string, TaskTiming>();

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { ConfigError, describeIssues, type TaskConfig } from '../flooding/config.js';
-import { type DataShape, dataShape } from '../sweep/resources.js';
+import { type DataShape, dataShape, multiplyAddsPerSample } from '../sweep/resources.js';
 import type { PlannedTask, SweepSpec } from '../sweep/spec.js';
 import {
   DEFAULT_MAX_CONCURRENCY,
@@ -123,8 +123,7 @@ export function flopTiming(config: TaskConfig, shape: DataShape | undefined = da
   if (!shape) return undefined;
   const { features: dim, classes } = shape;
   const { train, val, test } = shape.rows;
-  const params =
-    model.kind === 'linear' ? (dim + 1) * classes : dim * model.width + (model.depth - 1) * model.width ** 2 + (model.width + 1) * classes;
+  const params = multiplyAddsPerSample(model, dim, classes);
   const trainFlops = 6 * params * train;
   const evalFlops = 2 * params * (train + val + test);
   const steps = Math.ceil(train / training.batchSize);

@@ -109,6 +109,13 @@ export const modelSchema = z.discriminatedUnion('kind', [
     batchNorm: z.boolean().default(true),
   }),
   z.strictObject({ kind: z.literal('linear') }),
+  z.strictObject({
+    kind: z.literal('layers'),
+    /** A TensorFlow.js Layers topology: the model.json of `model.save`, or `model.toJSON()`'s text. */
+    path: dataPath,
+    /** The file's content hash, set when a sweep is planned: an edited file makes different tasks. */
+    sha256,
+  }),
 ]);
 
 const common = { lr: z.number().gt(0), weightDecay: z.number().min(0).default(0) };

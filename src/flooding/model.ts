@@ -14,13 +14,26 @@ interface HiddenLayer {
 }
 
 /** Batch statistics seen in a training forward pass, applied to the running averages afterwards. */
-type BatchStats = Array<{ mean: tf.Tensor1D; variance: tf.Tensor1D; count: number }>;
+export type BatchStats = Array<{ mean: tf.Tensor1D; variance: tf.Tensor1D; count: number }>;
+
+/** What the trainer needs of a model: the built-in ones (Model) and models from a file (LayersNetwork). */
+export interface Network {
+  /** Variables the optimizer updates, in a fixed order. */
+  readonly trainable: tf.Variable[];
+  /** Every variable, trainable or not: what a checkpoint must hold. */
+  readonly variables: tf.Variable[];
+  forInference(): InferenceModel;
+  /** Logits in training mode; call inside a gradient function. */
+  forwardTraining(x: tf.Tensor2D, stats: BatchStats): tf.Tensor2D;
+  updateRunningStats(stats: BatchStats): void;
+  dispose(): void;
+}
 
 /**
  * The paper's demo MLP (Dense without bias -> BatchNorm -> ReLU, `depth` times, then a Dense output
  * with bias), or a linear model. Initialised like PyTorch's nn.Linear: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
  */
-export class Model {
+export class Model implements Network {
   private constructor(
     private readonly hidden: HiddenLayer[],
     private readonly outKernel: tf.Variable,
@@ -28,6 +41,7 @@ export class Model {
   ) {}
 
   static create(config: ModelConfig, inputDim: number, numClasses: number, seed: number): Model {
+    if (config.kind === 'layers') throw new Error('Model builds the built-in models; LayersNetwork builds models from files');
     const rng = Rng.stream(seed, 'init');
     const hidden: HiddenLayer[] = [];
     let fanIn = inputDim;

@@ -3,9 +3,10 @@ import { allFinite, type Checkpoint, CheckpointError, decodeCheckpoint, encodeCh
 import { configHash, EVAL_ROWS_PER_PASS, type TaskConfig } from './config.js';
 import type { Dataset, Split } from './datasets.js';
 import { FloodsweepError } from './errors.js';
+import { LayersNetwork } from './layers-network.js';
 import { makeDataset } from './make-dataset.js';
 import { type EpochMetrics, SPLITS, type TaskResult } from './metrics.js';
-import { type InferenceModel, Model } from './model.js';
+import { type BatchStats, type InferenceModel, Model, type Network } from './model.js';
 import { clipByGlobalNorm, createOptimizer, type Optimizer } from './optim.js';
 import { Rng } from './rng.js';
 
@@ -45,7 +46,7 @@ export class TrainingRun {
   private constructor(
     readonly config: TaskConfig,
     private readonly data: { train: SplitTensors; val: SplitTensors; test: SplitTensors },
-    private readonly model: Model,
+    private readonly model: Network,
     private readonly optimizer: Optimizer,
     private shuffleRng: Rng,
     private epochsDone: number,
@@ -99,7 +100,10 @@ export class TrainingRun {
       val: toTensors(dataset.val, dataset.numClasses),
       test: toTensors(dataset.test, dataset.numClasses),
     };
-    const model = Model.create(config.model, dataset.dim, dataset.numClasses, config.seed);
+    const model =
+      config.model.kind === 'layers'
+        ? LayersNetwork.create(config.model, dataset.dim, dataset.numClasses, config.seed)
+        : Model.create(config.model, dataset.dim, dataset.numClasses, config.seed);
     const optimizer = createOptimizer(config.optimizer, model.trainable);
     return new TrainingRun(config, data, model, optimizer, shuffleRng, epochsDone);
   }
@@ -124,7 +128,7 @@ export class TrainingRun {
     const stepScalars: tf.Scalar[] = [];
     for (let start = 0; start < train.n; start += batchSize) {
       const { x, y } = miniBatch(train, order.subarray(start, Math.min(start + batchSize, train.n)));
-      const batchStats: Parameters<Model['forwardTraining']>[1] = [];
+      const batchStats: BatchStats = [];
       let meanLoss: tf.Scalar | undefined;
       const { value, grads } = tf.variableGrads(() => {
         const logits = this.model.forwardTraining(x, batchStats);

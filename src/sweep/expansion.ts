@@ -10,6 +10,7 @@ import { type ArrayDatasetConfig, isArrayDataset } from '../flooding/array-datas
 import { configHash, resolveTaskConfig, type TaskConfig, taskConfigSchema } from '../flooding/config.js';
 import { DatasetError } from '../flooding/datasets.js';
 import { canonicalJson } from '../flooding/json.js';
+import type { LayersModelConfig } from '../flooding/network-templates.js';
 import { pruningProblems } from './pruning.js';
 import { distinctPoints, drawPoints, SAMPLE_DIGITS } from './sampling.js';
 import {
@@ -175,6 +176,16 @@ function withDataHash(config: TaskConfig, hashes: Map<string, string>, dataHash:
   return { ...config, dataset: { ...dataset, sha256 } };
 }
 
+/** The content hash of a model file; reading it also checks that it is a Layers topology. */
+export type ModelHash = (model: LayersModelConfig) => string;
+
+/** A model file's config with the file's content hash, part of the task id like the data's. */
+function withModelHash(config: TaskConfig, modelHash: ModelHash | undefined): TaskConfig {
+  if (config.model.kind !== 'layers') return config;
+  if (!modelHash) throw new Error('expandSpec: a model file needs options.modelHash (src/planned-tasks.ts planTasks reads the files)');
+  return { ...config, model: { ...config.model, sha256: modelHash(config.model) } };
+}
+
 /** A DatasetError's message starts with the field it is about: located like a schema problem, to name the grid value. */
 function datasetProblem(error: DatasetError): Problem {
   const [, field, index, message] = /^([\w.]+)(?:\[(\d+)\])?: (.*)$/.exec(error.message) ?? [];
@@ -242,7 +253,10 @@ function sampledGroups(spec: SweepSpec, maxTasks: number): SampledGroup[] {
  * seeds. Throws SpecError if there are more than `maxTasks`, or listing every combination that is
  * not a valid task config, repeats another, or names a csv file that cannot be used.
  */
-export function expandSpec(spec: SweepSpec, options: { maxTasks?: number; dataHash?: DataHash } = {}): PlannedTask[] {
+export function expandSpec(
+  spec: SweepSpec,
+  options: { maxTasks?: number; dataHash?: DataHash; modelHash?: ModelHash } = {},
+): PlannedTask[] {
   const maxTasks = options.maxTasks ?? DEFAULT_MAX_TASKS;
   const axes = Object.entries(spec.grid).filter((axis): axis is GridAxis => Array.isArray(axis[1]));
   const samples = sampledGroups(spec, maxTasks);
@@ -274,7 +288,7 @@ export function expandSpec(spec: SweepSpec, options: { maxTasks?: number; dataHa
       }
       let shared: TaskConfig;
       try {
-        shared = withDataHash(checked.data, dataHashes, options.dataHash);
+        shared = withModelHash(withDataHash(checked.data, dataHashes, options.dataHash), options.modelHash);
       } catch (error) {
         if (!(error instanceof DatasetError)) throw error;
         problems.push(formatProblem(locateProblem(datasetProblem(error), assignments)));
@@ -290,7 +304,7 @@ export function expandSpec(spec: SweepSpec, options: { maxTasks?: number; dataHa
       const groupLabel = structuredClone(Object.fromEntries(assignments.map(({ key, value }) => [key, value])));
       for (const floodLevel of sample.floodLevels) {
         for (const seed of spec.seeds) {
-          const config = resolveTaskConfig({ ...input, dataset: shared.dataset, floodLevel, seed });
+          const config = resolveTaskConfig({ ...input, dataset: shared.dataset, model: shared.model, floodLevel, seed });
           tasks.push({ taskId: configHash(config), group, groupLabel, config });
         }
       }

@@ -1,6 +1,7 @@
 import { inspectArrays, isArrayDataset } from '../flooding/array-datasets.js';
-import { type DatasetConfig, EVAL_ROWS_PER_PASS, type TaskConfig } from '../flooding/config.js';
+import { type DatasetConfig, EVAL_ROWS_PER_PASS, type ModelConfig, type TaskConfig } from '../flooding/config.js';
 import { splitSizes } from '../flooding/datasets.js';
+import { networkTemplate } from '../flooding/network-templates.js';
 import { SpecError } from './spec.js';
 
 /**
@@ -56,8 +57,16 @@ export interface TaskResources {
   evaluatedEpochs: number;
 }
 
+/** Multiply-adds of one sample's forward pass (a model file's counted from its layers, once loaded). */
+export function multiplyAddsPerSample(model: ModelConfig, features: number, classes: number): number {
+  if (model.kind === 'layers') return networkTemplate(model).multiplyAddsPerSample;
+  if (model.kind === 'linear') return (features + 1) * classes;
+  return features * model.width + (model.depth - 1) * model.width ** 2 + (model.width + 1) * classes;
+}
+
 /** Parameters of the model (trainable and batch norm statistics); model.ts builds the same layers. */
 export function parameterCount(config: TaskConfig, shape: Pick<DataShape, 'features' | 'classes'>): number {
+  if (config.model.kind === 'layers') return networkTemplate(config.model).parameters;
   let fanIn = shape.features;
   let count = 0;
   if (config.model.kind === 'mlp') {
@@ -83,11 +92,18 @@ export function estimateTask(config: TaskConfig, shape: DataShape | undefined = 
   const rows = train + val + test;
   // Features and labels in JavaScript and as tensors: x, one-hot noisy and clean labels, and both as indices.
   const data = rows * (2 * known.features * FLOAT + 2 * known.classes * FLOAT + 4 * FLOAT);
-  const hiddenUnits = config.model.kind === 'mlp' ? config.model.depth * config.model.width : 0;
+  const { model } = config;
+  const network = model.kind === 'layers' ? networkTemplate(model) : undefined;
+  // A model file's layers: each output and its gradient.
+  const activationValues = network
+    ? 2 * network.activationsPerSample
+    : model.kind === 'mlp'
+      ? ACTIVATIONS_PER_UNIT * model.depth * model.width
+      : 0;
   const batch = Math.min(config.training.batchSize, Math.max(train, 1));
-  const training = batch * (known.features + ACTIVATIONS_PER_UNIT * hiddenUnits + 2 * known.classes) * FLOAT;
+  const training = batch * (known.features + activationValues + 2 * known.classes) * FLOAT;
   // Inference keeps no tape: about two layers' outputs at a time.
-  const widest = config.model.kind === 'mlp' ? config.model.width : 0;
+  const widest = network ? network.widestActivation : model.kind === 'mlp' ? model.width : 0;
   const evaluation = Math.min(EVAL_ROWS_PER_PASS, Math.max(rows, 1)) * (known.features + 2 * widest + known.classes) * FLOAT;
   const memory = {
     model: 2 * parameters * FLOAT,

@@ -366,7 +366,7 @@ function countProblems(axes: NamedSampledAxis[]): Problem[] {
 }
 
 /**
- * The spec with every relative data file path (`path`, `inputs`, `labels` in `dataset`, `grid.dataset` or `grid["dataset.path"]`...)
+ * The spec with every relative data and model file path (`path`, `inputs`, `labels` in `dataset`, `model.path`, and in `grid`)
  * resolved against `dir`, the directory of the spec file: a spec names its data wherever it is run
  * from. The absolute path is what the stored spec, the task configs and so the task ids hold.
  */
@@ -380,8 +380,15 @@ export function resolveDataPaths(spec: SweepSpec, dir: string): SweepSpec {
           ...Object.fromEntries(DATA_FILE_FIELDS.filter((field) => field in dataset).map((field) => [field, near(dataset[field])])),
         }
       : dataset;
+  const inModel = (model: unknown) => (isPlainObject(model) && 'path' in model ? { ...model, path: near(model.path) } : model);
   const resolveValues = (key: string, values: unknown[]) =>
-    key === 'dataset' ? values.map(inDataset) : fileFields.includes(key) ? values.map(near) : values;
+    key === 'dataset'
+      ? values.map(inDataset)
+      : key === 'model'
+        ? values.map(inModel)
+        : fileFields.includes(key) || key === 'model.path'
+          ? values.map(near)
+          : values;
   // A sampled dataset axis can only be a choice among datasets: its values are resolved the same way.
   const grid = Object.fromEntries(
     Object.entries(spec.grid).map(([key, axis]) => [
@@ -393,7 +400,7 @@ export function resolveDataPaths(spec: SweepSpec, dir: string): SweepSpec {
           : axis,
     ]),
   );
-  return { ...spec, dataset: inDataset(spec.dataset) as SweepSpec['dataset'], grid };
+  return { ...spec, dataset: inDataset(spec.dataset) as SweepSpec['dataset'], model: inModel(spec.model) as SweepSpec['model'], grid };
 }
 
 /** Longest value a difference quotes: a spec value can be a whole dataset section. */

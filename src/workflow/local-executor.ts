@@ -5,6 +5,7 @@ import type { BackendName, BackendRequest } from '../flooding/names.js';
 import { planTasks } from '../planned-tasks.js';
 import { removeInterruptedWrites } from '../store/local.js';
 import { openStores, type StoreConfig, type Stores } from '../store/open.js';
+import { checkModelFilesTrainOn } from '../sweep/model-files.js';
 import { checkMemory, estimateSweep, localMemoryBudget } from '../sweep/resources.js';
 import { validateSpec } from '../sweep/spec.js';
 import { functionArnSubstitution, STEP_IDS, STEPS, type StepId } from '../workflow-steps.js';
@@ -165,6 +166,7 @@ export function runWorkflowLocally(
   const planLambda = lambda('Plan', async (event) => {
     // A backend that cannot start (a forced tfjs-node that is not installed) fails before Plan writes anything.
     const backend = await pool.backend();
+    await checkModelFilesTrainOn(planTasks(validateSpec(input.spec), { maxTasks: input.maxTasks }), backend);
     await options.beforePlan?.(input.sweepId);
     // Temp files of writes an earlier run of this sweep could not finish (killed): only the local store leaves them.
     if (options.stores.kind === 'local') await removeInterruptedWrites(options.stores.rootDir, input.sweepId, startedAt);

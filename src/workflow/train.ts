@@ -2,6 +2,7 @@ import type { RecordedUsage } from '../cost/model.js';
 import { MissingStateError } from '../errors.js';
 import { activeBackend } from '../flooding/backend.js';
 import { CheckpointError } from '../flooding/checkpoint.js';
+import { loadNetworkTemplate } from '../flooding/layers-network.js';
 import type { EpochMetrics, TaskResult } from '../flooding/metrics.js';
 import { TrainingRun } from '../flooding/trainer.js';
 import type { Stores } from '../store/open.js';
@@ -38,6 +39,7 @@ export async function trainStep(stores: Stores, event: unknown, budget: TrainBud
   if (task.status === 'SUCCEEDED' || task.status === 'PRUNED') return { sweepId, taskId, done: true, epoch: task.epochsDone };
 
   const checkpoint = await stores.artifacts.get(keys.taskCheckpoint(taskId));
+  if (task.config.model.kind === 'layers') await loadNetworkTemplate(task.config.model);
   let run: TrainingRun;
   try {
     run = checkpoint ? TrainingRun.resume(task.config, checkpoint) : TrainingRun.start(task.config);

@@ -21,6 +21,8 @@ export function registerValidate(sweep: Command): void {
     const { formatSampledPoints } = await import('../sampled-points.js');
     const spec = loadSpecFile(specPath);
     const tasks = planTasks(spec, { maxTasks: options.maxTasks });
+    const { loadModelFiles } = await import('../../sweep/model-files.js');
+    await loadModelFiles(tasks);
     const dataLines = await describeDataFiles(tasks);
     const resources = await checkSweepResources(tasks, options);
     const groups = new Set(tasks.map((t) => t.group)).size;
