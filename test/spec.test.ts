@@ -4,11 +4,15 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { DEFAULT_MAX_TASKS } from '../src/env.js';
 import { ConfigError, configHash, resolveTaskConfig } from '../src/flooding/config.js';
+import { loadSpecFile } from '../src/input-files.js';
+import { planTasks } from '../src/planned-tasks.js';
 import { describeSetting } from '../src/sweep/aggregate.js';
 import { expandSpec } from '../src/sweep/expansion.js';
+import { loadModelFiles } from '../src/sweep/model-files.js';
 import { parseSpecText, SpecError, type SweepSpec, validateSpec } from '../src/sweep/spec.js';
 
 const EXAMPLES_DIR = path.join(import.meta.dirname, '..', 'examples');
+const FASHION_MNIST = '/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz';
 
 /** A valid spec plus `overrides` (a key set to undefined is removed). */
 function spec(overrides: Record<string, unknown> = {}): SweepSpec {
@@ -397,7 +401,7 @@ describe('examples', () => {
     const counts = Object.fromEntries(
       fs
         .readdirSync(EXAMPLES_DIR)
-        .filter((file) => file.endsWith('.json'))
+        .filter((file) => file.endsWith('.json') && !file.startsWith('fashion-mnist'))
         .map((file) => [file, expandSpec(example(file)).length]),
     );
     assert.deepEqual(counts, {
@@ -408,6 +412,18 @@ describe('examples', () => {
       'random-search.json': 32,
       'tiny.json': 4,
     });
+  });
+
+  test('the Fashion-MNIST examples validate and expand with their data and model files', {
+    skip: fs.existsSync(FASHION_MNIST) ? false : 'needs dataset-fashion-mnist',
+  }, async () => {
+    const counts: Record<string, number> = {};
+    for (const name of ['fashion-mnist-mlp.json', 'fashion-mnist-cnn.json']) {
+      const tasks = planTasks(loadSpecFile(path.join(EXAMPLES_DIR, name)));
+      await loadModelFiles(tasks);
+      counts[name] = tasks.length;
+    }
+    assert.deepEqual(counts, { 'fashion-mnist-mlp.json': 30, 'fashion-mnist-cnn.json': 15 });
   });
 
   test("the demo examples are the original demo's two settings", () => {
