@@ -83,6 +83,8 @@ export const KEY_PATTERNS: Record<KeyPattern, string> = {
   anySweepKey: 'sweeps/*',
   /** Baseline files of reproducibility runs (config.ts BASELINE_PREFIX). */
   baselines: `${BASELINE_PREFIX}*`,
+  /** Data and model files of tasks, by content hash (src/workflow/task-files.ts). */
+  taskFiles: 'files/*',
 };
 
 /** What each function does with the stores (its step's entry in src/workflow-steps.ts); the stack turns this into its role's policy. */

@@ -11,7 +11,7 @@ import { FloodsweepError, MissingStateError, UsageError } from './errors.js';
 import { stringifyKeepingNonFinite } from './flooding/json.js';
 import type { BackendRequest } from './flooding/names.js';
 import { loadSpecFile, readInputFile } from './input-files.js';
-import { planTasks } from './planned-tasks.js';
+import { pinFileHashes, planTasks } from './planned-tasks.js';
 import { type HeldLease, holdLease, refuseIfLeased } from './store/lease.js';
 import { openStores, type StoreConfig, type Stores } from './store/open.js';
 import { sweepKeys } from './store/ports.js';
@@ -33,6 +33,7 @@ import { sweepIdOf } from './workflow/execution-names.js';
 import { runWorkflowLocally, WorkflowAbortedError } from './workflow/local-executor.js';
 import type { CompareOutput, ExecutionInput, ReproBlock } from './workflow/payloads.js';
 import { refuseChangedData } from './workflow/plan.js';
+import { uploadTaskFiles } from './workflow/task-files.js';
 
 export interface RunSweepOptions {
   /** Where results go when the sweep runs locally: a results directory (the default, ./floodsweep-results) or DynamoDB + S3. */
@@ -129,12 +130,17 @@ export interface SweepRunResult {
 export const defaultStores = (): StoreConfig => ({ kind: 'local', rootDir: DEFAULT_RESULTS_DIR });
 
 /** Runs a sweep spec (from `parseSpecText`, `loadSpecFile` or `validateSpec`) through the workflow. */
-export async function runSweep(spec: SweepSpec, options: RunSweepOptions = {}): Promise<SweepRunResult> {
+export async function runSweep(given: SweepSpec, options: RunSweepOptions = {}): Promise<SweepRunResult> {
   const { restartTasks, restartFailed } = options;
   const restarting = (restartTasks?.length ?? 0) > 0 || restartFailed === true;
   if (restarting && options.sweepId === undefined) {
     throw new UsageError('restarting tasks needs the sweep to resume (--resume ID, or the sweepId option)');
   }
+  // Model files are built (and refused if they do not fit the data) before anything else.
+  const planned = planTasks(validateSpec(given), { maxTasks: options.maxTasks });
+  await loadModelFiles(planned);
+  // Plan in the cloud runs where the files are not: the spec it gets pins their hashes.
+  const spec = options.cloud ? pinFileHashes(given, planned) : given;
   const input: ExecutionInput = {
     spec,
     sweepId: options.sweepId,
@@ -144,17 +150,16 @@ export async function runSweep(spec: SweepSpec, options: RunSweepOptions = {}): 
     costEstimate: options.costEstimate,
   };
   const storeConfig = options.cloud?.target.stores ?? options.stores ?? defaultStores();
-  // Model files are built (and refused if they do not fit the data) before anything else.
-  await loadModelFiles(planTasks(validateSpec(spec), { maxTasks: options.maxTasks }));
   // A sweep id of no stored sweep names a new sweep; one that exists must be given its own spec.
   const stored = options.sweepId ? await findStoredSpec(openStores(storeConfig), options.sweepId) : undefined;
   if (stored) {
     // Refused here before anything runs (not even the lease is taken); Plan checks both again.
-    const given = validateSpec(spec);
-    checkSameSpec(options.sweepId!, stored, given);
+    checkSameSpec(options.sweepId!, stored, validateSpec(spec));
     const tasks = await openStores(storeConfig).metrics.listTasks(options.sweepId!);
-    refuseChangedData(options.sweepId!, tasks, planTasks(given, { maxTasks: options.maxTasks }));
+    refuseChangedData(options.sweepId!, tasks, planned);
   }
+  // Train may run where the files are not (a Lambda): the bucket holds them, by content hash.
+  if (storeConfig.kind === 'aws') await uploadTaskFiles(openStores(storeConfig).artifacts, planned);
   if (options.cloud) return runInCloud(input, options.cloud, options);
   return runLocally(input, storeConfig, options);
 }

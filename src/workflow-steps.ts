@@ -27,7 +27,8 @@ export type KeyPattern =
   | 'repro'
   | 'mapResults'
   | 'anySweepKey'
-  | 'baselines';
+  | 'baselines'
+  | 'taskFiles';
 
 /** What a step's function does with the stores; the stack turns this into its role's policy. */
 export interface StepAccess {
@@ -107,7 +108,8 @@ export const STEPS = {
     settings: ['maxConcurrency'],
     cost: { invocations: () => 1, seconds: ({ tasks }) => 1 + 0.002 * tasks, addsToWallTime: true },
   },
-  // Resumes from a checkpoint if there is one (ListBucket: a missing key reads as 404, not 403),
+  // Reads the data and model files of its task under files/ (workflow/task-files.ts) where they are not on disk;
+  // resumes from a checkpoint if there is one (ListBucket: a missing key reads as 404, not 403),
   // writes epoch rows in batches, the next checkpoint and the task result; when the sweep prunes,
   // reads its references' rows at a rung (BatchGetItem).
   train: {
@@ -123,7 +125,7 @@ export const STEPS = {
     minTimeoutSeconds: 60,
     access: {
       dynamodb: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem', 'dynamodb:BatchGetItem'],
-      s3Read: ['tasks'],
+      s3Read: ['tasks', 'taskFiles'],
       s3Write: ['tasks'],
       listBucket: true,
     },

@@ -3,12 +3,14 @@ import { MissingStateError } from '../errors.js';
 import { activeBackend } from '../flooding/backend.js';
 import { CheckpointError } from '../flooding/checkpoint.js';
 import { loadNetworkTemplate } from '../flooding/layers-network.js';
+import { makeDataset } from '../flooding/make-dataset.js';
 import type { EpochMetrics, TaskResult } from '../flooding/metrics.js';
 import { TrainingRun } from '../flooding/trainer.js';
 import type { Stores } from '../store/open.js';
 import { sweepKeys } from '../store/ports.js';
 import { parsePayload, type TrainInput, type TrainOutput, trainInputSchema } from './payloads.js';
 import { checkRungs, hasOpenRung, prunable } from './pruning.js';
+import { withLocalFiles } from './task-files.js';
 
 export interface TrainBudget {
   /** Stop (and checkpoint) when fewer milliseconds than this remain... */
@@ -39,10 +41,13 @@ export async function trainStep(stores: Stores, event: unknown, budget: TrainBud
   if (task.status === 'SUCCEEDED' || task.status === 'PRUNED') return { sweepId, taskId, done: true, epoch: task.epochsDone };
 
   const checkpoint = await stores.artifacts.get(keys.taskCheckpoint(taskId));
-  if (task.config.model.kind === 'layers') await loadNetworkTemplate(task.config.model);
+  // Data and model files come from the bucket where the planned paths are not here (a Lambda).
+  const reading = await withLocalFiles(stores.artifacts, task.config);
+  if (reading.model.kind === 'layers') await loadNetworkTemplate(reading.model);
+  const dataset = makeDataset(reading.dataset, reading.seed);
   let run: TrainingRun;
   try {
-    run = checkpoint ? TrainingRun.resume(task.config, checkpoint) : TrainingRun.start(task.config);
+    run = checkpoint ? TrainingRun.resume(task.config, checkpoint, dataset) : TrainingRun.start(task.config, dataset);
   } catch (error) {
     if (error instanceof CheckpointError) {
       throw new CheckpointError(`${stores.artifacts.locate(keys.taskCheckpoint(taskId))}: ${error.message}`);
