@@ -249,6 +249,33 @@ describe('the paper benchmark examples', () => {
     assert.match(result.stderr + result.stdout, /SUCCEEDED/);
   });
 
+  test('`sweep run` trains a model file on an .npz file (wasm)', async () => {
+    const model = mlpFile('npz-mlp', 4, 16, 1, 4, 'softmax');
+    const spec = {
+      name: 'npz-model',
+      dataset: { name: 'npz', path: fileURLToPath(new URL('./fixtures/arrays/blobs.npz', import.meta.url)) },
+      model: { kind: 'layers', path: model },
+      training: { epochs: 4, batchSize: 16, evalEvery: 2, flooding: 'sample' },
+      floodLevels: [0, 0.2],
+      seeds: [0],
+    };
+    const specPath = join(dir, 'npz.json');
+    writeFileSync(specPath, JSON.stringify(spec));
+    const result = await floodsweep([
+      'sweep',
+      'run',
+      specPath,
+      '--results',
+      join(dir, 'npz-results'),
+      '--backend',
+      'wasm',
+      '--workers',
+      '1',
+    ]);
+    assert.equal(result.code, 0, show(result));
+    assert.match(result.stdout, /SUCCEEDED · 2\/2 tasks succeeded · backend wasm/);
+  });
+
   test('the MLP example file is the built-in shape: 784 -> 500 -> 500 -> 10', async () => {
     const template = await loadNetworkTemplate({ kind: 'layers', path: join(EXAMPLES, 'models/fashion-mlp.json') });
     assert.deepEqual(template.inputShape, [28, 28]);
