@@ -7,7 +7,7 @@
 import { dirname, resolve } from 'node:path';
 import type { StoredCostEstimate } from './cost/model.js';
 import { DEFAULT_LEASE_SECONDS, DEFAULT_RESULTS_DIR } from './env.js';
-import { FloodsweepError, MissingStateError, UsageError } from './errors.js';
+import { FloodsweepError, UsageError } from './errors.js';
 import { stringifyKeepingNonFinite } from './flooding/json.js';
 import type { BackendRequest } from './flooding/names.js';
 import { loadSpecFile, readInputFile } from './input-files.js';
@@ -15,13 +15,13 @@ import { pinFileHashes, planTasks } from './planned-tasks.js';
 import { type HeldLease, holdLease, refuseIfLeased } from './store/lease.js';
 import { openStores, type StoreConfig, type Stores } from './store/open.js';
 import { sweepKeys } from './store/ports.js';
-import { readSummary } from './store/summary.js';
+import { readSummary, readSweepSpec } from './store/summary.js';
 import type { SweepSummary } from './sweep/aggregate.js';
 import { loadModelFiles } from './sweep/model-files.js';
-import type { TaskRecord } from './sweep/records.js';
+import { isDamaged, type TaskRecord } from './sweep/records.js';
 import { parseBaseline, parseReproSpec, type SweepSnapshot } from './sweep/repro.js';
 import { checkMemory, estimateSweep } from './sweep/resources.js';
-import { checkSameSpec, parseSpecText, resolveDataPaths, type SweepSpec, validateSpec } from './sweep/spec.js';
+import { checkSameSpec, resolveDataPaths, type SweepSpec, validateSpec } from './sweep/spec.js';
 import {
   type CloudTarget,
   downloadResults,
@@ -155,7 +155,10 @@ export async function runSweep(given: SweepSpec, options: RunSweepOptions = {}):
   if (stored) {
     // Refused here before anything runs (not even the lease is taken); Plan checks both again.
     checkSameSpec(options.sweepId!, stored, validateSpec(spec));
-    const tasks = await openStores(storeConfig).metrics.listTasks(options.sweepId!);
+    // Damaged task records are planned again; the others say which data files the sweep was planned with.
+    const tasks = (await openStores(storeConfig).metrics.scanTasks(options.sweepId!)).filter(
+      (task): task is TaskRecord => !isDamaged(task),
+    );
     refuseChangedData(options.sweepId!, tasks, planned);
   }
   // Train may run where the files are not (a Lambda): the bucket holds them, by content hash.
@@ -225,12 +228,7 @@ export async function readStoredSpec(stores: Stores, sweepId: string): Promise<S
  * the sweep's identity, and enough to resume it.
  */
 async function findStoredSpec(stores: Stores, sweepId: string): Promise<SweepSpec | undefined> {
-  const sweep = await stores.metrics.getSweep(sweepId);
-  const specKey = sweep?.specKey ?? sweepKeys(sweepId).spec;
-  const bytes = await stores.artifacts.get(specKey);
-  if (bytes) return parseSpecText(bytes.toString('utf8'), specKey);
-  if (sweep) throw new MissingStateError(`${stores.artifacts.locate(specKey)} is missing`);
-  return undefined;
+  return readSweepSpec(stores, sweepId, await stores.metrics.getSweep(sweepId));
 }
 
 /** A finished sweep's summary; a sweep that was never aggregated is bad input for a reading command. */

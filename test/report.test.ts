@@ -304,6 +304,21 @@ describe('report edge cases', () => {
     assert.ok(Math.max(...ticks) <= 100, `y axis up to ${Math.max(...ticks)}`);
   });
 
+  it('control characters in stored text (ESC, BEL, C1, bidi) reach the page as references, never raw', async () => {
+    const { summary, curvesOf } = await summarizeSynthetic(['sinusoid2d'], [0, 0.05]);
+    const hostile = 'x\u001b]0;owned\u0007\u001b[2J\u009b\u202e\u2066';
+    const tainted = {
+      ...summary,
+      name: hostile,
+      groups: summary.groups.map((group) => ({ ...group, setting: hostile, group: hostile })),
+      failedTasks: [{ taskId: 't1', group: hostile, floodLevel: 0, seed: 0, status: 'FAILED' as const, error: hostile }],
+    };
+    const drawn = await sweepFigures(tainted, curvesOf, { scale: 1 });
+    const html = renderReport(tainted, drawn, { verdict: 'DRIFTED', lines: [hostile] });
+    assert.doesNotMatch(html, /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/);
+    assert.ok(html.includes('x&#x001b;]0;owned&#x0007;'), 'shown as references in the text');
+  });
+
   it('a sweep where every task failed renders without figures', async () => {
     const { tasks } = sweepTasks(['spiral'], [0]);
     const failed = tasks.map((t) => ({ ...t, status: 'FAILED' as const, final: undefined, error: 'Error: out of memory' }));

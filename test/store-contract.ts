@@ -107,7 +107,7 @@ export function runStoreContract(name: string, makeStores: () => Promise<Stores>
         ] as const) {
           await metrics.createSweep(sweepRecord(id, { createdAt: at(minute) }));
         }
-        const ids = (sweeps: SweepRecord[]) => sweeps.map((sweep) => sweep.sweepId);
+        const ids = (sweeps: Array<{ sweepId: string }>) => sweeps.map((sweep) => sweep.sweepId);
         assert.deepEqual(ids(await metrics.listSweeps()), ['c', 'b', 'a', 'd']);
         assert.deepEqual(ids(await metrics.listSweeps(2)), ['c', 'b']);
         assert.deepEqual(await metrics.listSweeps(0), []);

@@ -10,6 +10,7 @@ import { awsClients, DynamoMetricsStore, S3ArtifactStore } from '../src/store/aw
 import { LocalArtifactStore, LocalMetricsStore } from '../src/store/local.js';
 import { openStores, storeConfigFromEnv } from '../src/store/open.js';
 import { StoreError, sweepKeys } from '../src/store/ports.js';
+import { isDamaged } from '../src/sweep/records.js';
 import { credentials, type Emulators, region, startEmulators } from './emulators.js';
 import { epochRow, runStoreContract, sweepRecord, taskRecord } from './store-contract.js';
 
@@ -103,11 +104,17 @@ describe('local stores', () => {
 
     const namesFile = (file: string) => (error: unknown) => error instanceof StoreError && error.message.includes(file);
     await assert.rejects(metrics.getSweep('s1'), namesFile(sweepFile));
-    await assert.rejects(metrics.listSweeps(), namesFile(sweepFile));
+    const [listed] = await metrics.listSweeps();
+    assert.ok(isDamaged(listed) && listed.sweepId === 's1' && listed.damage.includes(sweepFile), 'listed as damaged, naming the file');
+    assert.doesNotMatch((listed as { damage: string }).damage, /"na/, 'no content of the file');
     await assert.rejects(metrics.updateSweep('s1', ['RUNNING'], { status: 'FAILED' }), namesFile(sweepFile));
     assert.equal(await metrics.createSweep(sweepRecord('s1')), false, 'a corrupt record is not overwritten');
     await assert.rejects(metrics.getTask('s1', 't1'), namesFile(taskFile));
     await assert.rejects(metrics.listTasks('s1'), namesFile(taskFile));
+    assert.deepEqual(
+      (await metrics.scanTasks('s1')).map((task) => isDamaged(task) && task.taskId),
+      ['t1'],
+    );
     await assert.rejects(metrics.getEpochs('s1', 't1'), /corrupt epoch record in .*epochs\/t1\.json \(epoch 0\): train: /);
   });
 

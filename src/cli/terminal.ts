@@ -3,17 +3,10 @@
  * grid value, a spec name, a CSV header, a path or an id cannot move the cursor, rewrite a line,
  * ring the bell or reorder text on the user's terminal, whichever command prints it.
  */
-
-/**
- * C0 controls but tab and newline, DEL, C1 controls (U+0080-U+009F, which some terminals obey like
- * ESC sequences), and the bidirectional marks, embeddings, overrides and isolates.
- */
-const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+import { escapeControlChars } from '../control-chars.js';
 
 /** Escapes what a terminal would obey as `\uXXXX`: JSON text stays JSON with the same value. */
-export function terminalSafe(text: string): string {
-  return text.replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
+export const terminalSafe = escapeControlChars;
 
 type Write = NodeJS.WriteStream['write'];
 const rawWrites = new WeakMap<NodeJS.WriteStream, Write>();

@@ -11,6 +11,23 @@ import { canonicalJson } from './json.js';
 export const EVAL_ROWS_PER_PASS = 4096;
 
 /**
+ * Training computes in float32: a number beyond its largest finite value becomes infinite there, and
+ * one below its smallest normal value loses its precision or becomes 0 (a learning rate of 1e-50 is
+ * no learning rate). Every real-valued field of a task is one float32 represents.
+ */
+const FLOAT32_MAX = 3.4028234663852886e38;
+const FLOAT32_MIN_NORMAL = 1.1754943508222875e-38;
+const float32 = () =>
+  z
+    .number()
+    .min(-FLOAT32_MAX, `must be at least -3.4e38 (float32, which training uses)`)
+    .max(FLOAT32_MAX, `must be at most 3.4e38 (float32, which training uses)`)
+    .refine(
+      (x) => x === 0 || Math.abs(x) >= FLOAT32_MIN_NORMAL,
+      'must be 0 or at least 1.2e-38 in magnitude (float32, which training uses)',
+    );
+
+/**
  * Bounds on sizes, far above what trains in a Lambda or on a workstation, so that a typo (an extra
  * zero or three) is an error naming the field rather than a run the machine kills. Whether a task
  * fits the memory it gets is checked separately (sweep/resources.ts).
@@ -26,7 +43,7 @@ export const LIMITS = {
   evaluatedEpochs: 10_000,
 } as const;
 
-const labelNoise = z.number().min(0).lt(0.5).default(0.1);
+const labelNoise = float32().min(0).lt(0.5).default(0.1);
 const splitSize = (n: number) => z.int().min(1).max(LIMITS.samples).default(n);
 const syntheticSizes = {
   labelNoise,
@@ -49,7 +66,7 @@ const sha256 = z
   .regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits (the SHA-256 of the data)')
   .optional();
 const split = z
-  .strictObject({ train: z.number().gt(0).lt(1), val: z.number().gt(0).lt(1), test: z.number().gt(0).lt(1) })
+  .strictObject({ train: float32().gt(0).lt(1), val: float32().gt(0).lt(1), test: float32().gt(0).lt(1) })
   .refine((s) => Math.abs(s.train + s.val + s.test - 1) < 1e-9, 'split fractions must add up to 1')
   .default({ train: 0.6, val: 0.2, test: 0.2 });
 
@@ -58,7 +75,7 @@ const arrayOptions = {
   /** Use only the first this many samples of the file (a subset for a quick look or a test). */
   samples: z.int().min(3).max(LIMITS.samples).optional(),
   /** Inputs are multiplied by this; `auto` is 1/255 for 8-bit unsigned data (pixels) and 1 otherwise. */
-  scale: z.union([z.literal('auto'), z.number().gt(0)]).default('auto'),
+  scale: z.union([z.literal('auto'), float32().gt(0)]).default('auto'),
   standardize: z.boolean().default(false),
   maxClasses,
   sha256,
@@ -69,11 +86,11 @@ const arrayOptions = {
 export const datasetSchema = z.discriminatedUnion('name', [
   z.strictObject({ name: z.literal('sinusoid2d'), ...syntheticSizes }),
   z.strictObject({ name: z.literal('sinusoid'), dim: z.int().min(2).max(LIMITS.dim).default(10), ...syntheticSizes }),
-  z.strictObject({ name: z.literal('spiral'), inputNoise: z.number().min(0).default(1), ...syntheticSizes }),
+  z.strictObject({ name: z.literal('spiral'), inputNoise: float32().min(0).default(1), ...syntheticSizes }),
   z.strictObject({
     name: z.literal('gaussian'),
     dim: z.int().min(1).max(LIMITS.dim).default(10),
-    meanShift: z.number().default(1),
+    meanShift: float32().default(1),
     ...syntheticSizes,
   }),
   z.strictObject({
@@ -118,16 +135,16 @@ export const modelSchema = z.discriminatedUnion('kind', [
   }),
 ]);
 
-const common = { lr: z.number().gt(0), weightDecay: z.number().min(0).default(0) };
+const common = { lr: float32().gt(0), weightDecay: float32().min(0).default(0) };
 export const optimizerSchema = z.discriminatedUnion('name', [
-  z.strictObject({ name: z.literal('sgd'), ...common, lr: common.lr.default(0.01), momentum: z.number().min(0).lt(1).default(0.9) }),
+  z.strictObject({ name: z.literal('sgd'), ...common, lr: common.lr.default(0.01), momentum: float32().min(0).lt(1).default(0.9) }),
   z.strictObject({
     name: z.literal('adam'),
     ...common,
     lr: common.lr.default(0.001),
-    beta1: z.number().min(0).lt(1).default(0.9),
-    beta2: z.number().min(0).lt(1).default(0.999),
-    epsilon: z.number().gt(0).default(1e-8),
+    beta1: float32().min(0).lt(1).default(0.9),
+    beta2: float32().min(0).lt(1).default(0.999),
+    epsilon: float32().gt(0).default(1e-8),
   }),
 ]);
 
@@ -138,7 +155,7 @@ export const trainingSchema = z
     /** Evaluate every this many epochs (epoch 0 and the last epoch are always evaluated). */
     evalEvery: z.int().min(1).default(5),
     /** Clip the global gradient norm to this value; null disables clipping. */
-    clipNorm: z.number().gt(0).nullable().default(null),
+    clipNorm: float32().gt(0).nullable().default(null),
     /**
      * Where the flood level applies: `batch` (Ishida et al. 2020) floods the mini-batch mean loss,
      * |L - b| + b; `sample` (iFlood, Xie et al. 2022) each sample's loss, mean(|l_i - b| + b).
@@ -156,7 +173,7 @@ export const taskConfigSchema = z.strictObject({
   model: modelSchema.prefault({ kind: 'mlp' }),
   optimizer: optimizerSchema.prefault({ name: 'sgd' }),
   training: trainingSchema.prefault({}),
-  floodLevel: z.number().min(0).default(0),
+  floodLevel: float32().min(0).default(0),
   seed: z
     .int()
     .min(0)

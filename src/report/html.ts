@@ -1,3 +1,4 @@
+import { htmlControlChars } from '../control-chars.js';
 import { type CostComparison, describeComparison, formatUsd } from '../cost/model.js';
 import {
   type GroupSummary,
@@ -352,6 +353,7 @@ function reproducibilitySection({ verdict, lines }: ReproducibilitySection): str
 </section>`;
 }
 
+/** HTML's special characters, and the control characters a terminal would obey (`cat report.html` stays harmless). */
 export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+  return htmlControlChars(text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!));
 }

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TopLevelSpec } from 'vega-lite';
+import { jsonText } from '../control-chars.js';
 import { FloodsweepError } from '../errors.js';
 import { type EpochMetrics, SPLITS } from '../flooding/metrics.js';
 import { formatLevel, type GroupSummary, type SweepSummary } from '../sweep/aggregate.js';
@@ -358,7 +359,7 @@ export function readVegaScript(name: string): string | undefined {
 
 /** JSON inside a <script> element: `<` escaped, so no value can close the element. */
 export function scriptJson(value: unknown): string {
-  return JSON.stringify(value).replace(/</g, '\\u003c');
+  return jsonText(value).replace(/</g, '\\u003c');
 }
 
 /** Browser code: draws every chart whose spec sits in a `<script type="application/json" data-chart-for="ID">`. */

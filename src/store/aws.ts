@@ -21,6 +21,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { EpochMetrics } from '../flooding/metrics.js';
 import {
+  type DamagedRecord,
   leaseExpired,
   type ReproRecord,
   type SweepLease,
@@ -38,7 +39,10 @@ import {
   decodeSweep,
   decodeTask,
   epochRowsToStore,
+  intact,
   lastRecordPerTask,
+  newestFirstListing,
+  readOrDamaged,
   stampPatch,
   toStored,
   validateEpoch,
@@ -156,7 +160,7 @@ export class DynamoMetricsStore implements MetricsStore {
     return item && decodeSweep(this.recordOf(item), this.where(item), { sweepId });
   }
 
-  async listSweeps(limit?: number): Promise<SweepRecord[]> {
+  async listSweeps(limit?: number): Promise<Array<SweepRecord | DamagedRecord>> {
     validateLimit(limit);
     const { byCreatedIndex } = METRICS_TABLE;
     const items = await this.query(
@@ -170,7 +174,12 @@ export class DynamoMetricsStore implements MetricsStore {
       },
       limit,
     );
-    return items.map((item) => decodeSweep(this.recordOf(item), this.where(item)));
+    const sweeps = await Promise.all(
+      items.map((item) =>
+        readOrDamaged({ sweepId: String(item.pk).replace(/^SWEEP#/, '') }, async () => decodeSweep(this.recordOf(item), this.where(item))),
+      ),
+    );
+    return newestFirstListing(sweeps);
   }
 
   async updateSweep(sweepId: string, from: SweepStatus[], patch: SweepPatch): Promise<boolean> {
@@ -196,8 +205,18 @@ export class DynamoMetricsStore implements MetricsStore {
   }
 
   async listTasks(sweepId: string): Promise<TaskRecord[]> {
+    return intact(await this.scanTasks(sweepId));
+  }
+
+  async scanTasks(sweepId: string): Promise<Array<TaskRecord | DamagedRecord>> {
     const items = await this.queryPrefix(sweepPk(sweepId), 'TASK#');
-    return items.map((item) => decodeTask(this.recordOf(item), this.where(item), { sweepId }));
+    return Promise.all(
+      items.map((item) =>
+        readOrDamaged({ sweepId, taskId: String(item.sk).replace(/^TASK#/, '') }, async () =>
+          decodeTask(this.recordOf(item), this.where(item), { sweepId }),
+        ),
+      ),
+    );
   }
 
   async updateTask(sweepId: string, taskId: string, from: TaskStatus[], patch: TaskPatch): Promise<boolean> {

@@ -10,6 +10,8 @@ import { canonicalJson } from '../flooding/json.js';
 import type { EpochMetrics } from '../flooding/metrics.js';
 import type { PruningRule } from '../sweep/pruning.js';
 import {
+  type DamagedRecord,
+  isDamaged,
   REPRO_VERDICTS,
   type ReproRecord,
   SWEEP_STATUSES,
@@ -156,6 +158,8 @@ const sweepSchema = z.looseObject({
   specKey: z.string(),
   updatedAt: z.string(),
   summaryKey: z.string().optional(),
+  specSha256: z.string().optional(),
+  summarySha256: z.string().optional(),
   failedTasks: anyNumber.optional(),
   error: z.string().optional(),
   costEstimate: z
@@ -265,6 +269,30 @@ export function decodeEpoch(stored: unknown, where: string, expected: Partial<Re
 }
 export const decodeLease = decoder<SweepLease>('lease', leaseSchema);
 export const decodeRepro = decoder<ReproRecord>('repro', reproSchema as z.ZodType<ReproRecord>);
+
+/** The record `read` returns, or, if it is damaged (a StoreError of kind state), what is wrong with it. */
+export async function readOrDamaged<T>(identity: Omit<DamagedRecord, 'damage'>, read: () => Promise<T>): Promise<T | DamagedRecord> {
+  try {
+    return await read();
+  } catch (error) {
+    if (error instanceof StoreError && error.kind === 'state') return { ...identity, damage: error.message };
+    throw error;
+  }
+}
+
+/** The records of a scan, or the first damaged one's error: for callers that need every record intact. */
+export function intact<T extends object>(records: Array<T | DamagedRecord>): T[] {
+  const damaged = records.find((record) => isDamaged(record));
+  if (damaged) throw new StoreError('state', (damaged as DamagedRecord).damage);
+  return records as T[];
+}
+
+/** Sweeps newest first, then the damaged ones (which have no creation time) by id. */
+export function newestFirstListing(records: Array<SweepRecord | DamagedRecord>, limit?: number): Array<SweepRecord | DamagedRecord> {
+  const damaged = records.filter((record): record is DamagedRecord => isDamaged(record));
+  const sweeps = records.filter((record): record is SweepRecord => !isDamaged(record));
+  return [...newestFirst(sweeps), ...damaged.sort((a, b) => (a.sweepId < b.sweepId ? -1 : 1))].slice(0, limit);
+}
 
 /** Sort key of sweeps and repro runs: chronological (fixed timestamp format), ties by sweep id. */
 export function chronologicalKey(record: { createdAt: string; sweepId: string }): string {

@@ -5,9 +5,11 @@
 import { link, mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { threadId } from 'node:worker_threads';
+import { jsonText } from '../control-chars.js';
 import type { EpochMetrics } from '../flooding/metrics.js';
 import { mapLimited } from '../sweep/map-limited.js';
 import {
+  type DamagedRecord,
   leaseExpired,
   type ReproRecord,
   type SweepLease,
@@ -23,8 +25,10 @@ import {
   decodeSweep,
   decodeTask,
   epochRowsToStore,
+  intact,
   lastRecordPerTask,
-  newestFirst,
+  newestFirstListing,
+  readOrDamaged,
   stampPatch,
   toStored,
   validateEpoch,
@@ -134,7 +138,7 @@ export async function removeInterruptedWrites(rootDir: string, sweepId: string, 
 }
 
 function encodeJson(value: unknown, indent?: number): string {
-  return `${JSON.stringify(toStored(value), null, indent)}\n`;
+  return `${jsonText(toStored(value), indent)}\n`;
 }
 
 /** The parsed file, or undefined if it does not exist; unreadable or corrupt files throw. */
@@ -149,7 +153,8 @@ async function readJson(file: string): Promise<unknown> {
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new StoreError('state', `corrupt JSON in ${file}: ${messageOf(error)}`, { cause: error });
+    // The parser's message quotes the text: the file's content stays out of the error.
+    throw new StoreError('state', `corrupt JSON in ${file}: not valid JSON (truncated or edited)`, { cause: error });
   }
 }
 
@@ -298,14 +303,14 @@ export class LocalMetricsStore implements MetricsStore {
     return stored === undefined ? undefined : decodeSweep(stored, file, { sweepId });
   }
 
-  async listSweeps(limit?: number): Promise<SweepRecord[]> {
+  async listSweeps(limit?: number): Promise<Array<SweepRecord | DamagedRecord>> {
     validateLimit(limit);
     const sweepIds = (await entriesOf(join(this.root, 'sweeps'))).filter((entry) => entry.isDirectory()).map((entry) => entry.name);
     // A sweep directory can hold tasks before (or without) its sweep record.
-    const sweeps = (await mapLimited(sweepIds, READ_CONCURRENCY, (sweepId) => this.getSweep(sweepId))).filter(
-      (sweep): sweep is SweepRecord => sweep !== undefined,
-    );
-    return newestFirst(sweeps).slice(0, limit);
+    const sweeps = (
+      await mapLimited(sweepIds, READ_CONCURRENCY, (sweepId) => readOrDamaged({ sweepId }, () => this.getSweep(sweepId)))
+    ).filter((sweep) => sweep !== undefined);
+    return newestFirstListing(sweeps, limit);
   }
 
   async updateSweep(sweepId: string, from: SweepStatus[], patch: SweepPatch): Promise<boolean> {
@@ -331,9 +336,15 @@ export class LocalMetricsStore implements MetricsStore {
   }
 
   async listTasks(sweepId: string): Promise<TaskRecord[]> {
+    return intact(await this.scanTasks(sweepId));
+  }
+
+  async scanTasks(sweepId: string): Promise<Array<TaskRecord | DamagedRecord>> {
     const taskIds = (await jsonStems(join(this.sweepDir(sweepId), 'tasks'))).sort();
-    const tasks = await mapLimited(taskIds, READ_CONCURRENCY, (taskId) => this.getTask(sweepId, taskId));
-    return tasks.filter((task): task is TaskRecord => task !== undefined);
+    const tasks = await mapLimited(taskIds, READ_CONCURRENCY, (taskId) =>
+      readOrDamaged({ sweepId, taskId }, () => this.getTask(sweepId, taskId)),
+    );
+    return tasks.filter((task) => task !== undefined);
   }
 
   async updateTask(sweepId: string, taskId: string, from: TaskStatus[], patch: TaskPatch): Promise<boolean> {

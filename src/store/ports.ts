@@ -1,6 +1,6 @@
 import { FloodsweepError } from '../errors.js';
 import type { EpochMetrics } from '../flooding/metrics.js';
-import type { ReproRecord, SweepLease, SweepRecord, SweepStatus, TaskRecord, TaskStatus } from '../sweep/records.js';
+import type { DamagedRecord, ReproRecord, SweepLease, SweepRecord, SweepStatus, TaskRecord, TaskStatus } from '../sweep/records.js';
 
 export type SweepPatch = Partial<Omit<SweepRecord, 'sweepId' | 'createdAt'>>;
 export type TaskPatch = Partial<Omit<TaskRecord, 'sweepId' | 'taskId'>>;
@@ -14,7 +14,8 @@ export interface MetricsStore {
   createSweep(record: SweepRecord): Promise<boolean>;
   getSweep(sweepId: string): Promise<SweepRecord | undefined>;
   /** Newest first (createdAt desc). */
-  listSweeps(limit?: number): Promise<SweepRecord[]>;
+  /** Newest first; a record that cannot be read is listed as damaged (last), not an error for the listing. */
+  listSweeps(limit?: number): Promise<Array<SweepRecord | DamagedRecord>>;
   /** Conditional: applies only when the current status is one of `from`; returns whether it applied. */
   updateSweep(sweepId: string, from: SweepStatus[], patch: SweepPatch): Promise<boolean>;
   /** Upsert. */
@@ -23,7 +24,10 @@ export interface MetricsStore {
   putTasks(records: TaskRecord[]): Promise<void>;
   getTask(sweepId: string, taskId: string): Promise<TaskRecord | undefined>;
   /** Sorted by taskId. */
+  /** Every task record of the sweep; one that cannot be read is a StoreError naming it (the workflow needs them all). */
   listTasks(sweepId: string): Promise<TaskRecord[]>;
+  /** Every task record, one that cannot be read listed as damaged: what readers show, confining the damage to it. */
+  scanTasks(sweepId: string): Promise<Array<TaskRecord | DamagedRecord>>;
   /** Conditional status change, like updateSweep. */
   updateTask(sweepId: string, taskId: string, from: TaskStatus[], patch: TaskPatch): Promise<boolean>;
   /** Keyed by (task, epoch), stored per task: rewriting an epoch overwrites it, never duplicates it. */

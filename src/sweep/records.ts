@@ -27,6 +27,9 @@ export interface SweepRecord {
   specKey: string;
   updatedAt: string;
   summaryKey?: string;
+  /** SHA-256 of the stored spec.json (Plan) and summary.json (Aggregate): what readers verify them against. */
+  specSha256?: string;
+  summarySha256?: string;
   failedTasks?: number;
   error?: string;
   /** What the sweep was estimated to cost when it started (sweep cost, sweep run). */
@@ -52,6 +55,37 @@ export interface TaskRecord {
   updatedAt: string;
   /** Only in sweeps that prune: the rule, the reference tasks, the rungs passed and the decision. */
   pruning?: TaskPruning;
+}
+
+/**
+ * A stored record that cannot be read (not JSON, another shape, another identity): its id and what
+ * is wrong, so that a listing shows it as damaged and goes on with the others.
+ */
+export interface DamagedRecord {
+  sweepId: string;
+  taskId?: string;
+  damage: string;
+}
+
+export const isDamaged = (record: object): record is DamagedRecord => 'damage' in record;
+
+/**
+ * What is missing from a task's stored epoch rows up to `epochsDone` (epoch 0, every `evalEvery`-th
+ * and the last are stored): undefined if nothing. A task whose rows were lost is not complete,
+ * whatever its record says.
+ */
+export function missingEpochRows(
+  rows: ReadonlyArray<{ epoch: number }>,
+  { epochs, evalEvery }: Pick<TaskConfig['training'], 'epochs' | 'evalEvery'>,
+  epochsDone: number,
+): string | undefined {
+  const stored = new Set(rows.map((row) => row.epoch));
+  const expected: number[] = [];
+  for (let epoch = 0; epoch <= epochsDone; epoch += evalEvery) expected.push(epoch);
+  if (epochsDone === epochs && epochs % evalEvery !== 0) expected.push(epochs);
+  const missing = expected.filter((epoch) => !stored.has(epoch));
+  if (missing.length === 0) return undefined;
+  return `${missing.length} of its ${expected.length} evaluated epochs have no stored row (the first: epoch ${missing[0]})`;
 }
 
 /** Who runs a sweep now: the process that holds its lease, until `expiresAt` unless renewed. */

@@ -1,14 +1,23 @@
 /** What the dashboard shows, read from the stores: a sweep with its tasks and a summary, live while it runs. */
 
 import { describeComparison, incurredCost } from '../cost/model.js';
-import { FloodsweepError, MissingStateError } from '../errors.js';
+import { FloodsweepError } from '../errors.js';
+import { readOrDamaged } from '../store/encoding.js';
 import { observeSweep } from '../store/lease.js';
 import type { Stores } from '../store/open.js';
 import { sweepKeys, validateId } from '../store/ports.js';
-import { readSummary } from '../store/summary.js';
+import { readSummary, readSweepSpec } from '../store/summary.js';
 import { type SweepSummary, summarizeSweep } from '../sweep/aggregate.js';
-import { type SweepRecord, type SweepStatus, TASK_STATUSES, type TaskRecord, type TaskStatus } from '../sweep/records.js';
-import { numericSampledAxes, parseSpecText, type SweepSpec } from '../sweep/spec.js';
+import {
+  type DamagedRecord,
+  isDamaged,
+  type SweepRecord,
+  type SweepStatus,
+  TASK_STATUSES,
+  type TaskRecord,
+  type TaskStatus,
+} from '../sweep/records.js';
+import { numericSampledAxes, type SweepSpec } from '../sweep/spec.js';
 
 /** A sweep id that names no sweep in the store: a page of its own (404), not an error of the store. */
 export class SweepNotFound extends FloodsweepError {
@@ -50,7 +59,7 @@ export async function loadSweepView(stores: Stores, sweepId: string): Promise<Sw
   const records = await stores.metrics.listTasks(sweepId);
   const spec = await storedSpec(stores, sweep);
   const summary =
-    (unfinished(sweep.status) ? undefined : await readSummary(stores, sweepId)) ?? (await liveSummary(stores, sweep, spec, records));
+    (unfinished(sweep.status) ? undefined : await readSummary(stores, sweepId, sweep)) ?? (await liveSummary(stores, sweep, spec, records));
   // The figures are drawn when the sweep ends; listing them on every refresh of a running sweep would cost a request each.
   const figures = unfinished(sweep.status)
     ? 0
@@ -77,9 +86,7 @@ export async function loadSweepView(stores: Stores, sweepId: string): Promise<Sw
 }
 
 async function storedSpec(stores: Stores, sweep: SweepRecord): Promise<SweepSpec> {
-  const specBytes = await stores.artifacts.get(sweep.specKey);
-  if (!specBytes) throw new MissingStateError(`${stores.artifacts.locate(sweep.specKey)} is missing`);
-  return parseSpecText(specBytes.toString('utf8'), sweep.specKey);
+  return (await readSweepSpec(stores, sweep.sweepId, sweep))!;
 }
 
 async function liveSummary(stores: Stores, sweep: SweepRecord, spec: SweepSpec, tasks: TaskRecord[]): Promise<SweepSummary> {
@@ -108,18 +115,25 @@ function taskView(task: TaskRecord): TaskView {
 }
 
 /** The sweeps for the list page, newest first, each with its task counts and summary (when aggregated). */
-export async function loadSweepList(stores: Stores) {
+export async function loadSweepList(stores: Stores): Promise<SweepListEntry[]> {
   const sweeps = await stores.metrics.listSweeps(100);
   return Promise.all(
     sweeps.map(async (stored) => {
-      const sweep = await observeSweep(stores.metrics, stored);
-      const tasks = await stores.metrics.listTasks(sweep.sweepId);
-      return {
-        sweep,
-        done: tasks.filter((task) => task.status === 'SUCCEEDED' || task.status === 'PRUNED').length,
-        failed: tasks.filter((task) => task.status === 'FAILED').length,
-        summary: unfinished(sweep.status) ? undefined : await readSummary(stores, sweep.sweepId),
-      };
+      if (isDamaged(stored)) return { damaged: stored };
+      // A damaged task record or summary marks its sweep's row, not the page.
+      const entry = await readOrDamaged({ sweepId: stored.sweepId }, async () => {
+        const sweep = await observeSweep(stores.metrics, stored);
+        const tasks = await stores.metrics.listTasks(sweep.sweepId);
+        return {
+          sweep,
+          done: tasks.filter((task) => task.status === 'SUCCEEDED' || task.status === 'PRUNED').length,
+          failed: tasks.filter((task) => task.status === 'FAILED').length,
+          summary: unfinished(sweep.status) ? undefined : await readSummary(stores, sweep.sweepId, sweep),
+        };
+      });
+      return isDamaged(entry) ? { damaged: entry } : entry;
     }),
   );
 }
+
+export type SweepListEntry = { sweep: SweepRecord; done: number; failed: number; summary?: SweepSummary } | { damaged: DamagedRecord };

@@ -3,8 +3,9 @@
 import { escapeHtml } from '../report/html.js';
 import { accuracyVsLevelSpec, scriptJson, VEGA_SCRIPTS } from '../report/interactive.js';
 import { bestResult, formatLevel, type LevelSummary, type SweepSummary } from '../sweep/aggregate.js';
-import type { SweepRecord } from '../sweep/records.js';
+import type { DamagedRecord, SweepRecord } from '../sweep/records.js';
 import { isLossMetric } from '../sweep/selection.js';
+import type { SweepListEntry } from './data.js';
 
 export const STYLE = `
 body { font-family: system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; color: #222; max-width: 1200px; margin: 1.5em auto; padding: 0 1em; line-height: 1.45; }
@@ -69,16 +70,18 @@ function bestText(summary: SweepSummary | undefined): string {
 const statusBadge = (status: string) => `<span class="status status-${escapeHtml(status)}">${escapeHtml(status)}</span>`;
 const sweepLink = (sweep: SweepRecord) => `<a href="/sweeps/${encodeURIComponent(sweep.sweepId)}">${escapeHtml(sweep.name)}</a>`;
 
-export function sweepListPage(
-  where: string,
-  sweeps: Array<{ sweep: SweepRecord; done: number; failed: number; summary?: SweepSummary }>,
-): string {
-  if (sweeps.length === 0)
+const damagedRow = ({ sweepId, damage }: DamagedRecord) =>
+  `<tr class="damaged"><td class="text"><code>${escapeHtml(sweepId)}</code></td><td class="text">${statusBadge('DAMAGED')}</td><td colspan="5" class="text message">${escapeHtml(damage)}</td></tr>`;
+
+const sweepRow = ({ sweep, done, failed, summary }: Exclude<SweepListEntry, { damaged: DamagedRecord }>) =>
+  `<tr><td class="text">${sweepLink(sweep)}<br><code class="muted">${escapeHtml(sweep.sweepId)}</code></td><td class="text">${statusBadge(sweep.status)}</td><td>${done}</td><td>${failed}</td><td>${sweep.taskCount}</td><td class="text">${escapeHtml(sweep.createdAt)}</td><td class="text">${bestText(summary)}</td></tr>`;
+
+/** The sweeps, a damaged one as a row naming what is wrong with it. */
+export function sweepListPage(where: string, entries: SweepListEntry[]): string {
+  if (entries.length === 0)
     return layout('sweeps', where, '<h1>Sweeps</h1>\n<p>No sweeps yet: run one with <code>floodsweep sweep run SPEC</code>.</p>');
-  const rows = sweeps.map(
-    ({ sweep, done, failed, summary }) =>
-      `<tr><td class="text">${sweepLink(sweep)}<br><code class="muted">${escapeHtml(sweep.sweepId)}</code></td><td class="text">${statusBadge(sweep.status)}</td><td>${done}</td><td>${failed}</td><td>${sweep.taskCount}</td><td class="text">${escapeHtml(sweep.createdAt)}</td><td class="text">${bestText(summary)}</td></tr>`,
-  );
+  const rows = entries.map((entry) => ('damaged' in entry ? damagedRow(entry.damaged) : sweepRow(entry)));
+  const sweeps = entries.flatMap((entry) => ('sweep' in entry ? [entry] : []));
   const options = sweeps
     .map(({ sweep }) => `<option value="${escapeHtml(sweep.sweepId)}">${escapeHtml(sweep.name)} (${escapeHtml(sweep.sweepId)})</option>`)
     .join('');

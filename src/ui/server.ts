@@ -51,7 +51,11 @@ export async function startDashboard({ stores, port = 0 }: DashboardOptions): Pr
     // A page of another site, reaching this port by DNS rebinding, learns nothing: not even where the results are.
     if (!ownHosts.has(request.headers.host ?? ''))
       return send(response, 421, 'text/plain', 'wrong host: this dashboard answers only at its own address\n');
-    handle(stores, where, request, response).catch((error) => respondWithError(root, where, request, response, error));
+    // Whatever a page or an answer quotes (a damaged file's name, an error), the results directory shows by its name only.
+    const end = response.end.bind(response) as (body?: string) => ServerResponse;
+    response.end = ((body?: unknown) =>
+      end(typeof body === 'string' && root.startsWith('/') ? body.replaceAll(root, where) : (body as string))) as typeof response.end;
+    handle(stores, where, request, response).catch((error) => respondWithError(where, request, response, error));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -148,10 +152,9 @@ function send(response: ServerResponse, status: number, type: string, body: stri
   response.end(body);
 }
 
-/** A clear status and message for every failure; the stack trace and the results directory's absolute path stay out of it. */
-function respondWithError(root: string, where: string, request: IncomingMessage, response: ServerResponse, error: unknown): void {
-  const full = error instanceof Error ? error.message : String(error);
-  const message = root.startsWith('/') ? full.replaceAll(root, where) : full;
+/** A clear status and message for every failure; the stack trace stays out of it. */
+function respondWithError(where: string, request: IncomingMessage, response: ServerResponse, error: unknown): void {
+  const message = error instanceof Error ? error.message : String(error);
   const [status, title] =
     error instanceof HttpError
       ? [error.status, error.title]
@@ -162,7 +165,7 @@ function respondWithError(root: string, where: string, request: IncomingMessage,
           : kindOf(error) === 'internal'
             ? [500, 'Internal error']
             : [503, 'The results store could not be read'];
-  if (status >= 500) process.stderr.write(`floodsweep ui: ${request.url}: ${full}\n`);
+  if (status >= 500) process.stderr.write(`floodsweep ui: ${request.url}: ${message}\n`);
   if (response.headersSent) return void response.end();
   const isApi = (request.url ?? '').startsWith('/api/');
   send(

@@ -1,14 +1,16 @@
 import { isDeepStrictEqual } from 'node:util';
+import { jsonText } from '../control-chars.js';
 import { type CostComparison, incurredCost } from '../cost/model.js';
 import { FloodsweepError, MissingStateError } from '../errors.js';
 import { type ReportCurves, type ReproducibilitySection, renderReport } from '../report/html.js';
 import { curveLevels, sweepFigures } from '../report/sweep-figures.js';
 import type { Stores } from '../store/open.js';
 import { sweepKeys } from '../store/ports.js';
+import { readSweepSpec, sha256Of } from '../store/summary.js';
 import { EPOCH_READ_CONCURRENCY, groupLevelFormatter, type SweepSummary, summarizeSweep } from '../sweep/aggregate.js';
 import { mapLimited } from '../sweep/map-limited.js';
-import { SWEEP_STATUSES, type TaskRecord } from '../sweep/records.js';
-import { numericSampledAxes, validateSpec } from '../sweep/spec.js';
+import { missingEpochRows, SWEEP_STATUSES, type TaskRecord } from '../sweep/records.js';
+import { numericSampledAxes } from '../sweep/spec.js';
 import { type AggregateOutput, aggregateInputSchema, parsePayload } from './payloads.js';
 import { settlePruning } from './pruning.js';
 
@@ -21,7 +23,7 @@ export async function aggregate(stores: Stores, event: unknown): Promise<Aggrega
   const keys = sweepKeys(sweepId);
   const sweep = await stores.metrics.getSweep(sweepId);
   if (!sweep) throw new MissingStateError(`sweep ${sweepId} does not exist`);
-  const spec = validateSpec(await readStoredJson(stores, keys.spec));
+  const spec = (await readSweepSpec(stores, sweepId, sweep))!;
   const tasks = await settlePruning(stores.metrics, await failDamagedTasks(stores, sweepId, await stores.metrics.listTasks(sweepId)));
   const epochsOf = (taskId: string) => stores.metrics.getEpochs(sweepId, taskId);
   const summary = await summarizeSweep({
@@ -32,19 +34,21 @@ export async function aggregate(stores: Stores, event: unknown): Promise<Aggrega
     selection: spec.selection,
     sampledAxes: numericSampledAxes(spec),
   });
-  await stores.artifacts.put(keys.summary, `${JSON.stringify(summary, null, 2)}\n`, 'application/json');
+  const summaryText = `${jsonText(summary, 2)}\n`;
+  await stores.artifacts.put(keys.summary, summaryText, 'application/json');
   await writeReport(stores, summary);
   await stores.metrics.updateSweep(sweepId, [...SWEEP_STATUSES], {
     status: summary.status,
     summaryKey: keys.summary,
+    summarySha256: sha256Of(summaryText),
     failedTasks: summary.failedTasks.length,
   });
   return { sweepId, status: summary.status, summaryKey: keys.summary, reportKey: keys.report };
 }
 
 /**
- * Verifies what each succeeded task stored (every epoch row's checksum, and the record's final
- * metrics against its last row): a task whose results are damaged ends FAILED with the cause, and
+ * Verifies what each succeeded task stored (every epoch row's checksum, every evaluated epoch's row
+ * there, and the record's final metrics against its last row): a task whose results are damaged ends FAILED with the cause, and
  * only that task. Rows are read task by task with bounded concurrency and not kept.
  */
 async function failDamagedTasks(stores: Stores, sweepId: string, tasks: TaskRecord[]): Promise<TaskRecord[]> {
@@ -52,9 +56,12 @@ async function failDamagedTasks(stores: Stores, sweepId: string, tasks: TaskReco
     if (task.status !== 'SUCCEEDED') return task;
     let damage: string | undefined;
     try {
-      const last = (await stores.metrics.getEpochs(sweepId, task.taskId)).at(-1);
+      const rows = await stores.metrics.getEpochs(sweepId, task.taskId);
+      const last = rows.at(-1);
       const metricsOf = (row: NonNullable<TaskRecord['final']>) => ({ train: row.train, val: row.val, test: row.test });
-      if (last && task.final && !isDeepStrictEqual(metricsOf(task.final), metricsOf(last))) {
+      const missing = missingEpochRows(rows, task.config.training, task.epochsDone);
+      if (missing) damage = `damaged epoch rows of task ${task.taskId}: ${missing}; retrain it with --restart-task ${task.taskId}`;
+      else if (last && task.final && !isDeepStrictEqual(metricsOf(task.final), metricsOf(last))) {
         damage = `damaged task record of ${task.taskId}: its final metrics differ from its last epoch row`;
       }
     } catch (error) {
@@ -107,15 +114,8 @@ async function costComparison(
 ): Promise<CostComparison | undefined> {
   const sweep = await stores.metrics.getSweep(sweepId);
   if (!sweep) return undefined;
-  const spec = validateSpec(await readStoredJson(stores, sweepKeys(sweepId).spec));
+  const spec = (await readSweepSpec(stores, sweepId, sweep))!;
   const tasks = await stores.metrics.listTasks(sweepId);
   const incurred = incurredCost(sweep, tasks, { ...report, concurrency: spec.execution.maxConcurrency });
   return { incurred, estimate: sweep.costEstimate };
-}
-
-/** A JSON artifact the workflow wrote earlier (spec, summary); its absence is missing state. */
-export async function readStoredJson(stores: Stores, key: string): Promise<unknown> {
-  const bytes = await stores.artifacts.get(key);
-  if (!bytes) throw new MissingStateError(`${stores.artifacts.locate(key)} is missing`);
-  return JSON.parse(bytes.toString('utf8'));
 }

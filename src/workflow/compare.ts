@@ -3,7 +3,7 @@ import { stringifyKeepingNonFinite } from '../flooding/json.js';
 import { planTasks } from '../planned-tasks.js';
 import type { Stores } from '../store/open.js';
 import { sweepKeys } from '../store/ports.js';
-import { readSummary } from '../store/summary.js';
+import { readSummary, readSweepSpec } from '../store/summary.js';
 import {
   BaselineError,
   type Comparison,
@@ -13,8 +13,7 @@ import {
   type SweepSnapshot,
   snapshotOf,
 } from '../sweep/repro.js';
-import { validateSpec } from '../sweep/spec.js';
-import { readStoredJson, writeReport } from './aggregate.js';
+import { writeReport } from './aggregate.js';
 import { type CompareOutput, compareInputSchema, parsePayload } from './payloads.js';
 
 /** The Compare state of reproducibility runs: resolves the baseline, then compares and records. */
@@ -44,10 +43,9 @@ export async function compare(stores: Stores, event: unknown): Promise<CompareOu
 export async function loadSnapshot(stores: Stores, sweepId: string): Promise<SweepSnapshot> {
   const sweep = await stores.metrics.getSweep(sweepId);
   if (!sweep) throw new UsageError(`sweep "${sweepId}" not found in ${stores.artifacts.locate('')}`);
-  const keys = sweepKeys(sweepId);
-  const spec = validateSpec(await readStoredJson(stores, keys.spec));
+  const spec = (await readSweepSpec(stores, sweepId, sweep))!;
   const records = await stores.metrics.listTasks(sweepId);
-  const summary = await readSummary(stores, sweepId);
+  const summary = await readSummary(stores, sweepId, sweep);
   return snapshotOf({ sweepId, name: sweep.name, spec, planned: planTasks(spec, { maxTasks: Number.MAX_SAFE_INTEGER }), records, summary });
 }
 

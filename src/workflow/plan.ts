@@ -1,3 +1,4 @@
+import { jsonText } from '../control-chars.js';
 import { UsageError } from '../errors.js';
 import { dataFiles } from '../flooding/array-datasets.js';
 import type { DatasetConfig } from '../flooding/config.js';
@@ -5,8 +6,9 @@ import { DatasetError, describeDataFile } from '../flooding/datasets.js';
 import { planTasks } from '../planned-tasks.js';
 import type { Stores } from '../store/open.js';
 import { sweepKeys } from '../store/ports.js';
+import { readSweepSpec, sha256Of } from '../store/summary.js';
 import { referencesOf } from '../sweep/pruning.js';
-import { SWEEP_STATUSES, type TaskRecord } from '../sweep/records.js';
+import { isDamaged, SWEEP_STATUSES, type TaskRecord } from '../sweep/records.js';
 import { checkSameSpec, type PlannedTask, parseSpecText, type SweepSpec, validateSpec } from '../sweep/spec.js';
 import { sweepIdOfExecution } from './execution-names.js';
 import { type ManifestItem, type PlanInput, type PlanOutput, parsePayload, planInputSchema } from './payloads.js';
@@ -37,13 +39,17 @@ export async function plan(stores: Stores, event: unknown, options: PlanOptions 
     : tasks;
   const manifest: ManifestItem[] = ordered.map((t) => ({ sweepId, taskId: t.taskId }));
   // A resumed sweep keeps what its tasks already achieved: one listing, not a read per task.
-  const stored = await stores.metrics.listTasks(sweepId);
+  // A task record that cannot be read is planned again (PENDING: from its checkpoint, if it has a sound one).
+  const stored = (await stores.metrics.scanTasks(sweepId)).filter((task): task is TaskRecord => !isDamaged(task));
   refuseChangedData(sweepId, stored, tasks);
   const restarted = tasksToRestart(sweepId, tasks, stored, input.restart);
   // The spec is the sweep's identity: written once, and a resume with any other is refused before anything is written.
-  if (!(await stores.artifacts.create(keys.spec, `${JSON.stringify(spec, null, 2)}\n`, 'application/json'))) {
-    const storedSpec = await stores.artifacts.get(keys.spec);
-    checkSameSpec(sweepId, parseSpecText(storedSpec?.toString('utf8') ?? '', keys.spec), spec);
+  // Its SHA-256 goes into the sweep record, so that a spec edited at rest is refused by whoever reads it.
+  const specText = `${jsonText(spec, 2)}\n`;
+  const specWritten = await stores.artifacts.create(keys.spec, specText, 'application/json');
+  if (!specWritten) {
+    const storedSpec = await readSweepSpec(stores, sweepId, await stores.metrics.getSweep(sweepId));
+    checkSameSpec(sweepId, storedSpec ?? parseSpecText('', keys.spec), spec);
   }
   // The sweep record right after its spec: a run killed during Plan leaves a sweep that status shows and --resume finishes.
   const created = await stores.metrics.createSweep({
@@ -53,6 +59,8 @@ export async function plan(stores: Stores, event: unknown, options: PlanOptions 
     status: 'RUNNING',
     taskCount: tasks.length,
     specKey: keys.spec,
+    // A spec written by an earlier, stopped Plan is kept unverified rather than hashed in another form.
+    specSha256: specWritten ? sha256Of(specText) : undefined,
     updatedAt: now().toISOString(),
     costEstimate: input.costEstimate,
   });

@@ -3,6 +3,7 @@ import { UsageError } from '../../errors.js';
 import type { EpochMetrics } from '../../flooding/metrics.js';
 import type { Stores } from '../../store/open.js';
 import type { SweepSummary } from '../../sweep/aggregate.js';
+import type { DamagedRecord, TaskRecord } from '../../sweep/records.js';
 import { epochTable, formatTable, TABLE_FORMATS, type TableFormat, taskTable, toCsv } from '../../sweep/tables.js';
 import { addStoreOptions, openFor, type StoreOptions } from '../stores.js';
 import { formatSummary } from '../summary-format.js';
@@ -28,7 +29,10 @@ export function registerResults(sweep: Command): void {
       if (options.epochs && !options.format) throw new UsageError('--epochs: needs --format csv, jsonl or json');
       const stores = await openFor(options);
       if (options.format) {
-        process.stdout.write(await tidyTable(stores, sweepId, options.format, options.epochs === true));
+        const { table, damaged } = await tidyTable(stores, sweepId, options.format, options.epochs === true);
+        process.stdout.write(table);
+        for (const { damage } of damaged) process.stderr.write(`floodsweep: left out of the table: ${damage}\n`);
+        if (damaged.length > 0) process.exitCode = 1;
         return;
       }
       const { requireSummary } = await import('../../run.js');
@@ -52,18 +56,47 @@ function parseTableFormat(value: string): TableFormat {
   throw new InvalidArgumentError(`allowed: ${TABLE_FORMATS.join(', ')}`);
 }
 
-/** The tidy per-task (or per-epoch) table of a sweep, finished or not, with the grid axes of its stored spec. */
-async function tidyTable(stores: Stores, sweepId: string, format: TableFormat, perEpoch: boolean): Promise<string> {
+/**
+ * The tidy per-task (or per-epoch) table of a sweep, finished or not, with the grid axes of its stored
+ * spec. A task whose record or rows are damaged, or whose rows are incomplete, is left out of the
+ * table and named in `damaged`: never silently.
+ */
+async function tidyTable(
+  stores: Stores,
+  sweepId: string,
+  format: TableFormat,
+  perEpoch: boolean,
+): Promise<{ table: string; damaged: DamagedRecord[] }> {
   const { readStoredSpec } = await import('../../run.js');
+  const { isDamaged, missingEpochRows } = await import('../../sweep/records.js');
+  const { readOrDamaged } = await import('../../store/encoding.js');
   const spec = await readStoredSpec(stores, sweepId);
-  const tasks = await stores.metrics.listTasks(sweepId);
+  const damaged: DamagedRecord[] = [];
+  const tasks: TaskRecord[] = [];
   const epochs = new Map<string, EpochMetrics[]>();
-  for (const task of tasks) epochs.set(task.taskId, await stores.metrics.getEpochs(sweepId, task.taskId));
+  for (const task of await stores.metrics.scanTasks(sweepId)) {
+    if (isDamaged(task)) {
+      damaged.push(task);
+      continue;
+    }
+    const rows = await readOrDamaged({ sweepId, taskId: task.taskId }, () => stores.metrics.getEpochs(sweepId, task.taskId));
+    const finished = task.status === 'SUCCEEDED' || task.status === 'PRUNED';
+    const missing = isDamaged(rows) || !finished ? undefined : missingEpochRows(rows, task.config.training, task.epochsDone);
+    if (isDamaged(rows) || missing) {
+      damaged.push(isDamaged(rows) ? rows : { sweepId, taskId: task.taskId, damage: `task ${task.taskId}: ${missing}` });
+      continue;
+    }
+    tasks.push(task);
+    epochs.set(task.taskId, rows);
+  }
   const build = perEpoch ? epochTable : taskTable;
-  return formatTable(
-    build(tasks, Object.keys(spec.grid), (taskId) => epochs.get(taskId) ?? []),
-    format,
-  );
+  return {
+    table: formatTable(
+      build(tasks, Object.keys(spec.grid), (taskId) => epochs.get(taskId) ?? []),
+      format,
+    ),
+    damaged,
+  };
 }
 
 function summaryCsv(summary: SweepSummary): string {

@@ -20,12 +20,24 @@ export function registerStatus(sweep: Command): void {
       const stored = await stores.metrics.getSweep(sweepId);
       if (!stored) throw new UsageError(`sweep ${JSON.stringify(sweepId)} not found in ${stores.artifacts.locate('')}`);
       const record = await observeSweep(stores.metrics, stored);
-      const tasks = await stores.metrics.listTasks(sweepId);
+      // Damage stays with what is damaged: a task record that cannot be read, or is missing, is shown as such.
+      const { isDamaged } = await import('../../sweep/records.js');
+      const { readOrDamaged } = await import('../../store/encoding.js');
+      const scanned = await stores.metrics.scanTasks(sweepId);
+      const tasks = scanned.filter((task): task is TaskRecord => !isDamaged(task));
+      const damaged = scanned.filter(isDamaged);
+      const missing = Math.max(0, record.taskCount - scanned.length);
       const lease = record.status === 'RUNNING' ? await stores.metrics.getLease(sweepId) : undefined;
-      const incurred = await incurredFor(stores, record, tasks);
+      const incurred = await readOrDamaged({ sweepId }, () => incurredFor(stores, record, tasks));
+      if (damaged.length > 0 || missing > 0 || isDamaged(incurred)) process.exitCode = 1;
       if (options.json) {
-        const cost = { incurred: incurred.breakdown, unmeasuredTasks: incurred.unmeasuredTasks, estimate: record.costEstimate ?? null };
-        process.stdout.write(`${JSON.stringify({ sweep: record, lease, tasks: tasks.map(({ config: _c, ...t }) => t), cost })}\n`);
+        const cost = isDamaged(incurred)
+          ? { damage: incurred.damage }
+          : { incurred: incurred.breakdown, unmeasuredTasks: incurred.unmeasuredTasks, estimate: record.costEstimate ?? null };
+        const tasksJson = tasks.map(({ config: _c, ...t }) => t);
+        process.stdout.write(
+          `${JSON.stringify({ sweep: record, lease, tasks: tasksJson, damagedTasks: damaged, missingTasks: missing, cost })}\n`,
+        );
         return;
       }
       const counts = new Map<string, number>();
@@ -40,12 +52,19 @@ export function registerStatus(sweep: Command): void {
       };
       process.stdout.write(`${record.sweepId}: ${record.status}; ${[...counts].map(([s, n]) => `${n} ${s.toLowerCase()}`).join(', ')}\n`);
       if (whatNow[record.status]) process.stdout.write(`  ${whatNow[record.status]}\n`);
+      if (damaged.length > 0 || missing > 0) {
+        const what = [damaged.length > 0 && `${damaged.length} damaged`, missing > 0 && `${missing} missing`].filter(Boolean).join(', ');
+        process.stdout.write(`  task records: ${what} of ${record.taskCount}; a resume plans them again: ${resume}\n`);
+      }
       const { describeComparison } = await import('../../cost/model.js');
-      process.stdout.write(`cost: ${describeComparison({ incurred, estimate: record.costEstimate })}\n`);
+      process.stdout.write(
+        `cost: ${isDamaged(incurred) ? `unknown: ${incurred.damage}` : describeComparison({ incurred, estimate: record.costEstimate })}\n`,
+      );
       for (const t of tasks) {
         const line = `  ${t.taskId}  b=${t.config.floodLevel} seed ${t.config.seed}  ${t.status.padEnd(9)} epoch ${t.epochsDone}/${t.epochsTotal}`;
         process.stdout.write(`${line}${t.error ? `  ${t.error}` : ''}\n`);
       }
+      for (const t of damaged) process.stdout.write(`  ${t.taskId}  DAMAGED  ${t.damage}\n`);
     });
 }
 
