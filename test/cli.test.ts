@@ -51,7 +51,11 @@ describe('floodsweep train', () => {
   });
 
   const badInputs: Array<[string, string[], RegExp]> = [
-    ['an unknown dataset', ['--dataset', 'mnist'], /^floodsweep: --dataset: must be one of sinusoid2d, sinusoid, spiral, gaussian, csv, idx, npy, npz$/],
+    [
+      'an unknown dataset',
+      ['--dataset', 'mnist'],
+      /^floodsweep: --dataset: must be one of sinusoid2d, sinusoid, spiral, gaussian, csv, idx, npy, npz$/,
+    ],
     ['a negative flood level', ['--flood-level', '-0.1'], /^floodsweep: --flood-level: must be >= 0$/],
     ['a negative learning rate', ['--lr', '-1'], /^floodsweep: --lr: must be > 0$/],
     ['label noise of 0.5', ['--label-noise', '0.5'], /^floodsweep: --label-noise: must be < 0.5$/],
