@@ -474,3 +474,33 @@ test('a group is described in one line by its setting', () => {
     'optimizer.lr=0.01, optimizer.name=adam, model.batchNorm=false',
   );
 });
+
+describe('parsing stays iterative on any size', () => {
+  test('a string of 10 million characters (a name, a grid value) is one problem naming the field, not a stack overflow', () => {
+    const huge = 'x'.repeat(10_000_000);
+    const cases: Array<[unknown, RegExp]> = [
+      [{ name: huge, floodLevels: [0] }, /^name: must be 1-64 letters/],
+      [{ name: 'n', floodLevels: [0], grid: { 'optimizer.name': [huge] } }, /^grid\.optimizer\.name\[0\]: must be one of sgd, adam$/],
+    ];
+    for (const [spec, message] of cases) {
+      assert.throws(
+        () => expandSpec(parseSpecText(JSON.stringify(spec), 'huge.json')),
+        (error: unknown) => {
+          assert.ok(error instanceof SpecError, String(error));
+          assert.equal(error.problems.length, 1, error.problems.join('\n').slice(0, 500));
+          assert.match(error.problems[0], message);
+          assert.ok(error.problems[0].length < 400, 'the line does not quote the string');
+          return true;
+        },
+      );
+    }
+  });
+
+  test('flood levels and real-valued fields beyond float32 are refused by name', () => {
+    assert.throws(
+      () => validateSpec({ name: 'n', floodLevels: [0, 1e39] }),
+      /floodLevels\[1\]: must be at most 3\.4e38 \(float32, which training uses\)/,
+    );
+    assert.throws(() => resolveTaskConfig({ optimizer: { name: 'sgd', lr: 1e-50 } }), /optimizer\.lr: must be 0 or at least 1\.2e-38/);
+  });
+});

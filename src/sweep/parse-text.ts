@@ -26,8 +26,31 @@ class JsonProblem {
 }
 
 const JSON_SPACE = /[ \t\n\r]*/y;
-const JSON_STRING = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
-const JSON_SCALAR = new RegExp(`${JSON_STRING.source}|-?(?:0|[1-9]\\d*)(?:\\.\\d+)?(?:[eE][+-]?\\d+)?|true|false|null`, 'y');
+const JSON_NUMBER_OR_LITERAL = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null/y;
+const HEX4 = /^[0-9a-fA-F]{4}$/;
+
+/**
+ * Where the JSON string that starts at `at` ends (past its closing quote), or -1 if none starts
+ * there. A loop, not a regular expression: a regex's backtracking stack overflows on a string of
+ * some million characters, and a spec may hold one.
+ */
+function stringEnd(text: string, at: number): number {
+  if (text[at] !== '"') return -1;
+  for (let i = at + 1; i < text.length; ) {
+    const code = text.charCodeAt(i);
+    if (code === 0x22) return i + 1;
+    if (code < 0x20) return -1;
+    if (code !== 0x5c) {
+      i += 1;
+      continue;
+    }
+    const escaped = text[i + 1];
+    if (escaped !== undefined && '"\\/bfnrt'.includes(escaped)) i += 2;
+    else if (escaped === 'u' && HEX4.test(text.slice(i + 2, i + 6))) i += 6;
+    else return -1;
+  }
+  return -1;
+}
 const VALUE = 'a value (string, number, object, array, true, false or null)';
 
 /** Checks the JSON grammar, duplicate keys and nesting; throws a JsonProblem at the first offending character. */
@@ -42,6 +65,11 @@ function checkJson(text: string): void {
     if (found) at = pattern.lastIndex;
     return found;
   };
+  const string = (): boolean => {
+    const end = stringEnd(text, at);
+    if (end >= 0) at = end;
+    return end >= 0;
+  };
   const token = (char: string): boolean => {
     match(JSON_SPACE);
     if (text[at] !== char) return false;
@@ -54,7 +82,7 @@ function checkJson(text: string): void {
       if (depth >= MAX_NESTING) throw new JsonProblem(at, `nested deeper than ${MAX_NESTING} levels`);
       if (token('{')) object(depth + 1);
       else if (token('[')) array(depth + 1);
-    } else if (!match(JSON_SCALAR)) fail(VALUE);
+    } else if (!string() && !match(JSON_NUMBER_OR_LITERAL)) fail(VALUE);
   };
   const object = (depth: number): void => {
     if (token('}')) return;
@@ -62,7 +90,7 @@ function checkJson(text: string): void {
     do {
       match(JSON_SPACE);
       const start = at;
-      if (!match(JSON_STRING)) fail('a key in double quotes');
+      if (!string()) fail('a key in double quotes');
       const key = JSON.parse(text.slice(start, at)) as string;
       if (keys.has(key)) throw new JsonProblem(start, `duplicate key ${showKey(key)}`);
       keys.add(key);
