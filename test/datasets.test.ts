@@ -234,6 +234,21 @@ describe('csv dataset', () => {
     }
   });
 
+  test('a numeric label is its class by value: 1, 1.0, 01, +1 and 1e0 are one class', () => {
+    const spellings = ['1', '1.0', '01', '+1', '1e0', '2', '2.00', '-0', '0'];
+    const rows = Array.from({ length: 18 }, (_, i) => `${i},${spellings[i % spellings.length]}`);
+    const file = writeFixture(['x,y', ...rows].join('\n'));
+    const data = makeDataset(config({ name: 'csv', path: file, labelColumn: 'y', labelNoise: 0, standardize: false }), 0);
+    assert.equal(data.numClasses, 3);
+    assert.equal(inspectCsv(config({ name: 'csv', path: file, labelColumn: 'y' }) as CsvConfig).classes, 3);
+    for (const s of SPLIT_NAMES) {
+      for (let i = 0; i < data[s].n; i++) {
+        const value = Number(spellings[data[s].x[i] % spellings.length]);
+        assert.equal(data[s].cleanLabels[i], [0, 1, 2].indexOf(Math.abs(value)));
+      }
+    }
+  });
+
   test('standardizes every split with the train mean and population std', () => {
     const raw = makeDataset(animalConfig(), 2);
     const scaled = makeDataset(animalConfig({ standardize: true }), 2);

@@ -354,8 +354,9 @@ function readCsvTable(config: ConfigOf<'csv'>): CsvTable {
       }
       values[r * dim + j] = value;
     });
-    const labelCell = row.cells[labelIndex];
-    if (labelCell === '') throw new DatasetError(`${at}, ${column(labelIndex)}: empty label`);
+    const cell = row.cells[labelIndex];
+    if (cell === '') throw new DatasetError(`${at}, ${column(labelIndex)}: empty label`);
+    const labelCell = labelClass(cell);
     labelCells.push(labelCell);
     classes.add(labelCell);
     if (classes.size > config.maxClasses) {
@@ -433,6 +434,12 @@ function parseCsv(bytes: Buffer, delimiter: string, file: string): CsvRecord[] {
 }
 
 /** Numeric order when every class name is a number (so 2 < 10), else plain string order. */
+/** A label that is a number names its class by value: "1", "1.0", "01" and "+1" are one class, "1". */
+function labelClass(cell: string): string {
+  const value = Number(cell);
+  return NUMBER.test(cell) && Number.isFinite(value) ? String(value) : cell;
+}
+
 function sortClasses(names: string[]): string[] {
   const byString = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
   if (names.every((name) => NUMBER.test(name))) {
