@@ -16,7 +16,8 @@ export async function checkSweepResources(tasks: readonly PlannedTask[], flags: 
   const { taskId, resources: largest } = resources.largest;
   const fits = largest.memory.total <= budget.bytesPerTask ? '' : ' (does not fit; --ignore-memory-limit runs it anyway)';
   const unread = largest.dataKnown ? '' : '; the CSV data is not counted';
-  const count = (n: number) => n.toLocaleString('en-US');
+  // Thousands separated by commas, as en-US prints them; toLocaleString would load ICU's data (a tenth of start-up).
+  const count = (n: number) => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
   return [
     `memory per task: up to about ${formatBytes(largest.memory.total)} (task ${taskId}: ${count(largest.parameters)} parameters; ${describeMemory(largest)}${unread})`,
     `memory here: ${formatBytes(budget.bytesPerTask)} per task with ${workers} worker${workers === 1 ? '' : 's'} (${budget.source})${fits}`,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { isAbsolute, relative } from 'node:path';
-import { CsvError, parse } from 'csv-parse/sync';
 import type { DatasetConfig } from './config.js';
 import { FloodsweepError } from './errors.js';
 import type { Rng } from './rng.js';
@@ -404,6 +404,8 @@ function parseCsv(bytes: Buffer, delimiter: string, file: string): CsvRecord[] {
   } catch {
     throw new DatasetError(`dataset.path: ${file} is not UTF-8 text`);
   }
+  // Loaded when a csv file is parsed: `sweep validate` and `--help` start without it.
+  const { CsvError, parse } = createRequire(import.meta.url)('csv-parse/sync') as typeof import('csv-parse/sync');
   let rows: string[][];
   const lineOfRow: number[] = [];
   try {
