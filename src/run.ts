@@ -21,7 +21,7 @@ import { loadModelFiles } from './sweep/model-files.js';
 import { isDamaged, type TaskRecord } from './sweep/records.js';
 import { parseBaseline, parseReproSpec, type SweepSnapshot } from './sweep/repro.js';
 import { checkMemory, estimateSweep } from './sweep/resources.js';
-import { checkSameSpec, resolveDataPaths, type SweepSpec, validateSpec } from './sweep/spec.js';
+import { checkSameSpec, type PlannedTask, resolveDataPaths, type SweepSpec, validateSpec } from './sweep/spec.js';
 import {
   type CloudTarget,
   downloadResults,
@@ -36,6 +36,11 @@ import { refuseChangedData } from './workflow/plan.js';
 import { uploadTaskFiles } from './workflow/task-files.js';
 
 export interface RunSweepOptions {
+  /**
+   * The spec's planned tasks (`planTasks`), when the caller has them: a run then reads and hashes
+   * its data files once, not again for each check.
+   */
+  plannedTasks?: readonly PlannedTask[];
   /** Where results go when the sweep runs locally: a results directory (the default, ./floodsweep-results) or DynamoDB + S3. */
   stores?: StoreConfig;
   /** Run on the deployed stack instead of in process; its table and bucket are the stores. */
@@ -137,7 +142,7 @@ export async function runSweep(given: SweepSpec, options: RunSweepOptions = {}):
     throw new UsageError('restarting tasks needs the sweep to resume (--resume ID, or the sweepId option)');
   }
   // Model files are built (and refused if they do not fit the data) before anything else.
-  const planned = planTasks(validateSpec(given), { maxTasks: options.maxTasks });
+  const planned = options.plannedTasks ?? planTasks(validateSpec(given), { maxTasks: options.maxTasks });
   await loadModelFiles(planned);
   // Plan in the cloud runs where the files are not: the spec it gets pins their hashes.
   const spec = options.cloud ? pinFileHashes(given, planned) : given;
@@ -163,8 +168,8 @@ export async function runSweep(given: SweepSpec, options: RunSweepOptions = {}):
   }
   // Train may run where the files are not (a Lambda): the bucket holds them, by content hash.
   if (storeConfig.kind === 'aws') await uploadTaskFiles(openStores(storeConfig).artifacts, planned);
-  if (options.cloud) return runInCloud(input, options.cloud, options);
-  return runLocally(input, storeConfig, options);
+  if (options.cloud) return runInCloud(input, options.cloud, planned, options);
+  return runLocally(input, storeConfig, { ...options, plannedTasks: planned });
 }
 
 /** Finishes an interrupted sweep with the spec it was started with. */
@@ -278,6 +283,7 @@ async function runLocally(given: ExecutionInput, storeConfig: StoreConfig, optio
     ignoreMemoryLimit: options.ignoreMemoryLimit,
     epochsPerCall: options.epochsPerCall,
     debug: options.debug,
+    plannedTasks: options.plannedTasks,
     beforePlan: async (sweepId) => {
       // Once per run, though Plan may be retried.
       lease ??= await holdLease(stores.metrics, sweepId, options.leaseSeconds ?? DEFAULT_LEASE_SECONDS, (lost) => {
@@ -325,13 +331,13 @@ async function runLocally(given: ExecutionInput, storeConfig: StoreConfig, optio
 async function runInCloud(
   input: ExecutionInput,
   cloud: NonNullable<RunSweepOptions['cloud']>,
+  tasks: readonly PlannedTask[],
   options: RunSweepOptions,
 ): Promise<SweepRunResult> {
   const emit = options.onEvent ?? (() => undefined);
   const { trainMemoryMb, stackName } = cloud.target;
   // A stack deployed before it said its train function's memory is not checked.
   if (!options.ignoreMemoryLimit && trainMemoryMb !== undefined) {
-    const tasks = planTasks(validateSpec(input.spec), { maxTasks: input.maxTasks });
     checkMemory(estimateSweep(tasks), { bytesPerTask: trainMemoryMb * 2 ** 20, source: `the train function of stack ${stackName}` });
   }
   // Cloud executions hold no lease: Step Functions knows which one runs the sweep.

@@ -33,6 +33,7 @@ export async function runWithProgress<T extends SweepRunResult>(
     | 'restartTasks'
     | 'restartFailed'
     | 'costEstimate'
+    | 'plannedTasks'
   >,
   start: (options: RunSweepOptions) => Promise<T>,
 ): Promise<T> {

@@ -12,7 +12,7 @@ import { TrainingRun } from '../flooding/trainer.js';
 import { planTasks } from '../planned-tasks.js';
 import { checkModelFilesTrainOn, loadModelFiles } from '../sweep/model-files.js';
 import { checkMemory, estimateSweep, localMemoryBudget } from '../sweep/resources.js';
-import type { SweepSpec } from '../sweep/spec.js';
+import type { PlannedTask, SweepSpec } from '../sweep/spec.js';
 import { availableMemory } from '../workflow/workers.js';
 import type { TrainRuntime } from '../workflow-steps.js';
 import {
@@ -47,6 +47,11 @@ export interface CostEstimateOptions {
   /** The calibration's backend (default auto). */
   backend?: BackendRequest;
   maxTasks?: number;
+  /**
+   * The spec's planned tasks (`planTasks`), when the caller has them: a run then reads and hashes
+   * its data files once, not again for each check.
+   */
+  plannedTasks?: readonly PlannedTask[];
   /** Epochs per Train call (local runs); default: as many as the function's timeout allows. */
   epochsPerCall?: number;
   repro?: boolean;
@@ -87,7 +92,7 @@ export async function estimateSweepCost(spec: SweepSpec, options: CostEstimateOp
   const prices = regionPrices(table, region);
   const runtime = options.runtime ?? 'container';
   const trainMemoryMb = options.trainMemoryMb ?? DEPLOYED.trainMemoryMb[runtime];
-  const planned = planTasks(spec, { maxTasks: options.maxTasks });
+  const planned = options.plannedTasks ?? planTasks(spec, { maxTasks: options.maxTasks });
   await loadModelFiles(planned);
   const configs = planned.map((task) => task.config);
   let timing: (config: TaskConfig) => TaskTiming;

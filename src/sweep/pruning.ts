@@ -110,7 +110,7 @@ export function pruningProblems(rule: PruningRule, configs: TaskConfig[]): strin
  * those tasks themselves, nor in a group of a single level).
  */
 export function referencesOf<T extends { taskId: string; group: string; config: Pick<TaskConfig, 'floodLevel'> }>(
-  tasks: T[],
+  tasks: readonly T[],
 ): Map<string, string[]> {
   const lowest = new Map<string, number>();
   for (const task of tasks) lowest.set(task.group, Math.min(lowest.get(task.group) ?? Infinity, task.config.floodLevel));

@@ -7,7 +7,7 @@ import { removeInterruptedWrites } from '../store/local.js';
 import { openStores, type StoreConfig, type Stores } from '../store/open.js';
 import { checkModelFilesTrainOn } from '../sweep/model-files.js';
 import { checkMemory, estimateSweep, localMemoryBudget } from '../sweep/resources.js';
-import { validateSpec } from '../sweep/spec.js';
+import { type PlannedTask, validateSpec } from '../sweep/spec.js';
 import { functionArnSubstitution, STEP_IDS, STEPS, type StepId } from '../workflow-steps.js';
 import { CloudLimitError, checkLambdaPayload, checkStatePayload, HistoryCounter } from './cloud-limits.js';
 import { loadWorkflowDefinition, toLocalDefinition, trainStateTimeoutSeconds, type WorkflowDefinition } from './definition.js';
@@ -59,6 +59,8 @@ export interface LocalExecutorOptions {
   epochsPerCall?: number;
   /** The workers' stderr passes through unfiltered (TensorFlow's load-time lines included). */
   debug?: boolean;
+  /** The tasks of the input's spec as the run planned them (data files read once per run). */
+  plannedTasks?: readonly PlannedTask[];
   /** Runs before Plan writes anything, once the backend has started (the caller takes the sweep's lease here). */
   beforePlan?: (sweepId: string) => Promise<void>;
   /** After Plan: the plan, the backend the workers run on, and how many workers there are. */
@@ -109,7 +111,7 @@ async function loadStep(id: StepId): Promise<StepFunction> {
  * anything is written) a sweep whose largest task cannot fit its share of the available memory.
  */
 function localWorkers(input: ExecutionInput, options: LocalExecutorOptions): number {
-  const tasks = planTasks(validateSpec(input.spec), { maxTasks: input.maxTasks });
+  const tasks = options.plannedTasks ?? planTasks(validateSpec(input.spec), { maxTasks: input.maxTasks });
   const workers = workerCount({ requested: options.workers, tasks: tasks.length, oversubscribe: options.oversubscribe });
   if (!options.ignoreMemoryLimit) {
     checkMemory(estimateSweep(tasks), localMemoryBudget(options.availableMemory ?? availableMemory(), workers));
@@ -171,7 +173,7 @@ export function runWorkflowLocally(
     // Temp files of writes an earlier run of this sweep could not finish (killed): only the local store leaves them.
     if (options.stores.kind === 'local') await removeInterruptedWrites(options.stores.rootDir, input.sweepId, startedAt);
     // Never more Train calls than workers: a queued call's wait would count against its timeout.
-    const planned = await plan(stores, event, { maxConcurrencyCap: pool.size });
+    const planned = await plan(stores, event, { maxConcurrencyCap: pool.size, plannedTasks: options.plannedTasks });
     await options.onPlanned?.(planned, backend, pool.size);
     return planned;
   });

@@ -17,6 +17,8 @@ export interface PlanOptions {
   /** The deployment's ceiling on parallel tasks, whatever a spec asks for. */
   maxConcurrencyCap?: number;
   now?: () => Date;
+  /** The tasks of `input.spec` as the local run planned them (read once per run); the cloud's Plan expands the spec itself. */
+  plannedTasks?: readonly PlannedTask[];
 }
 
 /**
@@ -28,7 +30,7 @@ export async function plan(stores: Stores, event: unknown, options: PlanOptions 
   const { input, executionName } = parsePayload(planInputSchema, event, 'Plan input');
   const now = options.now ?? (() => new Date());
   const spec: SweepSpec = validateSpec(input.spec);
-  const tasks = planTasks(spec, { maxTasks: input.maxTasks });
+  const tasks = options.plannedTasks ?? planTasks(spec, { maxTasks: input.maxTasks });
   const sweepId = input.sweepId ?? sweepIdOfExecution(spec.name, executionName);
   const keys = sweepKeys(sweepId);
   const references = spec.pruning ? referencesOf(tasks) : undefined;
@@ -124,7 +126,7 @@ export function refuseChangedData(sweepId: string, existing: readonly TaskRecord
 /** The tasks a resume retrains from scratch: each named one must be a task of the sweep; `failed` adds every FAILED one. */
 function tasksToRestart(
   sweepId: string,
-  planned: PlannedTask[],
+  planned: readonly PlannedTask[],
   stored: TaskRecord[],
   restart: PlanInput['input']['restart'],
 ): Set<string> {

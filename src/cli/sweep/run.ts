@@ -3,7 +3,7 @@ import { addCostOptions, type CostFlags, costOptions, parsePositiveNumber, price
 import type { StoredCostEstimate } from '../../cost/model.js';
 import { DEFAULT_EPOCHS_PER_CALL, DEFAULT_MAX_TASKS, DEFAULT_RESULTS_DIR } from '../../env.js';
 import { UsageError } from '../../errors.js';
-import type { SweepSpec } from '../../sweep/spec.js';
+import type { PlannedTask, SweepSpec } from '../../sweep/spec.js';
 import {
   addBackendOption,
   addResourceOptions,
@@ -68,8 +68,11 @@ export function registerRun(sweep: Command): void {
     const target = await runTarget(options);
     const { loadSpecFile } = await import('../../input-files.js');
     const spec = specPath ? loadSpecFile(specPath) : undefined;
+    // Planned once (data files read and hashed once) for the estimate, the checks and Plan.
+    const { planTasks } = await import('../../planned-tasks.js');
+    const plannedTasks = spec ? planTasks(spec, { maxTasks: options.maxTasks }) : undefined;
     // A resumed sweep keeps the estimate it started with.
-    const costEstimate = spec && !options.resume ? await estimateBeforeRun(spec, options) : undefined;
+    const costEstimate = spec && !options.resume ? await estimateBeforeRun(spec, plannedTasks!, options) : undefined;
     const { resumeSweep, runSweep } = await import('../../run.js');
     const result = await runWithProgress(
       options,
@@ -82,6 +85,7 @@ export function registerRun(sweep: Command): void {
         restartTasks: options.restartTask,
         restartFailed: options.restartFailed,
         costEstimate,
+        plannedTasks,
       },
       async (runOptions) => {
         if (!spec) return resumeSweep(options.resume!, runOptions);
@@ -104,7 +108,11 @@ export function registerRun(sweep: Command): void {
  * The estimate a new sweep starts with (stored in its sweep record), printed on stderr; a cloud
  * sweep above its cost limit is refused here, before anything is started or written.
  */
-async function estimateBeforeRun(spec: SweepSpec, options: SweepRunFlags): Promise<StoredCostEstimate | undefined> {
+async function estimateBeforeRun(
+  spec: SweepSpec,
+  plannedTasks: readonly PlannedTask[],
+  options: SweepRunFlags,
+): Promise<StoredCostEstimate | undefined> {
   const { readEnvironment } = await import('../../env.js');
   const maxCostUsd = options.maxCost ?? (options.cloud ? spec.execution.maxCostUsd : undefined);
   const source = options.maxCost !== undefined ? '--max-cost' : 'execution.maxCostUsd';
@@ -119,6 +127,7 @@ async function estimateBeforeRun(spec: SweepSpec, options: SweepRunFlags): Promi
   const { estimateSweepCost } = await import('../../cost/estimate.js');
   const { checkMaxCost, estimateLine } = await import('../../cost/format.js');
   const estimate = await estimateSweepCost(spec, {
+    plannedTasks,
     ...settings,
     ignoreMemoryLimit: options.ignoreMemoryLimit,
     maxTasks: options.maxTasks,
