@@ -9,8 +9,8 @@ import { sweepKeys } from '../store/ports.js';
 import { readSweepSpec, sha256Of } from '../store/summary.js';
 import { EPOCH_READ_CONCURRENCY, groupLevelFormatter, type SweepSummary, summarizeSweep } from '../sweep/aggregate.js';
 import { mapLimited } from '../sweep/map-limited.js';
-import { missingEpochRows, SWEEP_STATUSES, type TaskRecord } from '../sweep/records.js';
-import { numericSampledAxes } from '../sweep/spec.js';
+import { missingEpochRows, SWEEP_STATUSES, type SweepRecord, type TaskRecord } from '../sweep/records.js';
+import { numericSampledAxes, type SweepSpec } from '../sweep/spec.js';
 import { type AggregateOutput, aggregateInputSchema, parsePayload } from './payloads.js';
 import { settlePruning } from './pruning.js';
 
@@ -21,10 +21,10 @@ import { settlePruning } from './pruning.js';
 export async function aggregate(stores: Stores, event: unknown): Promise<AggregateOutput> {
   const { sweepId } = parsePayload(aggregateInputSchema, event, 'Aggregate input');
   const keys = sweepKeys(sweepId);
-  const sweep = await stores.metrics.getSweep(sweepId);
-  if (!sweep) throw new MissingStateError(`sweep ${sweepId} does not exist`);
-  const spec = (await readSweepSpec(stores, sweepId, sweep))!;
-  const tasks = await settlePruning(stores.metrics, await failDamagedTasks(stores, sweepId, await stores.metrics.listTasks(sweepId)));
+  const stored = await readStoredSweep(stores, sweepId);
+  if (!stored) throw new MissingStateError(`sweep ${sweepId} does not exist`);
+  const { sweep, spec } = stored;
+  const tasks = await settlePruning(stores.metrics, await failDamagedTasks(stores, sweepId, stored.tasks));
   const epochsOf = (taskId: string) => stores.metrics.getEpochs(sweepId, taskId);
   const summary = await summarizeSweep({
     sweepId,
@@ -36,7 +36,7 @@ export async function aggregate(stores: Stores, event: unknown): Promise<Aggrega
   });
   const summaryText = `${jsonText(summary, 2)}\n`;
   await stores.artifacts.put(keys.summary, summaryText, 'application/json');
-  await writeReport(stores, summary);
+  await writeReport(stores, summary, { ...stored, tasks });
   await stores.metrics.updateSweep(sweepId, [...SWEEP_STATUSES], {
     status: summary.status,
     summaryKey: keys.summary,
@@ -75,8 +75,31 @@ async function failDamagedTasks(stores: Stores, sweepId: string, tasks: TaskReco
   });
 }
 
-/** Draws the sweep's figures (PNG and SVG) and writes them with report.html, which names any figure that could not be drawn. */
-export async function writeReport(stores: Stores, summary: SweepSummary, reproducibility?: ReproducibilitySection): Promise<void> {
+/** A sweep as the stores hold it: its record, its (verified) spec and its task records, each read once. */
+export interface StoredSweep {
+  sweep: SweepRecord;
+  spec: SweepSpec;
+  tasks: TaskRecord[];
+}
+
+/** The stored sweep, or undefined when there is no sweep of this id. */
+export async function readStoredSweep(stores: Stores, sweepId: string): Promise<StoredSweep | undefined> {
+  const sweep = await stores.metrics.getSweep(sweepId);
+  if (!sweep) return undefined;
+  const spec = (await readSweepSpec(stores, sweepId, sweep))!;
+  return { sweep, spec, tasks: await stores.metrics.listTasks(sweepId) };
+}
+
+/**
+ * Draws the sweep's figures (PNG and SVG) and writes them with report.html, which names any figure
+ * that could not be drawn, and what the sweep cost (from `stored`, the records the caller read).
+ */
+export async function writeReport(
+  stores: Stores,
+  summary: SweepSummary,
+  stored: StoredSweep,
+  reproducibility?: ReproducibilitySection,
+): Promise<void> {
   const keys = sweepKeys(summary.sweepId);
   const epochsOf = (taskId: string) => stores.metrics.getEpochs(summary.sweepId, taskId);
   const drawn = await sweepFigures(summary, epochsOf);
@@ -102,20 +125,13 @@ export async function writeReport(stores: Stores, summary: SweepSummary, reprodu
     await stores.artifacts.put(keys.plot(name), figure.png, 'image/png');
     await stores.artifacts.put(keys.plot(name.replace(/\.png$/, '.svg')), figure.svg, 'image/svg+xml');
   }
-  const cost = await costComparison(stores, summary.sweepId, { figures: drawn.figures.length, repro: reproducibility !== undefined });
+  // What the sweep's records say it cost, next to the estimate it started with.
+  const { sweep, spec, tasks } = stored;
+  const incurred = incurredCost(sweep, tasks, {
+    figures: drawn.figures.length,
+    repro: reproducibility !== undefined,
+    concurrency: spec.execution.maxConcurrency,
+  });
+  const cost: CostComparison = { incurred, estimate: sweep.costEstimate };
   await stores.artifacts.put(keys.report, renderReport(summary, drawn, reproducibility, curves, cost), 'text/html');
-}
-
-/** What the sweep's records say it cost, next to the estimate it started with. */
-async function costComparison(
-  stores: Stores,
-  sweepId: string,
-  report: { figures: number; repro: boolean },
-): Promise<CostComparison | undefined> {
-  const sweep = await stores.metrics.getSweep(sweepId);
-  if (!sweep) return undefined;
-  const spec = (await readSweepSpec(stores, sweepId, sweep))!;
-  const tasks = await stores.metrics.listTasks(sweepId);
-  const incurred = incurredCost(sweep, tasks, { ...report, concurrency: spec.execution.maxConcurrency });
-  return { incurred, estimate: sweep.costEstimate };
 }

@@ -3,7 +3,8 @@ import { stringifyKeepingNonFinite } from '../flooding/json.js';
 import { planTasks } from '../planned-tasks.js';
 import type { Stores } from '../store/open.js';
 import { sweepKeys } from '../store/ports.js';
-import { readSummary, readSweepSpec } from '../store/summary.js';
+import { readSummary } from '../store/summary.js';
+import type { SweepSummary } from '../sweep/aggregate.js';
 import {
   BaselineError,
   type Comparison,
@@ -13,7 +14,7 @@ import {
   type SweepSnapshot,
   snapshotOf,
 } from '../sweep/repro.js';
-import { writeReport } from './aggregate.js';
+import { readStoredSweep, type StoredSweep, writeReport } from './aggregate.js';
 import { type CompareOutput, compareInputSchema, parsePayload } from './payloads.js';
 
 /** The Compare state of reproducibility runs: resolves the baseline, then compares and records. */
@@ -41,12 +42,19 @@ export async function compare(stores: Stores, event: unknown): Promise<CompareOu
 
 /** A stored sweep as a baseline snapshot; an unknown sweep id is bad input. */
 export async function loadSnapshot(stores: Stores, sweepId: string): Promise<SweepSnapshot> {
-  const sweep = await stores.metrics.getSweep(sweepId);
-  if (!sweep) throw new UsageError(`sweep "${sweepId}" not found in ${stores.artifacts.locate('')}`);
-  const spec = (await readSweepSpec(stores, sweepId, sweep))!;
-  const records = await stores.metrics.listTasks(sweepId);
-  const summary = await readSummary(stores, sweepId, sweep);
-  return snapshotOf({ sweepId, name: sweep.name, spec, planned: planTasks(spec, { maxTasks: Number.MAX_SAFE_INTEGER }), records, summary });
+  const stored = await readKnownSweep(stores, sweepId);
+  return snapshotOfStored(stored, await readSummary(stores, sweepId, stored.sweep));
+}
+
+async function readKnownSweep(stores: Stores, sweepId: string): Promise<StoredSweep> {
+  const stored = await readStoredSweep(stores, sweepId);
+  if (!stored) throw new UsageError(`sweep "${sweepId}" not found in ${stores.artifacts.locate('')}`);
+  return stored;
+}
+
+function snapshotOfStored({ sweep, spec, tasks }: StoredSweep, summary: SweepSummary | undefined): SweepSnapshot {
+  const planned = planTasks(spec, { maxTasks: Number.MAX_SAFE_INTEGER });
+  return snapshotOf({ sweepId: sweep.sweepId, name: sweep.name, spec, planned, records: tasks, summary });
 }
 
 /**
@@ -59,12 +67,14 @@ export async function compareAndRecord(
   now = () => new Date(),
 ): Promise<CompareOutput & { comparison: Comparison }> {
   const { sweepId, name } = input;
-  const comparison = compareSnapshots(await loadSnapshot(stores, sweepId), input.baseline, input.tolerances);
+  // The sweep's records and summary, read once for the comparison and the report.
+  const stored = await readKnownSweep(stores, sweepId);
+  const summary = await readSummary(stores, sweepId, stored.sweep);
+  const comparison = compareSnapshots(snapshotOfStored(stored, summary), input.baseline, input.tolerances);
   const lines = describeComparison(comparison);
   const keys = sweepKeys(sweepId);
   await stores.artifacts.put(keys.repro, `${stringifyKeepingNonFinite(comparison, 2)}\n`, 'application/json');
-  const summary = await readSummary(stores, sweepId);
-  if (summary) await writeReport(stores, summary, { verdict: comparison.verdict, lines });
+  if (summary) await writeReport(stores, summary, stored, { verdict: comparison.verdict, lines });
   await stores.metrics.putRepro({
     name,
     sweepId,
