@@ -244,10 +244,12 @@ describe('backend selection (holds with and without tfjs-node installed)', () =>
     assert.equal(activeBackend(), expected, 'a rejected name leaves the backend as it was');
   });
 
-  test('a task result records the backend it ran on', async () => {
-    for (const backend of tfjsNodeInstalled ? (['wasm', 'tfjs-node'] as const) : (['wasm'] as const)) {
-      await initBackend(backend);
-      assert.equal(runTask(smallConfig({ training: { epochs: 1 } })).backend, backend);
+  test('a task result records the backend it ran on, for tfjs-node with the libtensorflow version', async () => {
+    await initBackend('wasm');
+    assert.equal(runTask(smallConfig({ training: { epochs: 1 } })).backend, 'wasm');
+    if (tfjsNodeInstalled) {
+      await initBackend('tfjs-node');
+      assert.match(runTask(smallConfig({ training: { epochs: 1 } })).backend, /^tfjs-node \(libtensorflow \d+\.\d+\.\d+\)$/);
     }
   });
 });

@@ -28,7 +28,7 @@ import {
 import { compareAndRecord, loadSnapshot } from '../src/workflow/compare.js';
 import { runWorkflowLocally, type WorkflowResult } from '../src/workflow/local-executor.js';
 import { plan } from '../src/workflow/plan.js';
-import { type CliResult, floodsweep, show } from './cli-helpers.js';
+import { type CliResult, floodsweep as floodsweepCli, show } from './cli-helpers.js';
 
 const EXAMPLES = fileURLToPath(new URL('../examples/', import.meta.url));
 
@@ -58,6 +58,13 @@ function comparedSweepId(stdout: string): string {
   assert.ok(match, `a comparison line in:\n${stdout}`);
   return match[1];
 }
+
+/**
+ * The command, on wasm like the in-process runs below (and the committed wasm baseline), so that
+ * same-backend comparisons are exact wherever tfjs-node is installed too.
+ */
+const floodsweep = (args: string[], options: Parameters<typeof floodsweepCli>[1] = {}) =>
+  floodsweepCli(args, { ...options, env: { FLOODSWEEP_BACKEND: 'wasm', ...options.env } });
 
 /** The `alert: ...` lines the CLI prints on stderr where the cloud would publish to the alert topic. */
 const alerts = (stderr: string) => stderr.split('\n').filter((line) => line.startsWith('alert: '));

@@ -29,6 +29,7 @@ import { runWorkflowLocally } from '../src/workflow/local-executor.js';
 import type { ManifestItem } from '../src/workflow/payloads.js';
 import { plan } from '../src/workflow/plan.js';
 import { type CliResult, floodsweep, show, startCli } from './cli-helpers.js';
+import { autoBackend } from './tfjs-node-installed.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/sweep/${name}`, import.meta.url));
 const readFixture = (name: string): Record<string, unknown> => JSON.parse(readFileSync(fixture(name), 'utf8'));
@@ -148,7 +149,8 @@ describe('floodsweep sweep', { concurrency: true }, () => {
       assert.match(run.stdout, /^ {2}0\*? +2 /m, 'a row for b = 0 with 2 seeds');
       assert.match(run.stdout, /^ {2}0\.4\*? +2 /m, 'a row for b = 0.4 with 2 seeds');
       assert.match(run.stdout, new RegExp(`^report: .*${sweepId}/report\\.html$`, 'm'));
-      assert.match(run.stderr, new RegExp(`sweep ${sweepId}: 4 tasks on wasm`), 'progress names the sweep and the backend');
+      const backend = run.stderr.match(new RegExp(`^sweep ${sweepId}: 4 tasks on (.+) with \\d+ workers?$`, 'm'))?.[1] ?? '';
+      assert.match(backend, autoBackend, 'progress names the sweep and the backend auto picked');
     });
 
     test('every task SUCCEEDED, with epoch rows 0, 2, 4, 6 once each and full metrics', async () => {
@@ -162,7 +164,7 @@ describe('floodsweep sweep', { concurrency: true }, () => {
       for (const { task, rows } of tasks) {
         assert.equal(task.status, 'SUCCEEDED', task.taskId);
         assert.equal(task.epochsDone, 6);
-        assert.equal(task.backend, 'wasm');
+        assert.match(task.backend ?? '', autoBackend);
         assert.equal(task.attempts, 1, 'one Train call with --epochs-per-call 100');
         assert.equal(task.error, undefined);
         assert.deepEqual(
@@ -194,7 +196,8 @@ describe('floodsweep sweep', { concurrency: true }, () => {
       assert.equal(summary.taskCount, 4);
       assert.equal(summary.succeededTasks, 4);
       assert.deepEqual(summary.failedTasks, []);
-      assert.deepEqual(summary.backends, ['wasm']);
+      assert.equal(summary.backends.length, 1);
+      assert.match(summary.backends[0], autoBackend);
       assert.equal(summary.groups.length, 1);
       assert.deepEqual(
         summary.groups[0].levels.map((level) => [level.floodLevel, level.seeds]),

@@ -17,3 +17,6 @@ function addonInstalled(): boolean {
 }
 
 export const tfjsNodeInstalled = addonInstalled();
+
+/** The backend `auto` picks here, as results name it (tfjs-node with its libtensorflow version). */
+export const autoBackend = tfjsNodeInstalled ? /^tfjs-node \(libtensorflow \d+\.\d+\.\d+\)$/ : /^wasm$/;

@@ -63,6 +63,17 @@ export function activeBackend(): BackendName {
   return active;
 }
 
+/**
+ * The backend as results, reports and baselines name it: tfjs-node with the version of the
+ * libtensorflow it runs on (its numbers change with that version), the others by name.
+ */
+export function backendDescription(): string {
+  const name = activeBackend();
+  if (name !== 'tfjs-node') return name;
+  const version = (tf.backend() as unknown as { binding?: { TF_Version?: string } }).binding?.TF_Version;
+  return `tfjs-node (libtensorflow ${version ?? 'of unknown version'})`;
+}
+
 let tfjsNodeLoaded: boolean | undefined;
 async function tryLoadTfjsNode(): Promise<boolean> {
   if (tfjsNodeLoaded === undefined) {

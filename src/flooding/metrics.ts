@@ -1,5 +1,4 @@
 import type { TaskConfig } from './config.js';
-import type { BackendName } from './names.js';
 
 /** Loss and accuracy of one split, on its (possibly noisy) labels and on its clean labels. */
 export interface SplitMetrics {
@@ -31,7 +30,8 @@ export interface EpochMetrics {
 }
 
 export interface TaskResult {
-  backend: BackendName;
+  /** What backendDescription() says: the backend, and for tfjs-node its libtensorflow version. */
+  backend: string;
   config: TaskConfig;
   /** The last epoch's metrics. */
   final: { train: SplitMetrics; val: SplitMetrics; test: SplitMetrics };

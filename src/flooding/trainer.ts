@@ -1,4 +1,4 @@
-import { activeBackend, tf } from './backend.js';
+import { activeBackend, backendDescription, tf } from './backend.js';
 import { allFinite, type Checkpoint, CheckpointError, decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
 import { configHash, EVAL_ROWS_PER_PASS, type TaskConfig } from './config.js';
 import type { Dataset, Split } from './datasets.js';
@@ -198,7 +198,7 @@ export class TrainingRun {
   result(): TaskResult {
     const last = this.rows[this.rows.length - 1];
     return {
-      backend: activeBackend(),
+      backend: backendDescription(),
       config: this.config,
       final: { train: last.train, val: last.val, test: last.test },
       epochs: this.rows,

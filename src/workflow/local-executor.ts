@@ -1,7 +1,7 @@
 import { ExecutionAbortedError, ExecutionError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { z } from 'zod';
 import { FloodsweepError } from '../errors.js';
-import type { BackendName, BackendRequest } from '../flooding/names.js';
+import type { BackendRequest } from '../flooding/names.js';
 import { planTasks } from '../planned-tasks.js';
 import { removeInterruptedWrites } from '../store/local.js';
 import { openStores, type StoreConfig, type Stores } from '../store/open.js';
@@ -63,8 +63,8 @@ export interface LocalExecutorOptions {
   plannedTasks?: readonly PlannedTask[];
   /** Runs before Plan writes anything, once the backend has started (the caller takes the sweep's lease here). */
   beforePlan?: (sweepId: string) => Promise<void>;
-  /** After Plan: the plan, the backend the workers run on, and how many workers there are. */
-  onPlanned?: (plan: PlanOutput, backend: BackendName, workers: number) => void | Promise<void>;
+  /** After Plan: the plan, the backend the workers run on (as backendDescription() names it), and how many workers there are. */
+  onPlanned?: (plan: PlanOutput, backend: string, workers: number) => void | Promise<void>;
   onEpoch?: (taskId: string, epoch: number, total: number) => void;
   onTaskEnd?: (taskId: string, outcome: 'succeeded' | 'failed') => void;
   /** Where the alert a drifted reproducibility run sends (an SNS topic in the cloud) goes. */

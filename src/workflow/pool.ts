@@ -6,7 +6,6 @@ import type { z } from 'zod';
 import { type ErrorKind, FloodsweepError } from '../errors.js';
 import type { TaskConfig } from '../flooding/config.js';
 import type { TaskResult } from '../flooding/metrics.js';
-import type { BackendName } from '../flooding/names.js';
 import type { StoreConfig } from '../store/open.js';
 import { parsePayload, type TrainInput, type TrainOutput, trainOutputSchema } from './payloads.js';
 import { type FromWorker, fromWorkerSchema, type ToWorker, taskResultSchema, type WorkerJob, type WorkerSetup } from './protocol.js';
@@ -88,7 +87,7 @@ export function tensorFlowThreads(workers: number, cores: number): Record<'TF_NU
 
 interface Slot {
   child: ChildProcess;
-  ready: Promise<BackendName>;
+  ready: Promise<string>;
   /** Why its worker could not start (then no job goes to it). */
   startError?: Error;
   job?: Job;
@@ -106,7 +105,7 @@ export class WorkerPool {
   private readonly queue: Job[] = [];
   private readonly setup: WorkerSetup;
   private readonly env: NodeJS.ProcessEnv;
-  private readonly started: Promise<BackendName>;
+  private readonly started: Promise<string>;
   private nextJobId = 0;
   private closed = false;
 
@@ -132,7 +131,7 @@ export class WorkerPool {
   }
 
   /** The backend the workers run on (rejects if a worker could not initialise it). */
-  backend(): Promise<BackendName> {
+  backend(): Promise<string> {
     return this.started;
   }
 
@@ -198,7 +197,7 @@ export class WorkerPool {
     });
     this.forwardStderr(child);
     slot.child = child;
-    slot.ready = new Promise<BackendName>((resolve, reject) => {
+    slot.ready = new Promise<string>((resolve, reject) => {
       const onMessage = (raw: unknown) => {
         const message = parsePayload(fromWorkerSchema, raw, 'worker message');
         if (message.type === 'ready') resolve(message.backend);

@@ -37,7 +37,8 @@ export type ToWorker = z.output<typeof toWorkerSchema>;
 export type WorkerJob = ToWorker['job'];
 
 export const fromWorkerSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('ready'), backend: z.enum(BACKENDS) }),
+  /** `backend`: as backendDescription() names it. */
+  z.strictObject({ type: z.literal('ready'), backend: z.string() }),
   z.strictObject({ type: z.literal('startFailed'), message: z.string() }),
   z.strictObject({ type: z.literal('epoch'), jobId: z.number(), epoch: z.number(), total: z.number() }),
   z.strictObject({ type: z.literal('done'), jobId: z.number(), result: z.unknown() }),

@@ -1,6 +1,6 @@
 import type { RecordedUsage } from '../cost/model.js';
 import { MissingStateError } from '../errors.js';
-import { activeBackend } from '../flooding/backend.js';
+import { backendDescription } from '../flooding/backend.js';
 import { CheckpointError } from '../flooding/checkpoint.js';
 import { loadNetworkTemplate } from '../flooding/layers-network.js';
 import { makeDataset } from '../flooding/make-dataset.js';
@@ -58,7 +58,7 @@ export async function trainStep(stores: Stores, event: unknown, budget: TrainBud
     await stores.metrics.updateTask(sweepId, taskId, ['PENDING', 'RUNNING', 'FAILED'], {
       status: 'RUNNING',
       attempts: task.attempts + 1,
-      backend: activeBackend(),
+      backend: backendDescription(),
       error: undefined,
     });
     let unwritten: EpochMetrics[] = checkpoint ? [] : [...run.rows];

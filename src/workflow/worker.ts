@@ -1,6 +1,6 @@
 /** A worker process of the pool (pool.ts): its own tfjs runtime, one job at a time, over the IPC channel. */
 import { kindOf } from '../errors.js';
-import { initBackend } from '../flooding/backend.js';
+import { backendDescription, initBackend } from '../flooding/backend.js';
 import { runTask } from '../flooding/trainer.js';
 import { openStores, type StoreConfig, type Stores } from '../store/open.js';
 import { parsePayload } from './payloads.js';
@@ -15,7 +15,8 @@ process.on('SIGINT', () => undefined);
 process.on('disconnect', () => process.exit(0));
 
 try {
-  send({ type: 'ready', backend: await initBackend(setup.backend, setup.backendOptions) });
+  await initBackend(setup.backend, setup.backendOptions);
+  send({ type: 'ready', backend: backendDescription() });
 } catch (error) {
   send({ type: 'startFailed', message: (error as Error).message });
 }
