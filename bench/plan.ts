@@ -41,6 +41,9 @@ export interface Plan {
   batchStep: Repeats;
   /** Steps per epoch of the run whose kernel calls and read-backs are counted (one epoch, not timed). */
   countedSteps: number;
+  /** n of the n x n x n product whose speed is the backend's matmul ceiling. */
+  ceilingSize: number;
+  ceiling: Repeats;
 }
 
 /** The trainer's EVAL_CHUNK (src/flooding/trainer.ts). */
@@ -103,6 +106,8 @@ export const FULL_PLAN: Plan = {
   batchSizes: [100, 200, 1000],
   batchStep: { warmup: 10, repeats: 10 },
   countedSteps: 10,
+  ceilingSize: 1024,
+  ceiling: { warmup: 2, repeats: 5 },
 };
 
 /**
@@ -118,4 +123,21 @@ export const CPU_PLAN: Plan = {
   batchSizes: [],
   batchStep: { warmup: 0, repeats: 0 },
   countedSteps: 0,
+  ceilingSize: 256,
+  ceiling: { warmup: 0, repeats: 1 },
+};
+
+/** `--smoke`: every measurement once, on tiny sizes, so that CI sees the benchmark run end to end (no figure means anything). */
+export const SMOKE_PLAN: Plan = {
+  step: { warmup: 0, repeats: 1 },
+  stepWithoutTransposeFirst: { warmup: 0, repeats: 1 },
+  evaluation: { warmup: 0, repeats: 1 },
+  evalSamples: 500,
+  epochTrainOnly: { warmup: 0, repeats: 1 },
+  epochWithEval: { warmup: 0, repeats: 1 },
+  batchSizes: [100],
+  batchStep: { warmup: 0, repeats: 1 },
+  countedSteps: 2,
+  ceilingSize: 64,
+  ceiling: { warmup: 0, repeats: 1 },
 };

@@ -2,7 +2,7 @@
  * `npm run bench:pruning`: what each pruning rule saves against the full grid, and whether the
  * chosen flood level and its clean test accuracy stay within one sd of the full grid's.
  *
- *   node --import tsx bench/pruning.ts [--results dir] [--sweep <id> ...]
+ *   node --import tsx bench/pruning.ts [--results dir] [--sweep <id> ...] [--smoke]
  *
  * Runs the full grid of each setting (workers 1; or reads the given, already run sweeps), then
  * replays each rule on the stored epoch rows with the functions Train uses (rungEpochs,
@@ -154,7 +154,15 @@ async function benchSweep(stores: Stores, sweepId: string): Promise<string[]> {
 }
 
 const { values } = parseArgs({
-  options: { results: { type: 'string' }, sweep: { type: 'string', multiple: true } },
+  options: { results: { type: 'string' }, sweep: { type: 'string', multiple: true }, smoke: { type: 'boolean', default: false } },
+});
+/** --smoke: CI's check that the benchmark runs: both settings on a small model, 2 levels x 2 seeds, 60 epochs. */
+const smokeVersion = (setting: typeof DEMO | typeof PAPER) => ({
+  ...setting,
+  model: { kind: 'mlp', depth: 1, width: 16 },
+  training: { ...setting.training, epochs: 60 },
+  floodLevels: [0, 0.1],
+  seeds: [0, 1],
 });
 const rootDir = values.results ?? mkdtempSync(join(tmpdir(), 'floodsweep-bench-pruning-'));
 const stores = openStores({ kind: 'local', rootDir });
@@ -162,7 +170,7 @@ const sweepIds =
   values.sweep ??
   (await (async () => {
     const ids: string[] = [];
-    for (const setting of [DEMO, PAPER]) {
+    for (const setting of values.smoke ? [DEMO, PAPER].map(smokeVersion) : [DEMO, PAPER]) {
       const { sweepId } = await runSweep(validateSpec(setting), { stores: { kind: 'local', rootDir }, workers: 1, epochsPerCall: 200 });
       ids.push(sweepId);
     }

@@ -2,6 +2,8 @@
 
 Run by bench/run.ts with the plan and workload it measures tfjs with; prints one JSON object.
 Usage: python3 bench/reference_torch.py --threads N --workload '<json>' --plan '<json>'
+   or: python3 bench/reference_torch.py --threads N --workload '<json>' --demo '<json>'
+       (--demo: train these flood levels for these epochs, evaluating like floodsweep, and print the seconds)
 """
 
 import argparse
@@ -13,7 +15,9 @@ import time
 parser = argparse.ArgumentParser()
 parser.add_argument("--threads", type=int, required=True)
 parser.add_argument("--workload", required=True)
-parser.add_argument("--plan", required=True)
+measurement = parser.add_mutually_exclusive_group(required=True)
+measurement.add_argument("--plan")
+measurement.add_argument("--demo")
 args = parser.parse_args()
 
 # The BLAS and OpenMP thread pools read these once, when torch loads.
@@ -25,7 +29,7 @@ import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
 workload = json.loads(args.workload)
-plan = json.loads(args.plan)
+plan = json.loads(args.plan) if args.plan else None
 torch.set_num_threads(args.threads)
 torch.manual_seed(0)
 
@@ -108,6 +112,25 @@ class Run:
                         (predicted == truth).sum(),
                     ])
                 self.metrics.append((totals / len(x)).tolist())
+
+
+def train_demo_tasks(demo):
+    """Each flood level's task as floodsweep trains it: evaluated at epoch 0, every evalEvery epochs and at the end."""
+    for level in demo["floodLevels"]:
+        workload["floodLevel"] = level
+        run = Run(workload["nTrain"], workload["nVal"], workload["nTest"])
+        run.evaluate()
+        for epoch in range(1, demo["epochs"] + 1):
+            run.train_epoch()
+            if epoch % demo["evalEvery"] == 0 or epoch == demo["epochs"]:
+                run.evaluate()
+
+
+if args.demo:
+    started = time.perf_counter()
+    train_demo_tasks(json.loads(args.demo))
+    print(json.dumps({"seconds": time.perf_counter() - started, "torch": torch.__version__, "threads": torch.get_num_threads()}))
+    raise SystemExit
 
 
 def time_repeats(operation, repeats):

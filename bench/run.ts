@@ -1,12 +1,15 @@
 /**
- * `npm run bench`: speed of the demo MLP per tfjs backend, side by side with the same loop in
- * PyTorch (bench/reference_torch.py) when it is installed, and the speed-up of 1 vs N worker
- * threads. Options: --json (machine-readable results on stdout), --with-cpu (also the slow pure-JS
- * backend). Progress goes to stderr. docs/benchmarks.md describes the figures.
+ * `npm run bench`: speed of the demo MLP per tfjs backend (wasm, tfjs-node where installed), side
+ * by side with the same loop in PyTorch (bench/reference_torch.py) when it is installed, the
+ * speed-up of 1 vs N worker processes, and the whole demo's wall time on each backend and in
+ * PyTorch. Options: --json (machine-readable results on stdout), --with-cpu (also the slow pure-JS
+ * backend), --smoke (every measurement once on tiny sizes: CI's check that the benchmark runs; its
+ * figures mean nothing). Progress goes to stderr. docs/benchmarks.md describes the figures.
  */
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { BackendName } from '../src/flooding/names.js';
+import { type DemoFigures, FULL_DEMO, measureDemo, SMOKE_DEMO } from './demo.js';
 import {
   CPU_PLAN,
   demoWorkload,
@@ -14,10 +17,11 @@ import {
   FULL_PLAN,
   forwardFlopsPerSample,
   type Plan,
+  SMOKE_PLAN,
   trainFlopsPerSample,
   type Workload,
 } from './plan.js';
-import { measureScaling, SCALING_PLAN, type Scaling } from './scaling.js';
+import { measureScaling, SCALING_PLAN, type Scaling, SMOKE_SCALING_PLAN } from './scaling.js';
 import { type BatchSizeFigures, type Figures, measureTfjs, type TfjsFigures } from './tfjs.js';
 import { findTorchPython, measureTorch, REFERENCE_BLAS_HINT, TORCH_MISSING_HINT, type TorchFigures } from './torch.js';
 
@@ -30,6 +34,11 @@ const MIN_SHARE_OF_PRODUCTS = 0.6;
 const MIN_WORKER_SPEED_UP = 1.8;
 /** A measurement that got less of its cores than this ran on a busy machine (other processes took turns). */
 const MIN_CORE_SHARE = 0.9;
+/** The whole demo's wall time against the PyTorch reference doing the same work. */
+const MAX_DEMO_RATIO_TFJS_NODE = 0.7;
+const MAX_DEMO_RATIO_WASM = 1.6;
+/** The demo's evaluation on tfjs-node, as a share of the matmul ceiling. */
+const MIN_EVAL_SHARE_OF_CEILING = 0.8;
 
 type Verdict = 'met' | 'NOT met' | 'inconclusive';
 
@@ -61,28 +70,34 @@ interface Measurements {
   wasm: TfjsFigures;
   torch?: TorchReference;
   scaling?: Scaling;
+  demo: DemoFigures;
+  smoke: boolean;
   notes: string[];
   seconds: number;
 }
 
 async function main(): Promise<void> {
-  let options: { json: boolean; withCpu: boolean };
+  let options: { json: boolean; withCpu: boolean; smoke: boolean };
   try {
     const { values } = parseArgs({
-      options: { json: { type: 'boolean', default: false }, 'with-cpu': { type: 'boolean', default: false } },
+      options: {
+        json: { type: 'boolean', default: false },
+        'with-cpu': { type: 'boolean', default: false },
+        smoke: { type: 'boolean', default: false },
+      },
     });
-    options = { json: values.json, withCpu: values['with-cpu'] };
+    options = { json: values.json, withCpu: values['with-cpu'], smoke: values.smoke };
   } catch (error) {
-    console.error(`bench: ${(error as Error).message}; allowed: --json, --with-cpu`);
+    console.error(`bench: ${(error as Error).message}; allowed: --json, --with-cpu, --smoke`);
     process.exit(2);
   }
-  const measured = await measure(options.withCpu);
+  const measured = await measure(options.withCpu, options.smoke);
   if (!measured) return;
   const results = summarizeResults(measured);
   console.log(options.json ? JSON.stringify(results, null, 2) : report(measured, results).join('\n'));
 }
 
-async function measure(withCpu: boolean): Promise<Measurements | undefined> {
+async function measure(withCpu: boolean, smoke: boolean): Promise<Measurements | undefined> {
   const startedAt = new Date();
   const began = performance.now();
   const progress = (line: string) => console.error(`[${((performance.now() - began) / 1000).toFixed(0).padStart(3)} s] ${line}`);
@@ -91,10 +106,11 @@ async function measure(withCpu: boolean): Promise<Measurements | undefined> {
   const loadAtStart = loadavg()[0];
   const notes: string[] = [];
 
-  const backends: Array<{ name: BackendName; plan: Plan }> = [{ name: 'wasm', plan: FULL_PLAN }];
-  if (withCpu) backends.push({ name: 'cpu', plan: CPU_PLAN });
+  const plan = smoke ? SMOKE_PLAN : FULL_PLAN;
+  const backends: Array<{ name: BackendName; plan: Plan }> = [{ name: 'wasm', plan }];
+  if (withCpu) backends.push({ name: 'cpu', plan: smoke ? SMOKE_PLAN : CPU_PLAN });
   else notes.push('cpu: not measured (30-50x slower than wasm); add --with-cpu');
-  backends.push({ name: 'tfjs-node', plan: FULL_PLAN });
+  backends.push({ name: 'tfjs-node', plan });
 
   const tfjs: TfjsFigures[] = [];
   let torch: TorchReference | undefined;
@@ -113,12 +129,13 @@ async function measure(withCpu: boolean): Promise<Measurements | undefined> {
     }
     tfjs.push(measured);
     // PyTorch runs right after wasm, so that the ratios come from the same minutes of machine load.
-    if (name === 'wasm') torch = measureReference(workload, cores, progress, notes);
+    if (name === 'wasm') torch = measureReference(workload, cores, plan, progress, notes);
   }
 
   let scaling: Scaling | undefined;
-  if (cores > 1) scaling = await measureScaling(cores, SCALING_PLAN, workload.floodLevel, progress);
+  if (cores > 1) scaling = await measureScaling(cores, smoke ? SMOKE_SCALING_PLAN : SCALING_PLAN, workload.floodLevel, progress);
   else notes.push('worker scaling: not measured, this machine has one core');
+  const demo = await measureDemo(smoke ? SMOKE_DEMO : FULL_DEMO, cores, workload, torch?.python ?? findTorchPython(), progress);
 
   const wasm = tfjs.find((figures) => figures.backend === 'wasm')!;
   const singleThreadShares = [coresUsed(wasm), ...(torch ? [coresUsed(torch.oneThread)] : [])];
@@ -134,6 +151,8 @@ async function measure(withCpu: boolean): Promise<Measurements | undefined> {
     wasm,
     torch,
     scaling,
+    demo,
+    smoke,
     notes,
     seconds: (performance.now() - began) / 1000,
   };
@@ -142,6 +161,7 @@ async function measure(withCpu: boolean): Promise<Measurements | undefined> {
 function measureReference(
   workload: Workload,
   cores: number,
+  plan: Plan,
   progress: (line: string) => void,
   notes: string[],
 ): TorchReference | undefined {
@@ -153,11 +173,11 @@ function measureReference(
   }
   try {
     progress('PyTorch, 1 thread');
-    const oneThread = measureTorch(python, 1, workload, FULL_PLAN);
+    const oneThread = measureTorch(python, 1, workload, plan);
     if (oneThread.blas === 'reference') notes.push(REFERENCE_BLAS_HINT);
     if (cores === 1) return { python, oneThread };
     progress(`PyTorch, ${cores} threads`);
-    return { python, oneThread, allThreads: measureTorch(python, cores, workload, FULL_PLAN) };
+    return { python, oneThread, allThreads: measureTorch(python, cores, workload, plan) };
   } catch (error) {
     notes.push(`PyTorch: ${(error as Error).message}`);
     return undefined;
@@ -173,7 +193,8 @@ function summarizeResults(m: Measurements) {
     machine: { cpu: cpus()[0]?.model.trim() ?? 'unknown CPU', cores: m.cores, node: process.version, loadAverage: m.loadAverage },
     workload: m.workload,
     flops: { forwardPerSample: forwardFlopsPerSample(m.workload), trainPerSample: trainFlopsPerSample(m.workload) },
-    plans: { full: FULL_PLAN, cpu: CPU_PLAN },
+    plans: { full: FULL_PLAN, cpu: CPU_PLAN, smoke: SMOKE_PLAN },
+    smoke: m.smoke,
     backends: m.tfjs.map(withRates),
     torch: m.torch
       ? { python: m.torch.python, oneThread: withRates(m.torch.oneThread), allThreads: m.torch.allThreads && withRates(m.torch.allThreads) }
@@ -182,7 +203,11 @@ function summarizeResults(m: Measurements) {
     wasmTransposeFirstSpeedUp: m.wasm.trainStepWithoutTransposeFirst!.median / m.wasm.trainStep.median,
     wasmBatchSizes: batchSizeRows(m),
     scaling: m.scaling,
+    ceilings: m.tfjs.map((figures) => ceilingOf(figures, m.workload)),
+    demo: { ...m.demo, ratiosToTorch: demoRatios(m.demo) },
     targets: {
+      demo: demoTargets(m.demo),
+      evaluationShareOfCeiling: ceilingTarget(m),
       demoStepWithin3xOfTorch:
         slowdown && epochTarget(slowdown.epochTrainOnly, slowdown.epochTrainOnlyCpu, MAX_DEMO_STEP_SLOWDOWN_VS_TORCH),
       epochWithEvalWithin2xOfTorch:
@@ -209,13 +234,14 @@ function report(m: Measurements, results: ReturnType<typeof summarizeResults>): 
   ];
   if (torch) lines.push(`PyTorch ${torch.oneThread.torch} (${torch.python}, BLAS: ${torch.oneThread.blas})`);
 
-  const columns: Array<{ label: string; figures: Figures }> = m.tfjs.map((figures) => ({ label: figures.backend, figures }));
+  if (m.smoke) lines.push('SMOKE RUN (--smoke): every measurement once on tiny sizes; no figure below means anything');
+  const columns: Array<{ label: string; figures: Figures }> = m.tfjs.map((figures) => ({ label: figures.description, figures }));
   if (torch) columns.push({ label: 'torch 1 thread', figures: torch.oneThread });
   if (torch?.allThreads) columns.push({ label: `torch ${torch.allThreads.threads} threads`, figures: torch.allThreads });
   lines.push('', ...figuresTable(columns, results.wasmSlowerThanTorchOneThread, workload), '');
   lines.push(
     'wasm training by batch size (one training set of exactly one batch; kernel calls and read-backs over an epoch of ' +
-      `${FULL_PLAN.countedSteps} steps; "products alone" = the step's matMuls on fresh operands, the ceiling):`,
+      `${(m.smoke ? SMOKE_PLAN : FULL_PLAN).countedSteps} steps; "products alone" = the step's matMuls on fresh operands, the ceiling):`,
     '',
     ...batchSizeTable(results.wasmBatchSizes, Boolean(torch)),
     '',
@@ -230,12 +256,33 @@ function report(m: Measurements, results: ReturnType<typeof summarizeResults>): 
       ({ workers, batch }) => `${workers} worker(s) ${batch.median.toFixed(2)} s using ${batch.coreShare.toFixed(2)} cores`,
     );
     lines.push(
-      `worker threads (wasm), ${scaling.plan.tasks} tasks x ${scaling.plan.epochs} epochs (nTest ${scaling.plan.nTest}): ` +
+      `worker processes (wasm), ${scaling.plan.tasks} tasks x ${scaling.plan.epochs} epochs (nTest ${scaling.plan.nTest}): ` +
         `${pools.join(', ')}: speed-up ${scaling.speedUp.toFixed(2)}x`,
     );
   }
 
+  for (const ceiling of results.ceilings) {
+    lines.push(
+      `${ceiling.backend}: evaluation ${ceiling.evalGflops.toPrecision(3)} GFLOP/s = ${(ceiling.share * 100).toFixed(0)}% of its matmul ceiling ` +
+        `(${ceiling.ceilingGflops.toPrecision(3)} GFLOP/s on one ${ceiling.size} x ${ceiling.size} x ${ceiling.size} product)`,
+    );
+  }
+  lines.push('', ...demoTable(m.demo));
+
   lines.push('', 'targets:');
+  for (const { label, ratio, max, verdict } of results.targets.demo) {
+    lines.push(
+      `  whole demo on ${label} <= ${max}x PyTorch's wall time: ${ratio === undefined ? 'not measured' : `${ratio.toFixed(2)}x: ${verdict}`}`,
+    );
+  }
+  const ceilingTargetResult = results.targets.evaluationShareOfCeiling;
+  lines.push(
+    `  demo evaluation on tfjs-node >= ${MIN_EVAL_SHARE_OF_CEILING * 100}% of the matmul ceiling: ${
+      ceilingTargetResult
+        ? `${(ceilingTargetResult.share * 100).toFixed(0)}%: ${ceilingTargetResult.verdict}`
+        : 'not measured (no tfjs-node)'
+    }`,
+  );
   const { demoStepWithin3xOfTorch, epochWithEvalWithin2xOfTorch, trainingShareOfProducts, workerSpeedUp } = results.targets;
   for (const { batchSize, shareOfProducts, verdict } of trainingShareOfProducts) {
     lines.push(
@@ -265,6 +312,54 @@ function report(m: Measurements, results: ReturnType<typeof summarizeResults>): 
   lines.push('', ...m.notes.map((note) => `note: ${note}`));
   lines.push('', `(${m.seconds.toFixed(0)} s; medians of repeats after warm-up; --json for every figure)`);
   return lines;
+}
+
+function ceilingOf(figures: TfjsFigures, workload: Workload) {
+  const n = figures.ceilingSize;
+  const ceilingGflops = (2 * n ** 3) / figures.matMulCeiling.median / 1e9;
+  const { evalGflops } = ratesOf(figures, workload);
+  return { backend: figures.description, size: n, ceilingGflops, evalGflops, share: evalGflops / ceilingGflops };
+}
+
+function ceilingTarget(m: Measurements): { share: number; verdict: Verdict } | undefined {
+  const native = m.tfjs.find((figures) => figures.backend === 'tfjs-node');
+  if (!native) return undefined;
+  const { share } = ceilingOf(native, m.workload);
+  return { share, verdict: share >= MIN_EVAL_SHARE_OF_CEILING ? 'met' : 'NOT met' };
+}
+
+/** Each run's wall time over PyTorch's (below 1: faster than PyTorch). */
+function demoRatios(demo: DemoFigures): Partial<Record<'tfjs-node' | 'wasm', number>> {
+  const torch = demo.runs.torch.seconds;
+  const ratio = (seconds?: number) => (seconds === undefined || torch === undefined ? undefined : seconds / torch);
+  return { 'tfjs-node': ratio(demo.runs['tfjs-node'].seconds), wasm: ratio(demo.runs.wasm.seconds) };
+}
+
+function demoTargets(demo: DemoFigures): Array<{ label: string; ratio?: number; max: number; verdict?: Verdict }> {
+  const ratios = demoRatios(demo);
+  return (
+    [
+      ['tfjs-node', MAX_DEMO_RATIO_TFJS_NODE],
+      ['wasm', MAX_DEMO_RATIO_WASM],
+    ] as const
+  ).map(([backend, max]) => {
+    const ratio = ratios[backend];
+    return { label: demo.runs[backend].label, ratio, max, verdict: ratio === undefined ? undefined : ratio <= max ? 'met' : 'NOT met' };
+  });
+}
+
+function demoTable(demo: DemoFigures): string[] {
+  const ratios = demoRatios(demo);
+  const what =
+    `${demo.tasks} tasks x ${demo.epochs} epochs${demo.plan.quick ? ', the --quick test set' : ''}, ` +
+    `${demo.processes} worker processes / ${demo.processes} PyTorch processes x 1 thread`;
+  const rows = (['tfjs-node', 'wasm', 'torch'] as const).map((key) => {
+    const run = demo.runs[key];
+    if (run.seconds === undefined) return `  ${run.label.padEnd(36)} not run: ${run.unavailable}`;
+    const ratio = key === 'torch' ? '1.00x' : ratios[key] === undefined ? '' : `${ratios[key]!.toFixed(2)}x`;
+    return `  ${run.label.padEnd(36)} ${run.seconds.toFixed(1).padStart(7)} s  ${ratio}`;
+  });
+  return [`whole demo, wall time side by side (${what}):`, ...rows];
 }
 
 function ratesOf(figures: Figures, workload: Workload): Rates {

@@ -195,8 +195,11 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '1' },
     one: { type: 'string' },
     'without-training': { type: 'boolean', default: false },
+    /** CI's check that the benchmark runs: 100 tasks on each store. */
+    smoke: { type: 'boolean', default: false },
   },
 });
+if (values.smoke) values.sizes = '100';
 const workers = Number(values.workers);
 const withoutTraining = values['without-training'];
 if (values.one) {

@@ -1,8 +1,8 @@
 import { resolveTaskConfig, type TaskConfig } from '../src/flooding/config.js';
 import { WorkerPool } from '../src/workflow/pool.js';
-import { cpuSeconds, summarize, type Timing } from './timing.js';
+import { cpuSeconds, cpuSecondsOf, summarize, type Timing } from './timing.js';
 
-/** A fixed batch of small demo tasks, trained by pools of 1 and N worker threads. */
+/** A fixed batch of small demo tasks, trained by pools of 1 and N worker processes. */
 export interface ScalingPlan {
   tasks: number;
   epochs: number;
@@ -11,6 +11,7 @@ export interface ScalingPlan {
 }
 
 export const SCALING_PLAN: ScalingPlan = { tasks: 4, epochs: 10, nTest: 2000, rounds: 3 };
+export const SMOKE_SCALING_PLAN: ScalingPlan = { tasks: 2, epochs: 1, nTest: 100, rounds: 1 };
 
 export interface Scaling {
   plan: ScalingPlan;
@@ -41,18 +42,20 @@ export async function measureScaling(
   const sizes = [1, workers];
   const pools = sizes.map((size) => new WorkerPool({ backend: 'wasm', backendOptions: {}, size }));
   try {
-    progress(`worker scaling: starting and warming up pools of ${sizes.join(' and ')} worker threads`);
-    // A whole batch each: thread start, backend initialisation and the first, slower tens of steps
+    progress(`worker scaling: starting and warming up pools of ${sizes.join(' and ')} worker processes`);
+    // A whole batch each: process start, backend initialisation and the first, slower tens of steps
     // (each worker compiles its own copy of the wasm code) stay out of the timings.
     await Promise.all(pools.map((pool) => runAll(pool, tasks)));
     const samples = sizes.map(() => ({ wall: [] as number[], cpu: [] as number[] }));
     for (let round = 0; round < plan.rounds; round++) {
       for (const [i, pool] of pools.entries()) {
-        progress(`worker scaling: round ${round + 1}/${plan.rounds}, ${plan.tasks} tasks on ${pool.size} worker thread(s)`);
-        const [startedWall, startedCpu] = [performance.now(), cpuSeconds()];
+        progress(`worker scaling: round ${round + 1}/${plan.rounds}, ${plan.tasks} tasks on ${pool.size} worker process(es)`);
+        // The pool's process and its workers' (none died: a death fails the round).
+        const used = () => cpuSeconds() + cpuSecondsOf(pool.pids());
+        const [startedWall, startedCpu] = [performance.now(), used()];
         await runAll(pool, tasks);
         samples[i].wall.push((performance.now() - startedWall) / 1000);
-        samples[i].cpu.push(cpuSeconds() - startedCpu);
+        samples[i].cpu.push(used() - startedCpu);
       }
     }
     const timings = samples.map(({ wall, cpu }, i) => ({ workers: sizes[i], batch: summarize(wall, cpu) }));

@@ -1,5 +1,5 @@
-import { initBackend, setTransposeFirstMatMul, tf } from '../src/flooding/backend.js';
-import { resolveTaskConfig } from '../src/flooding/config.js';
+import { backendDescription, initBackend, setTransposeFirstMatMul, tf } from '../src/flooding/backend.js';
+import { LIMITS, resolveTaskConfig } from '../src/flooding/config.js';
 import { Model } from '../src/flooding/model.js';
 import type { BackendName } from '../src/flooding/names.js';
 import { TrainingRun } from '../src/flooding/trainer.js';
@@ -38,13 +38,22 @@ export interface BatchSizeFigures {
 
 export interface TfjsFigures extends Figures {
   backend: BackendName;
+  /** As results name it: tfjs-node with its libtensorflow version. */
+  description: string;
+  /** A plain n x n x n product (n = ceilingSize): the fastest matrix work this backend does here. */
+  matMulCeiling: Timing;
+  ceilingSize: number;
   batchSizes: BatchSizeFigures[];
   /** The training step with tfjs-backend-wasm's own transposed matmul (wasm only). */
   trainStepWithoutTransposeFirst?: Timing;
 }
 
-/** An epoch count no benchmark reaches, so that the runs never finish or evaluate unless asked to. */
-const ENDLESS = 1_000_000_000;
+/**
+ * Runs long enough that no benchmark finishes one, within the config's limits: unevaluated (one
+ * evaluation, at epoch 0), or evaluated at every epoch (at most LIMITS.evaluatedEpochs of them).
+ */
+const UNEVALUATED = { epochs: LIMITS.epochs, evalEvery: LIMITS.epochs };
+const EVALUATED = { epochs: LIMITS.evaluatedEpochs, evalEvery: 1 };
 
 /** Initialises `backend` and measures it, or says why it cannot start here. */
 export async function measureTfjs(
@@ -59,7 +68,7 @@ export async function measureTfjs(
     return { backend, unavailable: (error as Error).message };
   }
   progress(`${backend}: training step`);
-  const stepRun = startRun(workload, { nTrain: workload.batchSize, nVal: 1, nTest: 1 }, ENDLESS);
+  const stepRun = startRun(workload, { nTrain: workload.batchSize, nVal: 1, nTest: 1 }, UNEVALUATED);
   const trainStep = timeRepeats(() => stepRun.trainEpoch(), plan.step);
   let trainStepWithoutTransposeFirst: Timing | undefined;
   const withoutTransposeFirst = plan.stepWithoutTransposeFirst;
@@ -85,18 +94,24 @@ export async function measureTfjs(
 
   progress(`${backend}: demo epoch`);
   // Only the training set matters without evaluation; tiny val and test sets keep the start-up evaluation short.
-  const trainOnlyRun = startRun(workload, { nTrain: workload.nTrain, nVal: 1, nTest: 1 }, ENDLESS);
+  const trainOnlyRun = startRun(workload, { nTrain: workload.nTrain, nVal: 1, nTest: 1 }, UNEVALUATED);
   const epochTrainOnly = timeRepeats(() => trainOnlyRun.trainEpoch(), plan.epochTrainOnly);
   trainOnlyRun.dispose();
   let epochWithEval: Timing | undefined;
   if (plan.epochWithEval) {
-    const evaluatedRun = startRun(workload, { nTrain: workload.nTrain, nVal: workload.nVal, nTest: workload.nTest }, 1);
+    const evaluatedRun = startRun(workload, { nTrain: workload.nTrain, nVal: workload.nVal, nTest: workload.nTest }, EVALUATED);
     epochWithEval = timeRepeats(() => evaluatedRun.trainEpoch(), plan.epochWithEval);
     evaluatedRun.dispose();
   }
 
+  progress(`${backend}: matmul ceiling (${plan.ceilingSize} x ${plan.ceilingSize} x ${plan.ceilingSize})`);
+  const matMulCeiling = measureCeiling(plan);
+
   return {
     backend,
+    description: backendDescription(),
+    matMulCeiling,
+    ceilingSize: plan.ceilingSize,
     trainStep,
     trainStepWithoutTransposeFirst,
     batchSizes,
@@ -107,21 +122,25 @@ export async function measureTfjs(
   };
 }
 
-function startRun(workload: Workload, sizes: { nTrain: number; nVal: number; nTest: number }, evalEvery: number): TrainingRun {
+function startRun(
+  workload: Workload,
+  sizes: { nTrain: number; nVal: number; nTest: number },
+  length: { epochs: number; evalEvery: number },
+): TrainingRun {
   const config = resolveTaskConfig({
     dataset: { name: 'sinusoid2d', ...sizes },
-    training: { epochs: ENDLESS, evalEvery, batchSize: workload.batchSize },
+    training: { ...length, batchSize: workload.batchSize },
     floodLevel: workload.floodLevel,
   });
   return TrainingRun.start(config);
 }
 
 async function measureBatchSize(workload: Workload, plan: Plan): Promise<BatchSizeFigures> {
-  const stepRun = startRun(workload, { nTrain: workload.batchSize, nVal: 1, nTest: 1 }, ENDLESS);
+  const stepRun = startRun(workload, { nTrain: workload.batchSize, nVal: 1, nTest: 1 }, UNEVALUATED);
   const trainStep = timeRepeats(() => stepRun.trainEpoch(), plan.batchStep);
   stepRun.dispose();
 
-  const countedRun = startRun(workload, { nTrain: workload.batchSize * plan.countedSteps, nVal: 1, nTest: 1 }, ENDLESS);
+  const countedRun = startRun(workload, { nTrain: workload.batchSize * plan.countedSteps, nVal: 1, nTest: 1 }, UNEVALUATED);
   const backend = tf.engine().backend;
   const readSync = backend.readSync;
   let readBacks = 0;
@@ -180,6 +199,20 @@ function measureProducts(workload: Workload, plan: Plan): Timing {
     );
   } finally {
     tf.dispose([...lefts, ...rights, ...fresh]);
+  }
+}
+
+function measureCeiling(plan: Plan): Timing {
+  const n = plan.ceilingSize;
+  const [a, b] = [1, 2].map((seed) => tf.randomUniform([n, n], -1, 1, 'float32', seed) as tf.Tensor2D);
+  try {
+    return timeRepeats(() => {
+      const product = tf.matMul(a, b);
+      product.dataSync();
+      product.dispose();
+    }, plan.ceiling);
+  } finally {
+    tf.dispose([a, b]);
   }
 }
 

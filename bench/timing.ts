@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { Repeats } from './plan.js';
 
 /** Seconds of repeated runs of one operation. */
@@ -38,6 +39,17 @@ export function summarize(wallSeconds: number[], cpuSeconds: number[]): Timing {
 export function cpuSeconds(): number {
   const { user, system } = process.cpuUsage();
   return (user + system) / 1e6;
+}
+
+/** CPU time of other processes (user + system, all threads) in seconds, from /proc (Linux). */
+export function cpuSecondsOf(pids: number[]): number {
+  const ticksPerSecond = 100; // USER_HZ: the unit of /proc/<pid>/stat's times on Linux
+  return pids.reduce((total, pid) => {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return total + (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+  }, 0);
 }
 
 /**
