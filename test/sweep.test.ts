@@ -145,7 +145,8 @@ describe('floodsweep sweep', { concurrency: true }, () => {
 
     test('sweep run exits 0 and prints the summary and where the report is', () => {
       assert.equal(run.code, 0, show(run));
-      assert.match(run.stdout, new RegExp(`^sweep ${sweepId}: SUCCEEDED · 4/4 tasks succeeded · backend wasm`, 'm'));
+      const summaryLine = run.stdout.match(new RegExp(`^sweep ${sweepId}: SUCCEEDED · 4/4 tasks succeeded · backend (.+?) · `, 'm'));
+      assert.match(summaryLine?.[1] ?? '', autoBackend, run.stdout);
       assert.match(run.stdout, /^ {2}0\*? +2 /m, 'a row for b = 0 with 2 seeds');
       assert.match(run.stdout, /^ {2}0\.4\*? +2 /m, 'a row for b = 0.4 with 2 seeds');
       assert.match(run.stdout, new RegExp(`^report: .*${sweepId}/report\\.html$`, 'm'));
