@@ -167,14 +167,14 @@ export function runWorkflowLocally(
   const startedAt = new Date();
   const planLambda = lambda('Plan', async (event) => {
     // A backend that cannot start (a forced tfjs-node that is not installed) fails before Plan writes anything.
-    const backend = await pool.backend();
+    const { backend, description } = await pool.backend();
     await checkModelFilesTrainOn(planTasks(validateSpec(input.spec), { maxTasks: input.maxTasks }), backend);
     await options.beforePlan?.(input.sweepId);
     // Temp files of writes an earlier run of this sweep could not finish (killed): only the local store leaves them.
     if (options.stores.kind === 'local') await removeInterruptedWrites(options.stores.rootDir, input.sweepId, startedAt);
     // Never more Train calls than workers: a queued call's wait would count against its timeout.
     const planned = await plan(stores, event, { maxConcurrencyCap: pool.size, plannedTasks: options.plannedTasks });
-    await options.onPlanned?.(planned, backend, pool.size);
+    await options.onPlanned?.(planned, description, pool.size);
     return planned;
   });
   // Every state of a step runs its function in process; Plan, Train and RecordFailure below also report progress.

@@ -8,7 +8,15 @@ import type { TaskConfig } from '../flooding/config.js';
 import type { TaskResult } from '../flooding/metrics.js';
 import type { StoreConfig } from '../store/open.js';
 import { parsePayload, type TrainInput, type TrainOutput, trainOutputSchema } from './payloads.js';
-import { type FromWorker, fromWorkerSchema, type ToWorker, taskResultSchema, type WorkerJob, type WorkerSetup } from './protocol.js';
+import {
+  type FromWorker,
+  fromWorkerSchema,
+  type ToWorker,
+  taskResultSchema,
+  type WorkerBackend,
+  type WorkerJob,
+  type WorkerSetup,
+} from './protocol.js';
 
 export interface PoolOptions extends WorkerSetup {
   /** Worker processes; defaults to the number of cores. */
@@ -87,7 +95,7 @@ export function tensorFlowThreads(workers: number, cores: number): Record<'TF_NU
 
 interface Slot {
   child: ChildProcess;
-  ready: Promise<string>;
+  ready: Promise<WorkerBackend>;
   /** Why its worker could not start (then no job goes to it). */
   startError?: Error;
   job?: Job;
@@ -105,7 +113,7 @@ export class WorkerPool {
   private readonly queue: Job[] = [];
   private readonly setup: WorkerSetup;
   private readonly env: NodeJS.ProcessEnv;
-  private readonly started: Promise<string>;
+  private readonly started: Promise<WorkerBackend>;
   private nextJobId = 0;
   private closed = false;
 
@@ -131,7 +139,7 @@ export class WorkerPool {
   }
 
   /** The backend the workers run on (rejects if a worker could not initialise it). */
-  backend(): Promise<string> {
+  backend(): Promise<WorkerBackend> {
     return this.started;
   }
 
@@ -197,10 +205,10 @@ export class WorkerPool {
     });
     this.forwardStderr(child);
     slot.child = child;
-    slot.ready = new Promise<string>((resolve, reject) => {
+    slot.ready = new Promise<WorkerBackend>((resolve, reject) => {
       const onMessage = (raw: unknown) => {
         const message = parsePayload(fromWorkerSchema, raw, 'worker message');
-        if (message.type === 'ready') resolve(message.backend);
+        if (message.type === 'ready') resolve({ backend: message.backend, description: message.description });
         else if (message.type === 'startFailed') reject(new WorkerJobError('BackendError', 'input', message.message));
         else return;
         child.off('message', onMessage);

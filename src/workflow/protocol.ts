@@ -37,8 +37,8 @@ export type ToWorker = z.output<typeof toWorkerSchema>;
 export type WorkerJob = ToWorker['job'];
 
 export const fromWorkerSchema = z.discriminatedUnion('type', [
-  /** `backend`: as backendDescription() names it. */
-  z.strictObject({ type: z.literal('ready'), backend: z.string() }),
+  /** `description`: the backend as backendDescription() names it (tfjs-node with its libtensorflow version). */
+  z.strictObject({ type: z.literal('ready'), backend: z.enum(BACKENDS), description: z.string() }),
   z.strictObject({ type: z.literal('startFailed'), message: z.string() }),
   z.strictObject({ type: z.literal('epoch'), jobId: z.number(), epoch: z.number(), total: z.number() }),
   z.strictObject({ type: z.literal('done'), jobId: z.number(), result: z.unknown() }),
@@ -52,6 +52,9 @@ export const fromWorkerSchema = z.discriminatedUnion('type', [
   }),
 ]);
 export type FromWorker = z.output<typeof fromWorkerSchema>;
+
+/** The backend a worker started, by name and as results name it. */
+export type WorkerBackend = Omit<Extract<FromWorker, { type: 'ready' }>, 'type'>;
 
 /** A whole task's result, as far as the pool's callers read it. */
 export const taskResultSchema = z.custom<TaskResult>(

@@ -15,8 +15,8 @@ process.on('SIGINT', () => undefined);
 process.on('disconnect', () => process.exit(0));
 
 try {
-  await initBackend(setup.backend, setup.backendOptions);
-  send({ type: 'ready', backend: backendDescription() });
+  const backend = await initBackend(setup.backend, setup.backendOptions);
+  send({ type: 'ready', backend, description: backendDescription() });
 } catch (error) {
   send({ type: 'startFailed', message: (error as Error).message });
 }
