@@ -44,18 +44,26 @@ export function registerValidate(sweep: Command): void {
   });
 }
 
-/** `sweep validate`: one line per file dataset of the sweep, from the files as training reads them (planTasks has checked them). */
+/** `sweep validate`: one line per file dataset and model file of the sweep, from the files as training reads them (planTasks and loadModelFiles have checked them). */
 async function describeDataFiles(tasks: readonly PlannedTask[]): Promise<string[]> {
   const { inspectCsv } = await import('../../flooding/datasets.js');
   const { describeArrays, isArrayDataset } = await import('../../flooding/array-datasets.js');
   const { canonicalJson } = await import('../../flooding/json.js');
   const datasets = new Map(tasks.map(({ config: { dataset } }) => [canonicalJson(dataset), dataset]));
-  return [...datasets.values()].flatMap((dataset) => {
-    if (isArrayDataset(dataset)) return [`  data ${describeArrays(dataset)}`];
-    if (dataset.name !== 'csv') return [];
-    const { file, labelColumn, rows, features, classes, sha256 } = inspectCsv(dataset);
-    return [
-      `  data ${file}: label column ${labelColumn}, ${classes} classes, ${rows} rows, ${features} features, sha256 ${sha256.slice(0, 12)}`,
-    ];
+  const { networkTemplate } = await import('../../flooding/network-templates.js');
+  const models = new Map(tasks.flatMap(({ config: { model } }) => (model.kind === 'layers' ? [[model.path, model] as const] : [])));
+  const modelLines = [...models.values()].map((model) => {
+    const { file, className, inputShape, outputWidth, parameters, sha256 } = networkTemplate(model);
+    return `  model ${file}: ${className}, input ${inputShape.join(' x ')}, ${outputWidth} outputs, ${parameters.toLocaleString('en-US')} parameters, sha256 ${sha256.slice(0, 12)}`;
   });
+  return [...datasets.values()]
+    .flatMap((dataset) => {
+      if (isArrayDataset(dataset)) return [`  data ${describeArrays(dataset)}`];
+      if (dataset.name !== 'csv') return [];
+      const { file, labelColumn, rows, features, classes, sha256 } = inspectCsv(dataset);
+      return [
+        `  data ${file}: label column ${labelColumn}, ${classes} classes, ${rows} rows, ${features} features, sha256 ${sha256.slice(0, 12)}`,
+      ];
+    })
+    .concat(modelLines);
 }
