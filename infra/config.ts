@@ -27,6 +27,8 @@ export interface StackSettings extends Record<StepId, FunctionSizing> {
   trainRuntime: TrainRuntime;
   /** Upper bound on the Distributed Map's concurrency, whatever the spec asks for. */
   maxConcurrency: number;
+  /** Reserved concurrency of the train function: its own pool, which leaves the rest of the account's to the other steps. */
+  trainReservedConcurrency?: number;
   /** Epochs per train invocation (FLOODSWEEP_EPOCHS_PER_CALL); default: as many as the time allows. */
   epochsPerCall?: number;
   /** Checkpoints (objects tagged CHECKPOINT_TAG) are deleted this many days after they were written. */
@@ -114,11 +116,16 @@ export function settingsFromContext(read: ContextReader): StackSettings {
     throw new ConfigError(`context alertEmail: expected an e-mail address, got ${JSON.stringify(alertEmail)}`);
   }
   const epochsPerCallRaw = read('epochsPerCall');
+  const reservedRaw = read('trainReservedConcurrency');
   return {
     trainRuntime,
     ...stepSizing(read, trainRuntime),
     // A Distributed Map runs at most 10,000 child executions at once.
     maxConcurrency: integer(read, 'maxConcurrency', DEFAULTS.maxConcurrency, 1, 10000, 'parallel tasks'),
+    trainReservedConcurrency:
+      reservedRaw === undefined || reservedRaw === ''
+        ? undefined
+        : integer(read, 'trainReservedConcurrency', 1, 1, 10000, 'concurrent executions'),
     epochsPerCall:
       epochsPerCallRaw === undefined || epochsPerCallRaw === '' ? undefined : integer(read, 'epochsPerCall', 1, 1, 1_000_000, 'epochs'),
     checkpointExpirationDays: integer(read, 'checkpointExpirationDays', DEFAULTS.checkpointExpirationDays, 1, 3650, 'days'),

@@ -7,6 +7,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  Annotations,
   ArnFormat,
   Aws,
   type CfnElement,
@@ -37,9 +38,11 @@ import type { Construct } from 'constructs';
 import { ENV_NAMES } from '../src/env-names.js';
 import { METRICS_TABLE } from '../src/store/metrics-table.js';
 import {
+  CLI_BASELINE_PREFIX,
   functionArnSubstitution,
   functionConstructId,
   type KeyPattern,
+  NEW_ACCOUNT_MAX_MEMORY_MB,
   perStep,
   type SettingVariable,
   STEPS,
@@ -85,6 +88,7 @@ export const KEY_PATTERNS: Record<KeyPattern, string> = {
   baselines: `${BASELINE_PREFIX}*`,
   /** Data and model files of tasks, by content hash (src/workflow/task-files.ts). */
   taskFiles: 'files/*',
+  cliBaselines: `${CLI_BASELINE_PREFIX}*`,
 };
 
 /** What each function does with the stores (its step's entry in src/workflow-steps.ts); the stack turns this into its role's policy. */
@@ -181,8 +185,10 @@ export class FloodsweepStack extends Stack {
 
     /* -------------------------------------------------------------- functions */
     const storeEnvironment = { [ENV_NAMES.table]: this.table.tableName, [ENV_NAMES.bucket]: this.bucket.bucketName };
+    // Train cannot run more at once than its reserved concurrency: more Map children would only be throttled.
+    const mapConcurrency = Math.min(settings.maxConcurrency, settings.trainReservedConcurrency ?? Number.POSITIVE_INFINITY);
     const settingEnvironment: Record<SettingVariable, Record<string, string>> = {
-      maxConcurrency: { [ENV_NAMES.maxConcurrency]: String(settings.maxConcurrency) },
+      maxConcurrency: { [ENV_NAMES.maxConcurrency]: String(mapConcurrency) },
       epochsPerCall: settings.epochsPerCall === undefined ? {} : { [ENV_NAMES.epochsPerCall]: String(settings.epochsPerCall) },
     };
     const environmentOf = (fn: FunctionId): Record<string, string> =>
@@ -196,6 +202,14 @@ export class FloodsweepStack extends Stack {
         return [fn, this.zipFunction(fn, settings[fn], settings, { ...environmentOf(fn), ...backend, ...runtimeFileEnvironment(fn) })];
       }),
     ) as Record<FunctionId, lambda.Function>;
+    if (settings.train.memoryMb > NEW_ACCOUNT_MAX_MEMORY_MB) {
+      Annotations.of(this.functions.train).addWarningV2(
+        'floodsweep:trainMemory',
+        `train memory ${settings.train.memoryMb} MB: a new AWS account may allow at most ${NEW_ACCOUNT_MAX_MEMORY_MB} MB per function ` +
+          `(reduced quotas that AWS raises with use). If the deploy fails on MemorySize, deploy with -c trainMemory=${NEW_ACCOUNT_MAX_MEMORY_MB} ` +
+          'or ask AWS Support to raise the Lambda function memory quota of the account.',
+      );
+    }
 
     /* --------------------------------------------------------------- alerts */
     // Failed executions (EventBridge rule below) and reproducibility drift (the workflow's NotifyDrift).
@@ -234,6 +248,7 @@ export class FloodsweepStack extends Stack {
       tracingEnabled: true,
     });
     this.grantWorkflow(this.stateMachine);
+    const cliUserPolicy = this.cliUserPolicy(this.stateMachine);
 
     /* ------------------------------------------------------- failure alerts */
     const detail = (field: string) => events.EventField.fromPath(`$.detail.${field}`);
@@ -291,6 +306,20 @@ export class FloodsweepStack extends Stack {
       value: String(settings.train.memoryMb),
       description: 'Memory of the train function: the CLI refuses tasks estimated to need more',
     });
+    new CfnOutput(this, 'MaxConcurrency', {
+      value: String(mapConcurrency),
+      description: "Most training tasks at once: the CLI checks it against the account's unreserved Lambda concurrency",
+    });
+    new CfnOutput(this, 'CliUserPolicyArn', {
+      value: cliUserPolicy.managedPolicyArn,
+      description: 'Attach to the users or roles that run the floodsweep CLI with --cloud: all it needs',
+    });
+    if (settings.trainReservedConcurrency !== undefined) {
+      new CfnOutput(this, 'TrainReservedConcurrency', {
+        value: String(settings.trainReservedConcurrency),
+        description: 'Reserved concurrency of the train function (its own pool)',
+      });
+    }
   }
 
   /** A role for one function: its own log group, and the store access ACCESS lists for it. */
@@ -354,6 +383,7 @@ export class FloodsweepStack extends Stack {
       architecture: lambda.Architecture.X86_64,
       memorySize: sizing.memoryMb,
       timeout: Duration.seconds(sizing.timeoutSeconds),
+      reservedConcurrentExecutions: fn === 'train' ? settings.trainReservedConcurrency : undefined,
       environment,
       bundling: nodejsBundling(fn),
       role: this.functionRole(fn, id, logGroup),
@@ -381,6 +411,7 @@ export class FloodsweepStack extends Stack {
       architecture: lambda.Architecture.X86_64,
       memorySize: settings.train.memoryMb,
       timeout: Duration.seconds(settings.train.timeoutSeconds),
+      reservedConcurrentExecutions: settings.trainReservedConcurrency,
       environment,
       role: this.functionRole('train', id, logGroup),
       logGroup,
@@ -463,6 +494,65 @@ export class FloodsweepStack extends Stack {
       'AwsSolutions-IAM5[Resource::*]',
       'CloudWatch Logs delivery (logs:CreateLogDelivery and related) and X-Ray (xray:PutTraceSegments and related) support no resource-level permissions; CDK adds these for logging level ALL and tracing.',
     );
+  }
+
+  /**
+   * What the CLI's --cloud commands need, and nothing more (docs/cloud.md): read the stack's
+   * outputs, start, follow and stop executions, check the account's Lambda concurrency, read every
+   * sweep, hold a sweep's lease, store a reproducibility run's baseline file, and write what
+   * `repro check` records.
+   */
+  private cliUserPolicy(stateMachine: sfn.StateMachine): iam.ManagedPolicy {
+    const states = (resource: string, name: string) =>
+      this.formatArn({ service: 'states', resource, resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const objects = (patterns: KeyPattern[]) => patterns.map((pattern) => this.bucket.arnForObjects(KEY_PATTERNS[pattern]));
+    const stack = this.formatArn({ service: 'cloudformation', resource: 'stack', resourceName: `${this.stackName}/*` });
+    const executions = states('execution', `${stateMachine.stateMachineName}:*`);
+    const mapRuns = states('mapRun', `${stateMachine.stateMachineName}/*`);
+    const index = `${this.table.tableArn}/index/${METRICS_TABLE.byCreatedIndex.indexName}`;
+    const policy = new iam.ManagedPolicy(this, 'CliUserPolicy', {
+      description: 'floodsweep CLI: run, follow, stop and read sweeps of this stack (--cloud)',
+      statements: [
+        new iam.PolicyStatement({ actions: ['cloudformation:DescribeStacks'], resources: [stack] }),
+        new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [stateMachine.stateMachineArn] }),
+        new iam.PolicyStatement({
+          actions: ['states:DescribeExecution', 'states:StopExecution', 'states:ListMapRuns'],
+          resources: [executions],
+        }),
+        new iam.PolicyStatement({ actions: ['states:DescribeMapRun'], resources: [mapRuns] }),
+        // The quota check before a sweep starts; GetAccountSettings has no resource-level permissions.
+        new iam.PolicyStatement({ actions: ['lambda:GetAccountSettings'], resources: ['*'] }),
+        new iam.PolicyStatement({
+          actions: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+          resources: [this.table.tableArn, index],
+        }),
+        new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: objects(['anySweepKey', 'baselines']) }),
+        // A missing summary or plot reads as absent (404) only for a caller that may list the bucket.
+        new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn] }),
+        new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: objects(['cliBaselines', 'repro', 'report', 'plots']) }),
+      ],
+    });
+    const partitionRegionAccount = (service: string) =>
+      `arn:<AWS::Partition>:${service}:${this.nagName(this.region, 'AWS::Region')}:${this.nagName(this.account, 'AWS::AccountId')}`;
+    const stateMachineId = this.logicalIdOf(stateMachine);
+    const acknowledged: Array<[string, string]> = [
+      [`${partitionRegionAccount('cloudformation')}:stack/${this.stackName}/*`, 'The stack id ends in a UUID CloudFormation assigns.'],
+      [
+        `${partitionRegionAccount('states')}:execution:<${stateMachineId}.Name>:*`,
+        'Executions of this state machine; their names are made at run time.',
+      ],
+      [
+        `${partitionRegionAccount('states')}:mapRun:<${stateMachineId}.Name>/*`,
+        'The Distributed Map runs of this state machine; their ids are made at run time.',
+      ],
+      ['*', 'lambda:GetAccountSettings supports no resource-level permissions.'],
+      ...(['anySweepKey', 'baselines', 'cliBaselines', 'repro', 'report', 'plots'] as const).map((pattern): [string, string] => [
+        `<${this.logicalIdOf(this.bucket)}.Arn>/${KEY_PATTERNS[pattern]}`,
+        `Object keys hold sweep ids known only at run time; the grant is limited to the ${pattern} keys, ${KEY_PATTERNS[pattern]}.`,
+      ]),
+    ];
+    for (const [resource, reason] of acknowledged) this.acknowledge(policy, `AwsSolutions-IAM5[Resource::${resource}]`, reason);
+    return policy;
   }
 
   private addSchedules(schedules: ResolvedSchedule[]): void {

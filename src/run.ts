@@ -23,9 +23,10 @@ import { parseBaseline, parseReproSpec, type SweepSnapshot } from './sweep/repro
 import { checkMemory, estimateSweep } from './sweep/resources.js';
 import { checkSameSpec, type PlannedTask, resolveDataPaths, type SweepSpec, validateSpec } from './sweep/spec.js';
 import {
+  accountConcurrency,
   type CloudTarget,
+  concurrencyFor,
   downloadResults,
-  findRunningExecution,
   followCloudExecution,
   startCloudExecution,
 } from './workflow/cloud-executor.js';
@@ -34,6 +35,7 @@ import { runWorkflowLocally, WorkflowAbortedError } from './workflow/local-execu
 import type { CompareOutput, ExecutionInput, ReproBlock } from './workflow/payloads.js';
 import { refuseChangedData } from './workflow/plan.js';
 import { uploadTaskFiles } from './workflow/task-files.js';
+import { CLI_BASELINE_PREFIX } from './workflow-steps.js';
 
 export interface RunSweepOptions {
   /**
@@ -120,7 +122,9 @@ export type SweepEvent =
     }
   | { type: 'progress'; progress: SweepProgress }
   /** A drifted reproducibility run's alert (an SNS message in the cloud). */
-  | { type: 'alert'; subject: string; message: string };
+  | { type: 'alert'; subject: string; message: string }
+  /** Something the run changed on its own, e.g. a cloud sweep's maxConcurrency lowered to the account's Lambda concurrency. */
+  | { type: 'notice'; message: string };
 
 export interface SweepRunResult {
   sweepId: string;
@@ -211,11 +215,11 @@ export async function runReproducibility(
 
 /**
  * Stores a reproducibility run's baseline file where the workflow's Compare step may read it (its
- * role reads `baselines/*`, infra/config.ts BASELINE_PREFIX); returns its key. Under `cli/`, so
- * that it never overwrites a baseline a schedule names (`baselines/<schedule>.json`).
+ * role reads `baselines/*`); returns its key. Under `cli/`, so that it never overwrites a baseline
+ * a schedule names (`baselines/<schedule>.json`).
  */
 export async function storeBaseline(stores: Stores, reproName: string, snapshot: SweepSnapshot): Promise<string> {
-  const key = `baselines/cli/${reproName}.json`;
+  const key = `${CLI_BASELINE_PREFIX}${reproName}.json`;
   await stores.artifacts.put(key, stringifyKeepingNonFinite(snapshot), 'application/json');
   return key;
 }
@@ -336,15 +340,20 @@ async function runInCloud(
 ): Promise<SweepRunResult> {
   const emit = options.onEvent ?? (() => undefined);
   const { trainMemoryMb, stackName } = cloud.target;
+  const spec = validateSpec(input.spec);
   // A stack deployed before it said its train function's memory is not checked.
   if (!options.ignoreMemoryLimit && trainMemoryMb !== undefined) {
     checkMemory(estimateSweep(tasks), { bytesPerTask: trainMemoryMb * 2 ** 20, source: `the train function of stack ${stackName}` });
   }
-  // Cloud executions hold no lease: Step Functions knows which one runs the sweep.
-  const running = input.sweepId && (await findRunningExecution(cloud.target, input.sweepId));
-  if (running)
-    throw new FloodsweepError('state', `sweep ${input.sweepId} is running: execution ${running}; follow it with sweep status --follow`);
-  const { sweepId, executionArn } = await startCloudExecution(input, cloud.target);
+  // A sweep that an execution (or a local run) holds is refused at once, naming the holder; Plan takes the lease atomically.
+  if (input.sweepId) await refuseIfLeased(openStores(cloud.target.stores).metrics, input.sweepId);
+  const requested = Math.min(spec.execution.maxConcurrency, cloud.target.maxConcurrency ?? Number.POSITIVE_INFINITY);
+  const { maxConcurrency, notice } = concurrencyFor(requested, await accountConcurrency(cloud.target), cloud.target);
+  if (notice) emit({ type: 'notice', message: notice });
+  const { sweepId, executionArn } = await startCloudExecution(
+    maxConcurrency < requested ? { ...input, maxConcurrency } : input,
+    cloud.target,
+  );
   emit({ type: 'started', sweepId, taskCount: 0, where: executionArn });
   const { compare } = await followExecution(sweepId, executionArn, cloud.target, options);
   const stores = openStores(cloud.target.stores);

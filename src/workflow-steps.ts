@@ -16,6 +16,21 @@ export type TrainRuntime = (typeof TRAIN_RUNTIMES)[number];
 /** Upper bound on the Distributed Map's concurrency that a deployment sets unless told otherwise. */
 export const DEFAULT_MAX_CONCURRENCY = 100;
 
+/**
+ * Lambda concurrency kept for the steps beside Train (Plan, RecordFailure of the failing tasks,
+ * Aggregate, Compare): a sweep's Train calls never take the account's last slots.
+ */
+export const OTHER_STEPS_CONCURRENCY = 10;
+
+/**
+ * The workflow's execution timeout (definition.asl.json TimeoutSeconds): a stuck execution ends
+ * instead of living up to a year, and a cloud sweep's lease, which its execution holds, lasts as long.
+ */
+export const EXECUTION_TIMEOUT_SECONDS = 7 * 24 * 3600;
+
+/** The most memory a function may have on a new AWS account (reduced quotas AWS raises with use). */
+export const NEW_ACCOUNT_MAX_MEMORY_MB = 3008;
+
 /** Object keys by what they hold (infra/stack.ts KEY_PATTERNS turns them into IAM resources). */
 export type KeyPattern =
   | 'spec'
@@ -28,7 +43,11 @@ export type KeyPattern =
   | 'mapResults'
   | 'anySweepKey'
   | 'baselines'
-  | 'taskFiles';
+  | 'taskFiles'
+  | 'cliBaselines';
+
+/** Where `repro run` stores the baseline file it is given (under the baselines Compare may read). */
+export const CLI_BASELINE_PREFIX = 'baselines/cli/';
 
 /** What a step's function does with the stores; the stack turns this into its role's policy. */
 export interface StepAccess {
@@ -105,7 +124,7 @@ export const STEPS = {
       listBucket: false,
     },
     runtimeFiles: [],
-    settings: ['maxConcurrency'],
+    settings: ['maxConcurrency', 'epochsPerCall'],
     cost: { invocations: () => 1, seconds: ({ tasks }) => 1 + 0.002 * tasks, addsToWallTime: true },
   },
   // Reads the data and model files of its task under files/ (workflow/task-files.ts) where they are not on disk;
@@ -132,9 +151,10 @@ export const STEPS = {
     runtimeFiles: ['wasm'],
     settings: ['epochsPerCall'],
   },
-  // Marks one task FAILED (RecordFailure, in the Map), or the sweep (MarkSweepFailed).
+  // Marks one task FAILED (RecordFailure, in the Map), or the sweep (MarkSweepFailed, MarkPlanFailed),
+  // releasing the execution's lease on it.
   recordFailure: {
-    states: ['RecordFailure', 'MarkSweepFailed'],
+    states: ['RecordFailure', 'MarkSweepFailed', 'MarkPlanFailed'],
     module: 'record-failure',
     run: 'recordFailure',
     handler: 'functions/record-failure.ts',

@@ -9,23 +9,29 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { FloodsweepError, openStores, runSweep, validateSpec } from '../src/index.js';
+import { expandSpec } from '../src/sweep/spec.js';
+import { concurrencyFor } from '../src/workflow/cloud-executor.js';
 import {
   CloudLimitError,
   checkLambdaPayload,
   checkStatePayload,
+  checkTrainLoopHistory,
+  HISTORY_EVENTS_PER_TRAIN_TURN,
   HistoryCounter,
   MAX_HISTORY_EVENTS,
   MAX_LAMBDA_PAYLOAD_BYTES,
   MAX_STATE_PAYLOAD_BYTES,
 } from '../src/workflow/cloud-limits.js';
+import { alertSubject } from '../src/workflow/compare.js';
 import {
   checkExecutionName,
   executionNameFor,
-  isExecutionOf,
+  executionNameOf,
   MAX_EXECUTION_NAME,
   sweepIdOfExecution,
 } from '../src/workflow/execution-names.js';
 import { localWorkflowDefinition, runWorkflowLocally } from '../src/workflow/local-executor.js';
+import { OTHER_STEPS_CONCURRENCY } from '../src/workflow-steps.js';
 
 /** 3,000 trivial tasks (1 epoch of 8 samples, a linear model): 300 flood levels x 10 seeds. */
 const manyTasks = validateSpec({
@@ -110,8 +116,8 @@ describe('the limits', () => {
     const second = executionNameFor(longSweepId);
     assert.notEqual(first, second, 'a closed execution name cannot be reused for 90 days');
     assert.ok(first.length <= MAX_EXECUTION_NAME);
-    assert.ok(isExecutionOf(first, longSweepId) && isExecutionOf(second, longSweepId));
-    assert.ok(!isExecutionOf(first, 'another-sweep'));
+    assert.ok(first.startsWith(longSweepId.slice(0, MAX_EXECUTION_NAME - 9)));
+    assert.equal(executionNameOf(`arn:aws:states:us-east-1:123456789012:execution:Sweeps:${first}`), first);
     assert.throws(() => checkExecutionName('has space'), FloodsweepError);
     assert.throws(() => checkExecutionName('x'.repeat(81)), FloodsweepError);
   });
@@ -119,5 +125,71 @@ describe('the limits', () => {
   test('a Plan retried for the same execution derives the same sweep id', () => {
     assert.equal(sweepIdOfExecution('nightly', 'a1b2:c3'), sweepIdOfExecution('nightly', 'a1b2:c3'));
     assert.equal(sweepIdOfExecution('nightly', 'a1b2:c3'), 'nightly-a1b2-c3');
+  });
+});
+
+describe("a real account's limits, checked before a cloud sweep starts", () => {
+  test('the Train loop of a task must fit a Map child history of 25,000 events: refused at Plan, naming the field and the way out', async () => {
+    const tasks = expandSpec(validateSpec({ name: 'long', training: { epochs: 4000, evalEvery: 100 }, floodLevels: [0], seeds: [0] }));
+    // 4,000 turns of 7 events: 28,100 events.
+    assert.throws(
+      () => checkTrainLoopHistory(tasks, 1),
+      (error: Error) =>
+        error instanceof FloodsweepError &&
+        error.kind === 'input' &&
+        /^training\.epochs: 4000 epochs at 1 per Train call take 4,000 turns .* about 28,100 history events .* above the 25,000 .*; train at least 2 epochs per call/.test(
+          error.message,
+        ),
+    );
+    assert.doesNotThrow(() => checkTrainLoopHistory(tasks, 2));
+    assert.equal(HISTORY_EVENTS_PER_TRAIN_TURN, 7);
+    // The local executor refuses it in Plan, before anything is written.
+    const rootDir = mkdtempSync(join(tmpdir(), 'floodsweep-history-'));
+    const spec = validateSpec({ name: 'long', training: { epochs: 4000, evalEvery: 100 }, floodLevels: [0], seeds: [0] });
+    await assert.rejects(
+      runSweep(spec, { stores: { kind: 'local', rootDir }, epochsPerCall: 1, workers: 1 }),
+      /^UsageError: training\.epochs|training\.epochs: 4000 epochs/,
+    );
+    assert.deepEqual(await openStores({ kind: 'local', rootDir }).metrics.listSweeps(), []);
+  });
+
+  test("maxConcurrency within the account's unreserved Lambda concurrency: kept, lowered with the quota named, or refused", () => {
+    const target = { region: 'eu-west-1' };
+    assert.deepEqual(concurrencyFor(50, { total: 1000, unreserved: 1000 }, target), { maxConcurrency: 50 });
+    // A new account: 10 concurrent executions in all, nothing left for Train beside the other steps.
+    assert.throws(
+      () => concurrencyFor(50, { total: 10, unreserved: 10 }, target),
+      (error: Error) =>
+        error instanceof FloodsweepError &&
+        error.kind === 'state' &&
+        error.message ===
+          `--cloud: the account's unreserved Lambda concurrency is 10 in eu-west-1: Train needs at least 1 and the other steps ${OTHER_STEPS_CONCURRENCY} beside it; ` +
+            'request a higher Lambda quota "Concurrent executions" (now 10 in eu-west-1; Service Quotas, AWS Lambda)',
+    );
+    const lowered = concurrencyFor(100, { total: 50, unreserved: 50 }, target);
+    assert.equal(lowered.maxConcurrency, 50 - OTHER_STEPS_CONCURRENCY);
+    assert.match(
+      lowered.notice ?? '',
+      /^maxConcurrency lowered from 100 to 40: .*unreserved Lambda concurrency is 50 in eu-west-1.*"Concurrent executions" \(now 50 in eu-west-1/,
+    );
+    // Train with reserved concurrency: its own pool; the rest of the account must leave room for the other steps.
+    assert.deepEqual(concurrencyFor(100, { total: 1000, unreserved: 800 }, { ...target, trainReservedConcurrency: 200 }), {
+      maxConcurrency: 100,
+    });
+    assert.match(
+      concurrencyFor(300, { total: 1000, unreserved: 800 }, { ...target, trainReservedConcurrency: 200 }).notice ?? '',
+      /reserved concurrency is 200; .* -c trainReservedConcurrency/,
+    );
+    assert.throws(
+      () => concurrencyFor(5, { total: 205, unreserved: 5 }, { ...target, trainReservedConcurrency: 200 }),
+      /unreserved Lambda concurrency is 5/,
+    );
+  });
+
+  test('a drift alert subject fits the 100 characters SNS allows, with the verdict', () => {
+    assert.equal(alertSubject('nightly', 'DRIFTED'), 'floodsweep reproducibility run nightly: DRIFTED');
+    const long = alertSubject('n'.repeat(128), 'INCOMPLETE');
+    assert.ok(long.length <= 100, String(long.length));
+    assert.match(long, /^floodsweep reproducibility run n+\.\.\.: INCOMPLETE$/);
   });
 });

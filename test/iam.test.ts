@@ -14,14 +14,17 @@ import { buildApp } from '../infra/app.js';
 import { FUNCTION_IDS, type FunctionId } from '../infra/bundling.js';
 import { initBackend } from '../src/flooding/backend.js';
 import { storeBaseline } from '../src/run.js';
+import { SweepLeasedError } from '../src/store/lease.js';
 import type { Stores } from '../src/store/open.js';
 import { sweepKeys } from '../src/store/ports.js';
+import { leaseExpired } from '../src/sweep/records.js';
 import { validateSpec } from '../src/sweep/spec.js';
 import { aggregate } from '../src/workflow/aggregate.js';
 import { compare, loadSnapshot } from '../src/workflow/compare.js';
 import { plan } from '../src/workflow/plan.js';
 import { recordFailure } from '../src/workflow/record-failure.js';
 import { trainStep } from '../src/workflow/train.js';
+import { EXECUTION_TIMEOUT_SECONDS } from '../src/workflow-steps.js';
 import { type AwsStores, type Emulators, startEmulators } from './emulators.js';
 import { type Deployment, enforceIam, functionPrincipal, type Principal, resolveIntrinsics } from './iam.js';
 
@@ -104,10 +107,29 @@ async function trainToEnd(sweepId: string, taskId: string): Promise<void> {
   assert.fail(`task ${taskId} did not finish`);
 }
 
+/** Plan as the plan function runs it: the execution takes the sweep's lease, the Train loop's history is checked. */
+const CLOUD_PLAN = { executionLeaseSeconds: EXECUTION_TIMEOUT_SECONDS, epochsPerCall: 1 };
+const executionArn = (name: string) => `arn:aws:states:us-east-1:123456789012:execution:Sweeps:${name}`;
+
 describe('IAM of every workflow step, on the AWS adapters', () => {
   test('a sweep planned, trained, resumed with a restarted task, aggregated, compared and failed makes only calls its roles allow', async () => {
     const sweepId = 'iam-sweep';
-    await as('plan', () => plan(stores, { input: { spec: SPEC, sweepId }, executionName: 'iam-sweep-00000001' }));
+    const first = 'iam-sweep-00000001';
+    await as('plan', () =>
+      plan(stores, { input: { spec: SPEC, sweepId }, executionName: first, executionArn: executionArn(first) }, CLOUD_PLAN),
+    );
+    assert.equal((await stores.metrics.getSweep(sweepId))?.executionArn, executionArn(first), 'the sweep record names its execution');
+    // A second execution of the sweep is refused in its Plan while the first holds the lease.
+    await assert.rejects(
+      as('plan', () =>
+        plan(
+          stores,
+          { input: { spec: SPEC, sweepId }, executionName: 'iam-sweep-again', executionArn: executionArn('iam-sweep-again') },
+          CLOUD_PLAN,
+        ),
+      ),
+      (error: Error) => error instanceof SweepLeasedError && error.message.includes(`is running in execution ${executionArn(first)}`),
+    );
     const taskIds = (await stores.metrics.listTasks(sweepId)).map((task) => task.taskId);
     assert.equal(taskIds.length, 4);
     for (const taskId of taskIds) await trainToEnd(sweepId, taskId);
@@ -115,11 +137,16 @@ describe('IAM of every workflow step, on the AWS adapters', () => {
     await as('recordFailure', () => recordFailure(stores, { sweepId, taskId: taskIds[0], error: { Error: 'Lambda.Unknown', Cause: 'x' } }));
     // A resume that retrains one task from scratch: Plan reads the stored spec, deletes the task's checkpoint, result and rows.
     await as('plan', () =>
-      plan(stores, { input: { spec: SPEC, sweepId, restart: { taskIds: [taskIds[1]] } }, executionName: 'iam-sweep-00000002' }),
+      plan(
+        stores,
+        { input: { spec: SPEC, sweepId, restart: { taskIds: [taskIds[1]] } }, executionName: first, executionArn: executionArn(first) },
+        CLOUD_PLAN,
+      ),
     );
     await trainToEnd(sweepId, taskIds[1]);
-    const aggregated = await as('aggregate', () => aggregate(stores, { sweepId }));
+    const aggregated = await as('aggregate', () => aggregate(stores, { sweepId, executionName: first }));
     assert.equal(aggregated.status, 'SUCCEEDED');
+    assert.ok(leaseExpired((await stores.metrics.getLease(sweepId))!), "Aggregate released the execution's lease");
 
     // Reproducibility runs: a baseline file uploaded by `repro run` (as the CLI stores it), and an earlier sweep.
     const snapshot = await loadSnapshot(stores, sweepId);
@@ -129,8 +156,21 @@ describe('IAM of every workflow step, on the AWS adapters', () => {
     const bySweep = await as('compare', () => compare(stores, { sweepId, repro: { name: 'iam-repro', baseline: { sweepId } } }));
     assert.equal(bySweep.verdict, 'REPRODUCED');
     // A step after Plan failed: MarkSweepFailed.
-    await as('recordFailure', () => recordFailure(stores, { sweepId, error: { Error: 'States.Timeout', Cause: 'x' } }));
+    await as('recordFailure', () =>
+      recordFailure(stores, { sweepId, executionName: first, error: { Error: 'States.Timeout', Cause: 'x' } }),
+    );
     assert.equal((await stores.metrics.getSweep(sweepId))?.status, 'FAILED');
+    // Plan failed after it wrote the sweep record (here: a scheduled execution, named by a UUID): MarkPlanFailed.
+    const scheduled = '0f8fad5b-d9cb-469f-a165-70867728950e';
+    const { sweepId: scheduledSweep } = await as('plan', () =>
+      plan(stores, { input: { spec: SPEC }, executionName: scheduled, executionArn: executionArn(scheduled) }, CLOUD_PLAN),
+    );
+    const failed = await as('recordFailure', () =>
+      recordFailure(stores, { input: { spec: SPEC }, executionName: scheduled, error: { Error: 'StoreError', Cause: 'x' } }),
+    );
+    assert.equal(failed.sweepId, scheduledSweep);
+    assert.equal((await stores.metrics.getSweep(scheduledSweep))?.status, 'FAILED');
+    assert.ok(leaseExpired((await stores.metrics.getLease(scheduledSweep))!), 'MarkPlanFailed released the lease');
 
     assert.deepEqual(iam.denials, [], 'calls the template does not allow');
     // The checks ran: every step made calls, and S3 and DynamoDB calls were both checked.

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { App, type CfnElement, type Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { buildApp } from '../infra/app.js';
@@ -668,7 +668,35 @@ describe('CDK app: context and checks', () => {
     assert.equal(train.Environment.Variables[ENV_NAMES.epochsPerCall], '3');
     assert.equal(resource(s.json, ids.aggregate).Properties.MemorySize, 3008);
     assert.equal(resource(s.json, ids.plan).Properties.Environment.Variables[ENV_NAMES.maxConcurrency], '25');
+    // Plan checks the Train loop's history budget against the epochs per call.
+    assert.equal(resource(s.json, ids.plan).Properties.Environment.Variables[ENV_NAMES.epochsPerCall], '3');
+    assert.equal(s.json.Outputs.MaxConcurrency.Value, '25');
+    assert.equal(train.ReservedConcurrentExecutions, undefined, 'no reserved concurrency unless asked for');
     s.template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
+    // More memory than a new account allows: the deploy says what to do.
+    const warnings = Annotations.fromStack(s.stack).findWarning(`/${s.stack.stackName}/TrainFunction`, Match.anyValue());
+    assert.match(
+      String(warnings[0]?.entry.data),
+      /train memory 4096 MB: a new AWS account may allow at most 3008 MB .* -c trainMemory=3008/,
+    );
+  });
+
+  it("reserves Train's concurrency when told, and caps the Map to it, leaving the account's rest to the other steps", () => {
+    const s = synth({ trainRuntime: 'zip', trainReservedConcurrency: '40', trainMemory: '3008' });
+    const ids = functionIds(s);
+    const train = resource(s.json, ids.train).Properties;
+    assert.equal(train.ReservedConcurrentExecutions, 40);
+    for (const fn of FUNCTION_IDS.filter((id) => id !== 'train')) {
+      assert.equal(resource(s.json, ids[fn]).Properties.ReservedConcurrentExecutions, undefined, fn);
+    }
+    assert.equal(resource(s.json, ids.plan).Properties.Environment.Variables[ENV_NAMES.maxConcurrency], '40');
+    assert.equal(s.json.Outputs.MaxConcurrency.Value, '40');
+    assert.equal(s.json.Outputs.TrainReservedConcurrency.Value, '40');
+    assert.deepEqual(Annotations.fromStack(s.stack).findWarning('*', Match.stringLikeRegexp('new AWS account')), []);
+    assert.throws(
+      () => settingsFromContext((key) => ({ trainReservedConcurrency: '0' })[key]),
+      /context trainReservedConcurrency: expected an integer from 1 to 10000/,
+    );
   });
 
   it('acknowledges exactly the cdk-nag findings that remain without acknowledgements, each with a reason', () => {

@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { describe, test } from 'node:test';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { FUNCTION_SUBSTITUTIONS, loadWorkflowDefinition, toLocalDefinition, WORKFLOW_DEFINITION_FILE } from '../src/workflow/definition.js';
+import { EXECUTION_TIMEOUT_SECONDS } from '../src/workflow-steps.js';
 
 interface AslValidation {
   isValid: boolean;
@@ -46,7 +47,7 @@ const placeholders = [...fileText.matchAll(/\$\{([^}]*)\}/g)].map((match) => mat
 
 // biome-ignore lint/suspicious/noExplicitAny: ASL states are read field by field in the assertions
 type State = Record<string, any>;
-type Definition = { StartAt: string; States: Record<string, State> };
+type Definition = { StartAt: string; TimeoutSeconds?: number; States: Record<string, State> };
 
 const cloud = (): Definition => loadWorkflowDefinition(REALISTIC);
 
@@ -120,7 +121,32 @@ describe('src/workflow/definition.asl.json', () => {
     const aggregate = definition.States[map.Next];
     assert.equal(aggregate.Type, 'Task');
     assert.equal(aggregate.Resource, REALISTIC.AggregateFunctionArn);
-    assert.deepEqual(aggregate.Parameters, { 'sweepId.$': '$.plan.sweepId' });
+    // The execution's name: Aggregate releases the execution's lease on the sweep.
+    assert.deepEqual(aggregate.Parameters, { 'sweepId.$': '$.plan.sweepId', 'executionName.$': '$$.Execution.Name' });
+  });
+
+  test('the execution times out; Plan refuses a sweep another execution holds, and any other failure of it marks the sweep FAILED; NotifyDrift never fails a run', () => {
+    const definition = cloud();
+    assert.equal(definition.TimeoutSeconds, EXECUTION_TIMEOUT_SECONDS, 'the lease an execution takes lasts as long');
+    const plan = definition.States[definition.StartAt];
+    assert.deepEqual(plan.Parameters['executionArn.$'], '$$.Execution.Id');
+    assert.deepEqual(
+      plan.Catch.map((rule: State) => [rule.ErrorEquals, rule.Next]),
+      [
+        [['SweepLeasedError'], 'SweepBusy'],
+        [['States.ALL'], 'MarkPlanFailed'],
+      ],
+    );
+    assert.equal(definition.States.SweepBusy.Type, 'Fail');
+    const marked = definition.States.MarkPlanFailed;
+    assert.equal(marked.Resource, REALISTIC.RecordFailureFunctionArn);
+    assert.deepEqual(marked.Parameters, { 'input.$': '$', 'executionName.$': '$$.Execution.Name', 'error.$': '$.failure' });
+    assert.equal(definition.States[marked.Next].Type, 'Fail');
+    const notify = definition.States.NotifyDrift;
+    assert.equal(notify.Parameters['Subject.$'], '$.compare.subject', 'Compare shortens it to the 100 characters SNS allows');
+    assert.ok(notify.Retry.length > 0);
+    assert.deepEqual(notify.Catch, [{ ErrorEquals: ['States.ALL'], ResultPath: '$.notifyError', Next: 'Done' }]);
+    assert.equal(definition.States.Done.Type, 'Succeed');
   });
 
   test('the Train loop: Train -> Choice on $.done -> done, else Train again', () => {

@@ -81,6 +81,8 @@ export async function runWithProgress<T extends SweepRunResult>(
           progress.update(
             describeProgress(event.progress, eta.estimate(event.progress.epochsDone, event.progress.epochsTotal), progress.width),
           );
+        } else if (event.type === 'notice') {
+          process.stderr.write(`note: ${event.message}\n`);
         } else {
           process.stderr.write(`alert: ${event.subject} (sent to the alert topic when run in the cloud)\n`);
         }

@@ -168,6 +168,7 @@ const sweepSchema = z.looseObject({
       'expected an object with totalUsd',
     )
     .optional(),
+  executionArn: z.string().optional(),
 });
 
 const taskSchema = z.looseObject({

@@ -15,12 +15,44 @@ export class SweepLeasedError extends FloodsweepError {
   override name = 'SweepLeasedError';
 
   constructor(holder: SweepLease, what = 'is running') {
+    const where = holder.pid === EXECUTION_PID ? `in execution ${holder.host}` : `on host ${holder.host}, pid ${holder.pid}`;
     super(
       'state',
-      `sweep ${holder.sweepId} ${what} on host ${holder.host}, pid ${holder.pid}, since ${holder.startedAt} (lease until ${holder.expiresAt}); ` +
+      `sweep ${holder.sweepId} ${what} ${where}, since ${holder.startedAt} (lease until ${holder.expiresAt}); ` +
         'wait for it to end or stop that process; a lease whose process died expires by itself',
     );
   }
+}
+
+/** A lease held by a Step Functions execution: its host is the execution's ARN, and it has no pid. */
+const EXECUTION_PID = 0;
+
+/** The lease token of a Step Functions execution: its name, in the characters a token may hold. */
+export function executionLeaseToken(executionName: string): string {
+  return executionName.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 128);
+}
+
+/**
+ * A cloud execution's hold on its sweep, taken by Plan (again when Step Functions retries it)
+ * for as long as the execution may run, and released by Aggregate, MarkSweepFailed or
+ * `sweep stop`: a second execution of the sweep is refused in its Plan, before it trains anything.
+ */
+export async function takeExecutionLease(
+  metrics: MetricsStore,
+  sweepId: string,
+  execution: { name: string; arn: string },
+  seconds: number,
+  now = new Date(),
+): Promise<void> {
+  const taken = await metrics.acquireLease({
+    sweepId,
+    token: executionLeaseToken(execution.name),
+    host: execution.arn,
+    pid: EXECUTION_PID,
+    startedAt: now.toISOString(),
+    expiresAt: new Date(now.getTime() + seconds * 1000).toISOString(),
+  });
+  if (!taken.acquired) throw new SweepLeasedError(taken.holder);
 }
 
 export interface HeldLease {

@@ -34,6 +34,8 @@ export interface SweepRecord {
   error?: string;
   /** What the sweep was estimated to cost when it started (sweep cost, sweep run). */
   costEstimate?: StoredCostEstimate;
+  /** In the cloud: the Step Functions execution running (or last run) the sweep, a scheduled one included. */
+  executionArn?: string;
 }
 
 export interface TaskRecord {

@@ -4,6 +4,7 @@ import { type CostComparison, incurredCost } from '../cost/model.js';
 import { FloodsweepError, MissingStateError } from '../errors.js';
 import { type ReportCurves, type ReproducibilitySection, renderReport } from '../report/html.js';
 import { curveLevels, sweepFigures } from '../report/sweep-figures.js';
+import { executionLeaseToken } from '../store/lease.js';
 import type { Stores } from '../store/open.js';
 import { sweepKeys } from '../store/ports.js';
 import { readSweepSpec, sha256Of } from '../store/summary.js';
@@ -19,7 +20,7 @@ import { settlePruning } from './pruning.js';
  * summary.json, the figures and report.html; the sweep's final status.
  */
 export async function aggregate(stores: Stores, event: unknown): Promise<AggregateOutput> {
-  const { sweepId } = parsePayload(aggregateInputSchema, event, 'Aggregate input');
+  const { sweepId, executionName } = parsePayload(aggregateInputSchema, event, 'Aggregate input');
   const keys = sweepKeys(sweepId);
   const stored = await readStoredSweep(stores, sweepId);
   if (!stored) throw new MissingStateError(`sweep ${sweepId} does not exist`);
@@ -43,6 +44,8 @@ export async function aggregate(stores: Stores, event: unknown): Promise<Aggrega
     summarySha256: sha256Of(summaryText),
     failedTasks: summary.failedTasks.length,
   });
+  // Training is over: another execution may run the sweep again (a no-op for a local run, whose lease has another token).
+  if (executionName) await stores.metrics.releaseLease(sweepId, executionLeaseToken(executionName));
   return { sweepId, status: summary.status, summaryKey: keys.summary, reportKey: keys.report };
 }
 

@@ -1,10 +1,10 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { GetAccountSettingsCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import {
   DescribeExecutionCommand,
   DescribeMapRunCommand,
-  ListExecutionsCommand,
   ListMapRunsCommand,
   SFNClient,
   StartExecutionCommand,
@@ -14,9 +14,10 @@ import { z } from 'zod';
 import { DEFAULT_STACK } from '../env.js';
 import { FloodsweepError, UsageError } from '../errors.js';
 import { awsClientSettings } from '../store/aws-settings.js';
-import type { StoreConfig, Stores } from '../store/open.js';
+import { openStores, type StoreConfig, type Stores } from '../store/open.js';
 import { sweepKeys } from '../store/ports.js';
-import { executionNameFor, isExecutionOf, sweepIdOf } from './execution-names.js';
+import { OTHER_STEPS_CONCURRENCY } from '../workflow-steps.js';
+import { executionNameFor, sweepIdOf } from './execution-names.js';
 import { type CompareOutput, compareOutputSchema, type ExecutionInput, parsePayload } from './payloads.js';
 
 /** The deployed stack a `--cloud` command talks to, from its CloudFormation outputs. */
@@ -27,6 +28,10 @@ export interface CloudTarget {
   stores: Extract<StoreConfig, { kind: 'aws' }>;
   /** The memory of the train function (MB); stacks deployed before it was an output lack it. */
   trainMemoryMb?: number;
+  /** The stack's cap on training tasks at once (older stacks lack the output). */
+  maxConcurrency?: number;
+  /** The train function's reserved concurrency, when the stack sets one. */
+  trainReservedConcurrency?: number;
 }
 
 /** Turns the SDK's failures into one line saying what to do. */
@@ -68,7 +73,63 @@ export async function resolveCloudTarget(stackName = DEFAULT_STACK, region?: str
     stateMachineArn: outputs.StateMachineArn,
     stores: { kind: 'aws', table: outputs.TableName, bucket: outputs.BucketName, region },
     trainMemoryMb: outputs.TrainMemoryMb ? Number(outputs.TrainMemoryMb) : undefined,
+    maxConcurrency: outputs.MaxConcurrency ? Number(outputs.MaxConcurrency) : undefined,
+    trainReservedConcurrency: outputs.TrainReservedConcurrency ? Number(outputs.TrainReservedConcurrency) : undefined,
   };
+}
+
+/** The account's Lambda concurrency, as GetAccountSettings reports it. */
+export interface AccountConcurrency {
+  /** The quota "Concurrent executions" of the region. */
+  total: number;
+  /** What no function has reserved: the pool functions without reserved concurrency share. */
+  unreserved: number;
+}
+
+/** How many training tasks a sweep may run at once in this account, or why it cannot run. */
+export function concurrencyFor(
+  requested: number,
+  account: AccountConcurrency,
+  target: Pick<CloudTarget, 'trainReservedConcurrency' | 'region'>,
+): { maxConcurrency: number; notice?: string } {
+  const where = target.region ? ` in ${target.region}` : '';
+  const quota = `Lambda quota "Concurrent executions" (now ${account.total}${where}; Service Quotas, AWS Lambda)`;
+  const reserved = target.trainReservedConcurrency;
+  // With reserved concurrency Train has its own pool, and the other steps share what is left; without, they all share one.
+  const allowed = reserved ?? account.unreserved - OTHER_STEPS_CONCURRENCY;
+  if (allowed < 1 || account.unreserved < OTHER_STEPS_CONCURRENCY) {
+    throw new FloodsweepError(
+      'state',
+      `--cloud: the account's unreserved Lambda concurrency is ${account.unreserved}${where}: ` +
+        `Train needs at least 1 and the other steps ${OTHER_STEPS_CONCURRENCY} beside it; request a higher ${quota}`,
+    );
+  }
+  if (requested <= allowed) return { maxConcurrency: requested };
+  const pool =
+    reserved === undefined
+      ? `the account's unreserved Lambda concurrency is ${account.unreserved}${where}, ${OTHER_STEPS_CONCURRENCY} of it kept for the other steps`
+      : `the train function's reserved concurrency is ${reserved}`;
+  const raise = reserved === undefined ? `request a higher ${quota}` : 'deploy with a higher -c trainReservedConcurrency';
+  return {
+    maxConcurrency: allowed,
+    notice: `maxConcurrency lowered from ${requested} to ${allowed}: ${pool}; to run more at once, ${raise}`,
+  };
+}
+
+/** The account's Lambda concurrency in the target's region (lambda:GetAccountSettings). */
+export async function accountConcurrency(target: CloudTarget): Promise<AccountConcurrency> {
+  const client = new LambdaClient({ region: target.region, ...awsClientSettings() });
+  try {
+    const { AccountLimit } = await client.send(new GetAccountSettingsCommand({}));
+    const total = AccountLimit?.ConcurrentExecutions;
+    const unreserved = AccountLimit?.UnreservedConcurrentExecutions;
+    if (total === undefined || unreserved === undefined) throw new Error('GetAccountSettings returned no concurrency limits');
+    return { total, unreserved };
+  } catch (error) {
+    throw explainAwsError(error, target.stackName, target.region);
+  } finally {
+    client.destroy();
+  }
 }
 
 const cloudOutputSchema = z.object({ compare: compareOutputSchema.optional() });
@@ -157,20 +218,20 @@ export async function followCloudExecution(
   }
 }
 
-/** The running execution of a sweep, if any (its name starts with the sweep id, cut to fit). */
+/**
+ * The running execution of a sweep, if any: the one its sweep record names (Plan records it, for
+ * executions a schedule started too), if Step Functions says it runs. No ListExecutions, which is
+ * eventually consistent and knows executions by name only.
+ */
 export async function findRunningExecution(target: CloudTarget, sweepId: string): Promise<string | undefined> {
+  const executionArn = (await openStores(target.stores).metrics.getSweep(sweepId))?.executionArn;
+  if (!executionArn) return undefined;
   const sfn = new SFNClient({ region: target.region, ...awsClientSettings() });
   try {
-    let nextToken: string | undefined;
-    do {
-      const page = await sfn.send(
-        new ListExecutionsCommand({ stateMachineArn: target.stateMachineArn, statusFilter: 'RUNNING', nextToken }),
-      );
-      const match = page.executions?.find((e) => e.name && isExecutionOf(e.name, sweepId));
-      if (match?.executionArn) return match.executionArn;
-      nextToken = page.nextToken;
-    } while (nextToken);
-    return undefined;
+    const { status } = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    return status === 'RUNNING' ? executionArn : undefined;
+  } catch (error) {
+    throw explainAwsError(error, target.stackName, target.region);
   } finally {
     sfn.destroy();
   }

@@ -2,7 +2,7 @@
  * The limits of Step Functions and Lambda that a deployed sweep runs into, enforced by the local
  * executor so that a local run fails where a deployed one would (DESIGN.md section 5).
  */
-import { FloodsweepError } from '../errors.js';
+import { FloodsweepError, UsageError } from '../errors.js';
 
 /** Every state's input and output, and a Distributed Map's collected result without ResultWriter. */
 export const MAX_STATE_PAYLOAD_BYTES = 256 * 1024;
@@ -18,6 +18,29 @@ export const MAX_HISTORY_EVENTS = 25_000;
 const HISTORY_EVENTS_PER_TASK = 5;
 const HISTORY_EVENTS_PER_STATE = 2;
 const HISTORY_EVENTS_PER_RETRY = 3;
+
+/** One turn of a task's Train -> TaskDone? loop in its Map child: the Train task and the Choice. */
+export const HISTORY_EVENTS_PER_TRAIN_TURN = HISTORY_EVENTS_PER_TASK + HISTORY_EVENTS_PER_STATE;
+/** A Map child's events besides its turns: its start and end, a RecordFailure, and about 30 retries. */
+const CHILD_HISTORY_RESERVE = 100;
+
+/**
+ * Refuses a sweep whose longest task needs more turns of the Train loop than a Map child's
+ * history holds: past 25,000 events Step Functions ends the child uncatchably, leaving its task
+ * RUNNING for good. Checked when Plan validates the spec, before anything is written.
+ */
+export function checkTrainLoopHistory(tasks: ReadonlyArray<{ config: { training: { epochs: number } } }>, epochsPerCall: number): void {
+  const epochs = Math.max(0, ...tasks.map((task) => task.config.training.epochs));
+  const turns = Math.ceil(epochs / epochsPerCall);
+  const events = turns * HISTORY_EVENTS_PER_TRAIN_TURN + CHILD_HISTORY_RESERVE;
+  if (events <= MAX_HISTORY_EVENTS) return;
+  const fewestPerCall = Math.ceil((epochs * HISTORY_EVENTS_PER_TRAIN_TURN) / (MAX_HISTORY_EVENTS - CHILD_HISTORY_RESERVE));
+  throw new UsageError(
+    `training.epochs: ${epochs} epochs at ${epochsPerCall} per Train call take ${turns.toLocaleString('en-US')} turns of the Train loop, ` +
+      `about ${events.toLocaleString('en-US')} history events in the task's child execution, above the ${MAX_HISTORY_EVENTS.toLocaleString('en-US')} Step Functions allows; ` +
+      `train at least ${fewestPerCall} epochs per call (the stack's epochsPerCall, --epochs-per-call) or fewer epochs`,
+  );
+}
 
 /** A limit the cloud would enforce: the error names the limit as Step Functions does. */
 export class CloudLimitError extends FloodsweepError {

@@ -57,6 +57,17 @@ function snapshotOfStored({ sweep, spec, tasks }: StoredSweep, summary: SweepSum
   return snapshotOf({ sweepId: sweep.sweepId, name: sweep.name, spec, planned, records: tasks, summary });
 }
 
+/** SNS allows subjects of at most 100 characters; a repro name may have 128. */
+const MAX_SUBJECT = 100;
+
+/** The drift alert's subject (NotifyDrift publishes it), shortened to fit SNS. */
+export function alertSubject(name: string, verdict: string): string {
+  const subject = `floodsweep reproducibility run ${name}: ${verdict}`;
+  if (subject.length <= MAX_SUBJECT) return subject;
+  const room = MAX_SUBJECT - `floodsweep reproducibility run ...: ${verdict}`.length;
+  return `floodsweep reproducibility run ${name.slice(0, room)}...: ${verdict}`;
+}
+
 /**
  * Compares a sweep with a baseline, writes repro.json, records the verdict in the history and
  * renders the report again with its reproducibility section.
@@ -83,5 +94,12 @@ export async function compareAndRecord(
     createdAt: now().toISOString(),
     details: { counts: comparison.counts, chosenLevels: comparison.chosenLevels, lines },
   });
-  return { sweepId, name, verdict: comparison.verdict, message: lines.join('\n'), comparison };
+  return {
+    sweepId,
+    name,
+    verdict: comparison.verdict,
+    message: lines.join('\n'),
+    subject: alertSubject(name, comparison.verdict),
+    comparison,
+  };
 }

@@ -28,9 +28,9 @@ export function executionNameFor(sweepId: string): string {
   return checkExecutionName(`${sweepId.slice(0, MAX_EXECUTION_NAME - tail.length - 1)}-${tail}`);
 }
 
-/** Whether an execution name is one `executionNameFor(sweepId)` made. */
-export function isExecutionOf(executionName: string, sweepId: string): boolean {
-  return executionName.length > 9 && executionName.slice(0, -9) === sweepId.slice(0, MAX_EXECUTION_NAME - 9);
+/** An execution's name, the last part of its ARN (arn:aws:states:<region>:<account>:execution:<state machine>:<name>). */
+export function executionNameOf(executionArn: string): string {
+  return executionArn.slice(executionArn.lastIndexOf(':') + 1);
 }
 
 /**

@@ -173,7 +173,11 @@ export function runWorkflowLocally(
     // Temp files of writes an earlier run of this sweep could not finish (killed): only the local store leaves them.
     if (options.stores.kind === 'local') await removeInterruptedWrites(options.stores.rootDir, input.sweepId, startedAt);
     // Never more Train calls than workers: a queued call's wait would count against its timeout.
-    const planned = await plan(stores, event, { maxConcurrencyCap: pool.size, plannedTasks: options.plannedTasks });
+    const planned = await plan(stores, event, {
+      maxConcurrencyCap: pool.size,
+      plannedTasks: options.plannedTasks,
+      epochsPerCall: options.epochsPerCall,
+    });
     await options.onPlanned?.(planned, description, pool.size);
     return planned;
   });

@@ -29,6 +29,8 @@ export const executionInputSchema = z.object({
   /** The sweep's id: given when resuming, made from the spec's name otherwise. */
   sweepId: id.optional(),
   maxTasks: z.number().int().positive().optional(),
+  /** Fewer training tasks at once than the spec asks: what the account's Lambda concurrency allows (cloud-executor.ts concurrencyFor). */
+  maxConcurrency: z.number().int().positive().optional(),
   repro: reproBlockSchema.optional(),
   /** Resuming: tasks to retrain from scratch, by id (any string: Plan names an unknown one), and/or every FAILED task. */
   restart: z.strictObject({ taskIds: z.array(z.string()).optional(), failed: z.boolean().optional() }).optional(),
@@ -43,7 +45,12 @@ export const executionInputSchema = z.object({
 export type ExecutionInput = z.output<typeof executionInputSchema>;
 
 /** Plan gets the execution input and the execution's name, from which it derives a missing sweep id. */
-export const planInputSchema = z.strictObject({ input: executionInputSchema, executionName: z.string().min(1).max(80) });
+export const planInputSchema = z.strictObject({
+  input: executionInputSchema,
+  executionName: z.string().min(1).max(80),
+  /** In the cloud: the execution's ARN, which the sweep record keeps and its lease names. */
+  executionArn: z.string().min(1).max(2048).optional(),
+});
 export type PlanInput = z.output<typeof planInputSchema>;
 
 export const planOutputSchema = z.strictObject({
@@ -75,15 +82,25 @@ const caughtErrorSchema = z.object({ Error: z.string().optional(), Cause: z.stri
 
 /**
  * RecordFailure's input: a task's (Train's input plus the error its Catch put at `$.error`), or,
- * without a taskId, the sweep's (a step after Plan failed; MarkSweepFailed passes `$.failure`).
+ * without a taskId, the sweep's: a step after Plan failed (MarkSweepFailed passes `$.failure`), or
+ * Plan itself (MarkPlanFailed passes the execution's input, from which Plan derives the sweep's id).
+ * With the execution's name, the execution's lease on the sweep is released.
  */
-export const failureInputSchema = z.object({ sweepId: id, taskId: id.optional(), error: caughtErrorSchema.optional() });
+export const failureInputSchema = z.object({
+  sweepId: id.optional(),
+  taskId: id.optional(),
+  error: caughtErrorSchema.optional(),
+  executionName: z.string().min(1).max(80).optional(),
+  input: executionInputSchema.optional(),
+});
 export type FailureInput = z.output<typeof failureInputSchema>;
 
-export const failureOutputSchema = z.strictObject({ sweepId: id, taskId: id.optional(), failed: z.literal(true) });
+/** Without a sweep id: Plan failed before it could name the sweep (an invalid spec), so nothing was recorded. */
+export const failureOutputSchema = z.strictObject({ sweepId: id.optional(), taskId: id.optional(), failed: z.literal(true) });
 export type FailureOutput = z.output<typeof failureOutputSchema>;
 
-export const aggregateInputSchema = z.strictObject({ sweepId: id });
+/** With the execution's name (in the cloud), Aggregate releases the execution's lease on the sweep. */
+export const aggregateInputSchema = z.strictObject({ sweepId: id, executionName: z.string().min(1).max(80).optional() });
 export type AggregateInput = z.output<typeof aggregateInputSchema>;
 
 export const aggregateOutputSchema = z.strictObject({ sweepId: id, status: z.string(), summaryKey: z.string(), reportKey: z.string() });
@@ -97,6 +114,8 @@ export const compareOutputSchema = z.strictObject({
   name: id,
   verdict: z.enum(REPRO_VERDICTS),
   message: z.string(),
+  /** The alert's subject: SNS allows at most 100 characters. */
+  subject: z.string().max(100),
 });
 export type CompareOutput = z.output<typeof compareOutputSchema>;
 

@@ -4,18 +4,27 @@ import { dataFiles } from '../flooding/array-datasets.js';
 import type { DatasetConfig } from '../flooding/config.js';
 import { DatasetError, describeDataFile } from '../flooding/datasets.js';
 import { planTasks } from '../planned-tasks.js';
+import { takeExecutionLease } from '../store/lease.js';
 import type { Stores } from '../store/open.js';
 import { sweepKeys } from '../store/ports.js';
 import { readSweepSpec, sha256Of } from '../store/summary.js';
 import { referencesOf } from '../sweep/pruning.js';
 import { isDamaged, SWEEP_STATUSES, type TaskRecord } from '../sweep/records.js';
 import { checkSameSpec, type PlannedTask, parseSpecText, type SweepSpec, validateSpec } from '../sweep/spec.js';
+import { checkTrainLoopHistory } from './cloud-limits.js';
 import { sweepIdOfExecution } from './execution-names.js';
 import { type ManifestItem, type PlanInput, type PlanOutput, parsePayload, planInputSchema } from './payloads.js';
 
 export interface PlanOptions {
   /** The deployment's ceiling on parallel tasks, whatever a spec asks for. */
   maxConcurrencyCap?: number;
+  /**
+   * In the cloud: the execution takes the sweep's lease for this long (its timeout) and the sweep
+   * record keeps its ARN. Locally the run holds the lease itself, from before Plan.
+   */
+  executionLeaseSeconds?: number;
+  /** Epochs per Train call, when the deployment or the run fixes it: the Train loop's history budget is checked. */
+  epochsPerCall?: number;
   now?: () => Date;
   /** The tasks of `input.spec` as the local run planned them (read once per run); the cloud's Plan expands the spec itself. */
   plannedTasks?: readonly PlannedTask[];
@@ -27,12 +36,18 @@ export interface PlanOptions {
  * are when a sweep is resumed) and the sweep record.
  */
 export async function plan(stores: Stores, event: unknown, options: PlanOptions = {}): Promise<PlanOutput> {
-  const { input, executionName } = parsePayload(planInputSchema, event, 'Plan input');
+  const { input, executionName, executionArn } = parsePayload(planInputSchema, event, 'Plan input');
   const now = options.now ?? (() => new Date());
   const spec: SweepSpec = validateSpec(input.spec);
   const tasks = options.plannedTasks ?? planTasks(spec, { maxTasks: input.maxTasks });
+  if (options.epochsPerCall !== undefined) checkTrainLoopHistory(tasks, options.epochsPerCall);
   const sweepId = input.sweepId ?? sweepIdOfExecution(spec.name, executionName);
   const keys = sweepKeys(sweepId);
+  const cloudExecution = options.executionLeaseSeconds !== undefined && executionArn !== undefined;
+  if (cloudExecution) {
+    await takeExecutionLease(stores.metrics, sweepId, { name: executionName, arn: executionArn }, options.executionLeaseSeconds!, now());
+  }
+  const execution = cloudExecution ? { executionArn } : {};
   const references = spec.pruning ? referencesOf(tasks) : undefined;
   // Reference tasks first: the Map starts items in order, so the values other tasks are judged
   // on are there early (the verdicts do not depend on the order; how early they come does).
@@ -65,11 +80,12 @@ export async function plan(stores: Stores, event: unknown, options: PlanOptions 
     specSha256: specWritten ? sha256Of(specText) : undefined,
     updatedAt: now().toISOString(),
     costEstimate: input.costEstimate,
+    ...execution,
   });
   if (!created) {
     // A resumed sweep keeps the estimate it started with unless it is given a new one.
     const estimate = input.costEstimate ? { costEstimate: input.costEstimate } : {};
-    await stores.metrics.updateSweep(sweepId, [...SWEEP_STATUSES], { status: 'RUNNING', error: undefined, ...estimate });
+    await stores.metrics.updateSweep(sweepId, [...SWEEP_STATUSES], { status: 'RUNNING', error: undefined, ...estimate, ...execution });
   }
   await stores.artifacts.put(keys.manifest, JSON.stringify(manifest), 'application/json');
   const existing = new Set(stored.map((task) => task.taskId));
@@ -94,9 +110,20 @@ export async function plan(stores: Stores, event: unknown, options: PlanOptions 
     await stores.artifacts.delete(keys.taskResult(taskId));
     await stores.metrics.deleteEpochs(sweepId, taskId);
   }
-  const maxConcurrency = Math.min(spec.execution.maxConcurrency, options.maxConcurrencyCap ?? Infinity);
+  // The spec's wish, within the deployment's cap and what the account's Lambda concurrency allows (the CLI checks it).
+  const maxConcurrency = Math.min(spec.execution.maxConcurrency, options.maxConcurrencyCap ?? Infinity, input.maxConcurrency ?? Infinity);
   const epochCount = tasks.reduce((sum, task) => sum + task.config.training.epochs, 0);
   return { sweepId, manifestKey: keys.manifest, taskCount: tasks.length, epochCount, maxConcurrency };
+}
+
+/** The id Plan gives the sweep of an execution input: its own, or one derived from the execution's name (a schedule's). */
+export function plannedSweepId(input: PlanInput['input'], executionName: string): string | undefined {
+  if (input.sweepId) return input.sweepId;
+  try {
+    return sweepIdOfExecution(validateSpec(input.spec).name, executionName);
+  } catch {
+    return undefined;
+  }
 }
 
 /**

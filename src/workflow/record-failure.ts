@@ -1,6 +1,8 @@
+import { executionLeaseToken } from '../store/lease.js';
 import type { Stores } from '../store/open.js';
 import { SWEEP_STATUSES } from '../sweep/records.js';
 import { type FailureInput, type FailureOutput, failureInputSchema, parsePayload } from './payloads.js';
+import { plannedSweepId } from './plan.js';
 
 /**
  * Records a failure after the workflow's retries: a task's, so the sweep goes on without it, or
@@ -8,10 +10,16 @@ import { type FailureInput, type FailureOutput, failureInputSchema, parsePayload
  */
 export async function recordFailure(stores: Stores, event: unknown): Promise<FailureOutput> {
   const input: FailureInput = parsePayload(failureInputSchema, event, 'RecordFailure input');
-  const { sweepId, taskId } = input;
+  const { taskId, executionName } = input;
   const error = describeFailure(input.error);
+  const planFailed = input.sweepId === undefined;
+  const sweepId = input.sweepId ?? (input.input && executionName ? plannedSweepId(input.input, executionName) : undefined);
+  // Plan failed before it could name the sweep (its spec is invalid): it recorded nothing.
+  if (sweepId === undefined) return { failed: true };
   if (taskId === undefined) {
-    await stores.metrics.updateSweep(sweepId, [...SWEEP_STATUSES], { status: 'FAILED', error });
+    // A Plan that failed marks only the sweep it set RUNNING, never one whose earlier run ended.
+    await stores.metrics.updateSweep(sweepId, planFailed ? ['RUNNING'] : [...SWEEP_STATUSES], { status: 'FAILED', error });
+    if (executionName) await stores.metrics.releaseLease(sweepId, executionLeaseToken(executionName));
     return { sweepId, failed: true };
   }
   await stores.metrics.updateTask(sweepId, taskId, ['PENDING', 'RUNNING', 'FAILED'], { status: 'FAILED', error });

@@ -18,14 +18,18 @@ export function registerStop(sweep: Command): void {
     )
     .action(async (sweepId: string, options: StoreOptions) => {
       const { findRunningExecution, stopCloudExecution } = await import('../../workflow/cloud-executor.js');
+      const { executionNameOf } = await import('../../workflow/execution-names.js');
+      const { executionLeaseToken } = await import('../../store/lease.js');
       const { openStores } = await import('../../store/open.js');
       const target = await cloudTarget(options);
       const executionArn = await findRunningExecution(target, sweepId);
       if (!executionArn) throw new UsageError(`sweep ${JSON.stringify(sweepId)} has no running execution on ${target.stateMachineArn}`);
       const cause = 'stopped by the user (floodsweep sweep stop)';
       await stopCloudExecution(target, executionArn, cause);
-      // A stopped execution runs no Catch: the sweep record would stay RUNNING.
-      await openStores(target.stores).metrics.updateSweep(sweepId, ['RUNNING'], { status: 'FAILED', error: cause });
+      // A stopped execution runs no Catch: the sweep record would stay RUNNING, and its lease held until it expires.
+      const { metrics } = openStores(target.stores);
+      await metrics.updateSweep(sweepId, ['RUNNING'], { status: 'FAILED', error: cause });
+      await metrics.releaseLease(sweepId, executionLeaseToken(executionNameOf(executionArn)));
       process.stdout.write(`stopped ${executionArn}; resume with: ${invocation()} sweep run --resume ${sweepId} ${cloudFlags(options)}\n`);
     });
 }
