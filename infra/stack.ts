@@ -115,6 +115,8 @@ export class FloodsweepStack extends Stack {
   readonly stateMachine: sfn.StateMachine;
   readonly alertTopic: sns.Topic;
   readonly alertKey: kms.Key;
+  /** What the CLI's --cloud commands need (output CliUserPolicyArn). */
+  readonly cliUserPolicy: iam.ManagedPolicy;
   /** Every acknowledgement, whether applied or not. */
   readonly nagAcknowledgements: NagAcknowledgement[] = [];
   private readonly applyAcknowledgements: boolean;
@@ -248,7 +250,7 @@ export class FloodsweepStack extends Stack {
       tracingEnabled: true,
     });
     this.grantWorkflow(this.stateMachine);
-    const cliUserPolicy = this.cliUserPolicy(this.stateMachine);
+    this.cliUserPolicy = this.createCliUserPolicy(this.stateMachine);
 
     /* ------------------------------------------------------- failure alerts */
     const detail = (field: string) => events.EventField.fromPath(`$.detail.${field}`);
@@ -311,7 +313,7 @@ export class FloodsweepStack extends Stack {
       description: "Most training tasks at once: the CLI checks it against the account's unreserved Lambda concurrency",
     });
     new CfnOutput(this, 'CliUserPolicyArn', {
-      value: cliUserPolicy.managedPolicyArn,
+      value: this.cliUserPolicy.managedPolicyArn,
       description: 'Attach to the users or roles that run the floodsweep CLI with --cloud: all it needs',
     });
     if (settings.trainReservedConcurrency !== undefined) {
@@ -502,7 +504,7 @@ export class FloodsweepStack extends Stack {
    * sweep, hold a sweep's lease, store a reproducibility run's baseline file, and write what
    * `repro check` records.
    */
-  private cliUserPolicy(stateMachine: sfn.StateMachine): iam.ManagedPolicy {
+  private createCliUserPolicy(stateMachine: sfn.StateMachine): iam.ManagedPolicy {
     const states = (resource: string, name: string) =>
       this.formatArn({ service: 'states', resource, resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
     const objects = (patterns: KeyPattern[]) => patterns.map((pattern) => this.bucket.arnForObjects(KEY_PATTERNS[pattern]));

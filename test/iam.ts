@@ -8,6 +8,8 @@
  * Not a test file itself: test/iam.test.ts uses it.
  */
 
+import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { runSimulation, type Simulation } from '@cloud-copilot/iam-simulate';
@@ -33,6 +35,7 @@ export interface Principal {
 
 /** The names the emulators gave the template's bucket and table. */
 export interface Deployment {
+  stackName: string;
   bucketLogicalId: string;
   bucket: string;
   tableLogicalId: string;
@@ -54,6 +57,7 @@ export function resolveIntrinsics(value: Json, template: Json, deployment: Deplo
     if (ref === 'AWS::Region') return REGION;
     if (ref === 'AWS::AccountId') return ACCOUNT;
     if (ref === 'AWS::URLSuffix') return 'amazonaws.com';
+    if (ref === 'AWS::StackName') return deployment.stackName;
     if (ref === deployment.bucketLogicalId) return deployment.bucket;
     if (ref === deployment.tableLogicalId) return deployment.table;
     const type = template.Resources?.[ref]?.Type as string | undefined;
@@ -254,4 +258,110 @@ export function enforceIam(
   clients.s3.middlewareStack.add(middleware('s3'), { step: 'initialize', name: 'iamCheck', override: true });
   clients.dynamodb.middlewareStack.add(middleware('dynamodb'), { step: 'initialize', name: 'iamCheck', override: true });
   return { denials, calls };
+}
+
+function readBody(message: IncomingMessage): Promise<Buffer> {
+  return new Promise((done, fail) => {
+    const chunks: Buffer[] = [];
+    message.on('data', (chunk: Buffer) => chunks.push(chunk));
+    message.on('end', () => done(Buffer.concat(chunks)));
+    message.on('error', fail);
+  });
+}
+
+/** The API call an HTTP request to DynamoDB (JSON protocol) or path-style S3 (REST) is. */
+function operationOf(service: 's3' | 'dynamodb', method: string, url: URL, headers: IncomingMessage['headers'], body: Buffer) {
+  if (service === 'dynamodb') {
+    const operation = String(headers['x-amz-target']).split('.')[1];
+    return { command: `${operation}Command`, input: JSON.parse(body.toString('utf8') || '{}') };
+  }
+  const [, bucket, ...path] = url.pathname.split('/').map(decodeURIComponent);
+  const key = path.join('/');
+  // Bucket-level requests: `/bucket` or `/bucket/`.
+  if (key === '') {
+    if (method === 'GET' && url.searchParams.get('list-type') === '2') {
+      return { command: 'ListObjectsV2Command', input: { Bucket: bucket, Prefix: url.searchParams.get('prefix') ?? undefined } };
+    }
+    throw new Error(`test/iam.ts: no IAM mapping for S3 ${method} ${url.pathname}${url.search}; add it`);
+  }
+  const input = { Bucket: bucket, Key: key, Tagging: headers['x-amz-tagging'] };
+  const command = { GET: 'GetObjectCommand', HEAD: 'HeadObjectCommand', PUT: 'PutObjectCommand', DELETE: 'DeleteObjectCommand' }[method];
+  if (!command) throw new Error(`test/iam.ts: no IAM mapping for S3 ${method} ${url.pathname}; add it`);
+  return { command, input };
+}
+
+/**
+ * An endpoint in front of an emulator that checks every request against one principal's
+ * policies, for callers whose clients the test cannot reach (the CLI's own, a worker's): the
+ * request is authorized as test/iam.ts maps it, then forwarded unchanged (signature included).
+ */
+export async function checkingEndpoint(
+  service: 's3' | 'dynamodb',
+  emulator: string,
+  principal: Principal,
+  options: { bucketPolicy?: PolicyDocument } = {},
+): Promise<{ url: string; denials: Denial[]; calls: Denial[]; close: () => Promise<void> }> {
+  const denials: Denial[] = [];
+  const calls: Denial[] = [];
+  const target = new URL(emulator);
+  const server: Server = createServer(async (req, res) => {
+    try {
+      const body = await readBody(req);
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      const { command, input } = operationOf(service, req.method ?? 'GET', url, req.headers, body);
+      const resourcePolicy = service === 's3' ? options.bucketPolicy : undefined;
+      for (const authorization of authorizationsOf(service, command, input)) {
+        const entry = { principal: principal.name, action: authorization.action, resource: authorization.resource };
+        calls.push(entry);
+        if (!(await isAllowed(principal, authorization, resourcePolicy))) {
+          denials.push(entry);
+          const message = `${principal.name} is not authorized to perform ${authorization.action} on resource ${authorization.resource}`;
+          if (service === 's3') {
+            res.writeHead(403, { 'content-type': 'application/xml' });
+            res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>${message}</Message></Error>`);
+          } else {
+            res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0' });
+            res.end(JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#AccessDeniedException', message }));
+          }
+          return;
+        }
+      }
+      const forwarded = httpRequest(
+        { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+        async (upstream) => {
+          const isRead = command === 'GetObjectCommand' || command === 'HeadObjectCommand';
+          const list = { action: 's3:ListBucket', resource: `arn:aws:s3:::${input.Bucket}`, context: { 'aws:SecureTransport': 'true' } };
+          // S3 answers a read of a missing key with 404 only to a caller that may list the bucket.
+          if (service === 's3' && isRead && upstream.statusCode === 404 && !(await isAllowed(principal, list, options.bucketPolicy))) {
+            upstream.resume();
+            denials.push({ principal: principal.name, action: 's3:ListBucket (missing key answered 403)', resource: list.resource });
+            res.writeHead(403, { 'content-type': 'application/xml' });
+            res.end(
+              req.method === 'HEAD'
+                ? undefined
+                : '<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>',
+            );
+            return;
+          }
+          res.writeHead(upstream.statusCode ?? 500, upstream.headers);
+          upstream.pipe(res);
+        },
+      );
+      forwarded.on('error', (error) => res.destroy(error));
+      forwarded.end(body);
+    } catch (error) {
+      res.writeHead(500);
+      res.end(String(error));
+    }
+  });
+  await new Promise<void>((listening) => server.listen(0, '127.0.0.1', listening));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    denials,
+    calls,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((closed) => server.close(closed));
+    },
+  };
 }
