@@ -3,10 +3,11 @@
  * levels x 10 seeds) through the local executor, against local files and against dynalite + s3rver
  * in process. Each (size, store) runs in a child process of its own, so its peak memory is its own.
  *
- *   node --import tsx bench/scale.ts [--sizes 1000,10000,100000] [--stores local,aws] [--workers 1] [--without-training]
+ *   node --import tsx bench/scale.ts [--sizes 1000,10000,100000] [--stores local,aws] [--workers 1] [--without-training [--epochs N]]
  *
  * --without-training measures Plan and Aggregate alone: every planned task is recorded as finished
- * (in batches, with the final metrics a trained task would have) instead of being trained.
+ * (in batches, with the final metrics a trained task would have) instead of being trained, with
+ * `--epochs` evaluated epochs each (default 1): the per-epoch curves Aggregate checks and draws.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -45,15 +46,19 @@ export interface ScaleFigures {
   status: string;
   /** Plan and Aggregate only (--without-training): wall time, overhead and training are 0. */
   withoutTraining: boolean;
+  /** Evaluated epochs (stored rows) per task. */
+  epochs: number;
+  /** How much the process's resident memory grew while Aggregate ran (sampled every 50 ms): what Aggregate itself needs. */
+  aggregateRssGrowthMiB: number;
 }
 
-export function trivialSpec(tasks: number) {
+export function trivialSpec(tasks: number, epochs = 1) {
   const levels = Math.ceil(tasks / SEEDS);
   return validateSpec({
     name: `scale-${tasks}`,
     dataset: { name: 'sinusoid2d', nTrain: 8, nVal: 8, nTest: 8 },
     model: { kind: 'linear' },
-    training: { epochs: 1, batchSize: 8, evalEvery: 1 },
+    training: { epochs, batchSize: 8, evalEvery: 1 },
     floodLevels: Array.from({ length: levels }, (_, i) => i / levels),
     seeds: Array.from({ length: SEEDS }, (_, seed) => seed),
     execution: { maxConcurrency: 64 },
@@ -63,7 +68,13 @@ export function trivialSpec(tasks: number) {
 const seconds = (started: number) => (performance.now() - started) / 1000;
 
 /** One sweep of `tasks` trivial tasks: Plan alone, the whole workflow resuming it, Aggregate again. */
-async function measureOne(tasks: number, store: 'local' | 'aws', workers: number, withoutTraining: boolean): Promise<ScaleFigures> {
+async function measureOne(
+  tasks: number,
+  store: 'local' | 'aws',
+  workers: number,
+  withoutTraining: boolean,
+  epochs: number,
+): Promise<ScaleFigures> {
   const root = await mkdtemp(join(tmpdir(), 'floodsweep-bench-scale-'));
   const emulators = store === 'aws' ? await startEmulators() : undefined;
   try {
@@ -77,7 +88,7 @@ async function measureOne(tasks: number, store: 'local' | 'aws', workers: number
       config = { kind: 'aws', table: tableName, bucket, region, ...emulators.endpoints };
     }
     const stores = openStores(config);
-    const spec = trivialSpec(tasks);
+    const spec = trivialSpec(tasks, epochs);
     const before = emulators?.served();
 
     let started = performance.now();
@@ -85,13 +96,20 @@ async function measureOne(tasks: number, store: 'local' | 'aws', workers: number
     const planSeconds = seconds(started);
 
     started = performance.now();
-    if (withoutTraining) await recordAsFinished(stores, sweepId);
+    if (withoutTraining) await recordAsFinished(stores, sweepId, epochs);
     else await runSweep(spec, { stores: config, sweepId, maxTasks: tasks, workers, backend: 'wasm' });
     const wallSeconds = withoutTraining ? 0 : seconds(started);
 
+    const rssBefore = process.memoryUsage().rss;
+    let rssPeak = rssBefore;
+    const sampler = setInterval(() => {
+      rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+    }, 50);
     started = performance.now();
     const { status } = await aggregate(stores, { sweepId });
     const aggregateSeconds = seconds(started);
+    clearInterval(sampler);
+    const aggregateRssGrowthMiB = (Math.max(rssPeak, process.memoryUsage().rss) - rssBefore) / 2 ** 20;
     const after = emulators?.served();
     const summary = (await readSummary(stores, sweepId))!;
 
@@ -122,6 +140,8 @@ async function measureOne(tasks: number, store: 'local' | 'aws', workers: number
         : {}),
       status,
       withoutTraining,
+      epochs,
+      aggregateRssGrowthMiB,
     };
   } finally {
     await emulators?.close();
@@ -129,17 +149,20 @@ async function measureOne(tasks: number, store: 'local' | 'aws', workers: number
   }
 }
 
-/** What Train leaves behind, minus the training: SUCCEEDED with final metrics and one epoch row. */
-async function recordAsFinished(stores: Stores, sweepId: string): Promise<void> {
+/** What Train leaves behind, minus the training: SUCCEEDED with final metrics and `epochs` epoch rows. */
+async function recordAsFinished(stores: Stores, sweepId: string, epochs: number): Promise<void> {
   const split = (x: number) => ({ loss: x, acc: 1 - x, cleanLoss: x, cleanAcc: 1 - x });
   const tasks = await stores.metrics.listTasks(sweepId);
   const finished = tasks.map((task) => {
-    const x = 0.5 + 0.1 * Math.sin(10 * task.config.floodLevel + task.config.seed);
-    const row = { epoch: 1, train: split(x), val: split(x), test: split(x), floodedFraction: 0, objective: x, lr: 0.1, seconds: 0 };
-    return { task: { ...task, status: 'SUCCEEDED' as const, epochsDone: 1, final: row, backend: 'none' }, row };
+    const base = 0.5 + 0.1 * Math.sin(10 * task.config.floodLevel + task.config.seed);
+    const rows = Array.from({ length: epochs }, (_, i) => {
+      const x = base / (1 + i / epochs);
+      return { epoch: i + 1, train: split(x), val: split(x), test: split(x), floodedFraction: 0, objective: x, lr: 0.1, seconds: 0 };
+    });
+    return { task: { ...task, status: 'SUCCEEDED' as const, epochsDone: epochs, final: rows.at(-1)!, backend: 'none' }, rows };
   });
   await stores.metrics.putTasks(finished.map(({ task }) => task));
-  await mapLimited(finished, 16, ({ task, row }) => stores.metrics.putEpochs(sweepId, task.taskId, [row]));
+  await mapLimited(finished, 16, ({ task, rows }) => stores.metrics.putEpochs(sweepId, task.taskId, rows));
 }
 
 function measureInChild(
@@ -147,6 +170,7 @@ function measureInChild(
   store: string,
   workers: number,
   withoutTraining: boolean,
+  epochs: number,
 ): ScaleFigures | { tasks: number; store: string; error: string } {
   const child = spawnSync(
     process.execPath,
@@ -160,7 +184,7 @@ function measureInChild(
       store,
       '--workers',
       String(workers),
-      ...(withoutTraining ? ['--without-training'] : []),
+      ...(withoutTraining ? ['--without-training', '--epochs', String(epochs)] : []),
     ],
     { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -181,6 +205,7 @@ function row(figures: ScaleFigures): string {
     figures.trainingMsPerTask.toFixed(1),
     figures.planSeconds.toFixed(1),
     figures.aggregateSeconds.toFixed(1),
+    figures.aggregateRssGrowthMiB.toFixed(0),
     figures.peakRssMiB.toFixed(0),
     figures.dynamodbRequestsPerTask?.toFixed(2) ?? '-',
     figures.s3RequestsPerTask?.toFixed(2) ?? '-',
@@ -197,21 +222,23 @@ const { values } = parseArgs({
     'without-training': { type: 'boolean', default: false },
     /** CI's check that the benchmark runs: 100 tasks on each store. */
     smoke: { type: 'boolean', default: false },
+    epochs: { type: 'string', default: '1' },
   },
 });
 if (values.smoke) values.sizes = '100';
+const epochs = Number(values.epochs);
 const workers = Number(values.workers);
 const withoutTraining = values['without-training'];
 if (values.one) {
-  console.log(JSON.stringify(await measureOne(Number(values.one), values.stores as 'local' | 'aws', workers, withoutTraining)));
+  console.log(JSON.stringify(await measureOne(Number(values.one), values.stores as 'local' | 'aws', workers, withoutTraining, epochs)));
 } else {
   console.log(
-    '| tasks | store | status | wall (s) | overhead (ms/task) | training (ms/task) | Plan (s) | Aggregate (s) | peak RSS (MiB) | DynamoDB req/task | S3 req/task |',
+    `| tasks (${epochs} rows each) | store | status | wall (s) | overhead (ms/task) | training (ms/task) | Plan (s) | Aggregate (s) | Aggregate RSS growth (MiB) | peak RSS (MiB) | DynamoDB req/task | S3 req/task |`,
   );
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const tasks of values.sizes.split(',').map(Number)) {
     for (const store of values.stores.split(',')) {
-      const figures = measureInChild(tasks, store, workers, withoutTraining);
+      const figures = measureInChild(tasks, store, workers, withoutTraining, epochs);
       console.log('error' in figures ? `| ${tasks} | ${store} | failed: ${figures.error} |` : row(figures));
     }
   }
