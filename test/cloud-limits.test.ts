@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { FloodsweepError, openStores, runSweep, validateSpec } from '../src/index.js';
-import { expandSpec } from '../src/sweep/spec.js';
+import { planTasks } from '../src/planned-tasks.js';
 import { concurrencyFor } from '../src/workflow/cloud-executor.js';
 import {
   CloudLimitError,
@@ -130,7 +130,7 @@ describe('the limits', () => {
 
 describe("a real account's limits, checked before a cloud sweep starts", () => {
   test('the Train loop of a task must fit a Map child history of 25,000 events: refused at Plan, naming the field and the way out', async () => {
-    const tasks = expandSpec(validateSpec({ name: 'long', training: { epochs: 4000, evalEvery: 100 }, floodLevels: [0], seeds: [0] }));
+    const tasks = planTasks(validateSpec({ name: 'long', training: { epochs: 4000, evalEvery: 100 }, floodLevels: [0], seeds: [0] }));
     // 4,000 turns of 7 events: 28,100 events.
     assert.throws(
       () => checkTrainLoopHistory(tasks, 1),
