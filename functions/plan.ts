@@ -1,6 +1,5 @@
 import { readEnvironment } from '../src/env.js';
 import { plan } from '../src/workflow/plan.js';
-import { EXECUTION_TIMEOUT_SECONDS } from '../src/workflow-steps.js';
 import { storesFromEnvironment } from './lambda.js';
 
 export const handler = async (event: unknown) => {
@@ -8,6 +7,6 @@ export const handler = async (event: unknown) => {
   return plan(storesFromEnvironment(), event, {
     maxConcurrencyCap: maxConcurrency,
     epochsPerCall,
-    executionLeaseSeconds: EXECUTION_TIMEOUT_SECONDS,
+    takesExecutionLease: true,
   });
 };

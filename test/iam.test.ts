@@ -136,7 +136,7 @@ async function trainToEnd(sweepId: string, taskId: string): Promise<void> {
 }
 
 /** Plan as the plan function runs it: the execution takes the sweep's lease, the Train loop's history is checked. */
-const CLOUD_PLAN = { executionLeaseSeconds: EXECUTION_TIMEOUT_SECONDS, epochsPerCall: 1 };
+const CLOUD_PLAN = { takesExecutionLease: true, epochsPerCall: 1 };
 const executionArn = (name: string) => `arn:aws:states:us-east-1:123456789012:execution:Sweeps:${name}`;
 
 describe('IAM of every workflow step, on the AWS adapters', () => {
@@ -147,6 +147,12 @@ describe('IAM of every workflow step, on the AWS adapters', () => {
       plan(stores, { input: { spec: SPEC, sweepId }, executionName: first, executionArn: executionArn(first) }, CLOUD_PLAN),
     );
     assert.equal((await stores.metrics.getSweep(sweepId))?.executionArn, executionArn(first), 'the sweep record names its execution');
+    const held = await stores.metrics.getLease(sweepId);
+    assert.equal(held?.host, executionArn(first));
+    assert.ok(
+      Math.abs(Date.parse(held.expiresAt) - Date.now() - EXECUTION_TIMEOUT_SECONDS * 1000) < 60_000,
+      'held as long as the execution may run',
+    );
     // A second execution of the sweep is refused in its Plan while the first holds the lease.
     await assert.rejects(
       as('plan', () =>

@@ -693,7 +693,7 @@ describe('the workflow runs Compare in process (runWorkflowLocally)', () => {
     const lines = history.stdout.trimEnd().split('\n');
     assert.equal(lines.length, 2, history.stdout);
     const expected = [
-      { sweepId: same.sweepId, verdict: 'REPRODUCED', baseline: / {2}vs \S*baseline\.json$/ },
+      { sweepId: same.sweepId, verdict: 'REPRODUCED', baseline: / {2}vs baselines\/cli\/\S+\.json$/ },
       { sweepId: broken.plan.sweepId, verdict: 'INCOMPLETE', baseline: new RegExp(`  vs sweep ${(await steps.plain()).sweepId}$`) },
     ].map((e) => ({ ...e, createdAt: records.find((r) => r.sweepId === e.sweepId)!.createdAt }));
     expected.sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));

@@ -11,6 +11,7 @@ import { readSweepSpec, sha256Of } from '../store/summary.js';
 import { referencesOf } from '../sweep/pruning.js';
 import { isDamaged, SWEEP_STATUSES, type TaskRecord } from '../sweep/records.js';
 import { checkSameSpec, type PlannedTask, parseSpecText, type SweepSpec, validateSpec } from '../sweep/spec.js';
+import { EXECUTION_TIMEOUT_SECONDS } from '../workflow-steps.js';
 import { checkTrainLoopHistory } from './cloud-limits.js';
 import { sweepIdOfExecution } from './execution-names.js';
 import { type ManifestItem, type PlanInput, type PlanOutput, parsePayload, planInputSchema } from './payloads.js';
@@ -19,10 +20,10 @@ export interface PlanOptions {
   /** The deployment's ceiling on parallel tasks, whatever a spec asks for. */
   maxConcurrencyCap?: number;
   /**
-   * In the cloud: the execution takes the sweep's lease for this long (its timeout) and the sweep
-   * record keeps its ARN. Locally the run holds the lease itself, from before Plan.
+   * In the cloud: the execution takes the sweep's lease for as long as it may run (its timeout)
+   * and the sweep record keeps its ARN. Locally the run holds the lease itself, from before Plan.
    */
-  executionLeaseSeconds?: number;
+  takesExecutionLease?: boolean;
   /** Epochs per Train call, when the deployment or the run fixes it: the Train loop's history budget is checked. */
   epochsPerCall?: number;
   now?: () => Date;
@@ -43,9 +44,9 @@ export async function plan(stores: Stores, event: unknown, options: PlanOptions 
   if (options.epochsPerCall !== undefined) checkTrainLoopHistory(tasks, options.epochsPerCall);
   const sweepId = input.sweepId ?? sweepIdOfExecution(spec.name, executionName);
   const keys = sweepKeys(sweepId);
-  const cloudExecution = options.executionLeaseSeconds !== undefined && executionArn !== undefined;
+  const cloudExecution = options.takesExecutionLease === true && executionArn !== undefined;
   if (cloudExecution) {
-    await takeExecutionLease(stores.metrics, sweepId, { name: executionName, arn: executionArn }, options.executionLeaseSeconds!, now());
+    await takeExecutionLease(stores.metrics, sweepId, { name: executionName, arn: executionArn }, EXECUTION_TIMEOUT_SECONDS, now());
   }
   const execution = cloudExecution ? { executionArn } : {};
   const references = spec.pruning ? referencesOf(tasks) : undefined;
