@@ -11,10 +11,12 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { App, type CfnElement, type Stack } from 'aws-cdk-lib';
 import { buildApp } from '../infra/app.js';
 import { FUNCTION_IDS, type FunctionId } from '../infra/bundling.js';
 import { initBackend } from '../src/flooding/backend.js';
+import { planTasks } from '../src/planned-tasks.js';
 import { resumeSweep, storeBaseline } from '../src/run.js';
 import { executionLeaseToken, refuseIfLeased, SweepLeasedError } from '../src/store/lease.js';
 import { openStores, type Stores } from '../src/store/open.js';
@@ -28,6 +30,7 @@ import { compare, loadSnapshot } from '../src/workflow/compare.js';
 import { executionNameOf } from '../src/workflow/execution-names.js';
 import { plan } from '../src/workflow/plan.js';
 import { recordFailure } from '../src/workflow/record-failure.js';
+import { uploadTaskFiles } from '../src/workflow/task-files.js';
 import { trainStep } from '../src/workflow/train.js';
 import { EXECUTION_TIMEOUT_SECONDS } from '../src/workflow-steps.js';
 import { type AwsStores, credentials, type Emulators, startEmulators } from './emulators.js';
@@ -60,6 +63,8 @@ const SPEC = validateSpec({
   floodLevels: [0, 0.3],
   seeds: [0, 1],
 });
+
+const CSV_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'hostile', 'csv-good.csv');
 
 const outdir = mkdtempSync(path.join(tmpdir(), 'floodsweep-iam-cdk-'));
 after(() => rmSync(outdir, { recursive: true, force: true }));
@@ -411,6 +416,10 @@ describe("IAM of the CLI's cloud calls, against the CLI user policy the stack sh
       await refuseIfLeased(user.metrics, sweepId);
       // repro run --cloud stores its baseline file.
       await storeBaseline(user, 'iam-cli', await loadSnapshot(user, sweepId));
+      // sweep run --cloud uploads a sweep's data files by content hash (twice: the second finds it there).
+      const csvSpec = validateSpec({ ...SPEC, name: 'iam-csv', dataset: { name: 'csv', path: CSV_FILE, labelColumn: 'y' } });
+      assert.equal(await uploadTaskFiles(user.artifacts, planTasks(csvSpec)), 1);
+      assert.equal(await uploadTaskFiles(user.artifacts, planTasks(csvSpec)), 0);
       // sweep status --follow and sweep stop find the execution the sweep record names.
       await user.metrics.updateSweep(sweepId, [...SWEEP_STATUSES], { status: 'RUNNING', executionArn: cloud.execution(first) });
       cloud.running();
