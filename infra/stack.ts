@@ -532,7 +532,10 @@ export class FloodsweepStack extends Stack {
         new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: objects(['anySweepKey', 'baselines', 'taskFiles']) }),
         // A missing summary or plot reads as absent (404) only for a caller that may list the bucket.
         new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn] }),
-        new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: objects(['cliBaselines', 'taskFiles', 'repro', 'report', 'plots']) }),
+        new iam.PolicyStatement({
+          actions: ['s3:PutObject'],
+          resources: objects(['cliBaselines', 'taskFiles', 'repro', 'report', 'plots']),
+        }),
       ],
     });
     const partitionRegionAccount = (service: string) =>
@@ -549,10 +552,12 @@ export class FloodsweepStack extends Stack {
         'The Distributed Map runs of this state machine; their ids are made at run time.',
       ],
       ['*', 'lambda:GetAccountSettings supports no resource-level permissions.'],
-      ...(['anySweepKey', 'baselines', 'cliBaselines', 'taskFiles', 'repro', 'report', 'plots'] as const).map((pattern): [string, string] => [
-        `<${this.logicalIdOf(this.bucket)}.Arn>/${KEY_PATTERNS[pattern]}`,
-        `Object keys hold sweep ids known only at run time; the grant is limited to the ${pattern} keys, ${KEY_PATTERNS[pattern]}.`,
-      ]),
+      ...(['anySweepKey', 'baselines', 'cliBaselines', 'taskFiles', 'repro', 'report', 'plots'] as const).map(
+        (pattern): [string, string] => [
+          `<${this.logicalIdOf(this.bucket)}.Arn>/${KEY_PATTERNS[pattern]}`,
+          `Object keys hold sweep ids known only at run time; the grant is limited to the ${pattern} keys, ${KEY_PATTERNS[pattern]}.`,
+        ],
+      ),
     ];
     for (const [resource, reason] of acknowledged) this.acknowledge(policy, `AwsSolutions-IAM5[Resource::${resource}]`, reason);
     return policy;
