@@ -2,6 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { jsonText } from '../control-chars.js';
 import { type CostComparison, incurredCost } from '../cost/model.js';
 import { FloodsweepError, MissingStateError } from '../errors.js';
+import type { EpochMetrics } from '../flooding/metrics.js';
 import { type ReportCurves, type ReproducibilitySection, renderReport } from '../report/html.js';
 import { curveLevels, sweepFigures } from '../report/sweep-figures.js';
 import { executionLeaseToken } from '../store/lease.js';
@@ -104,7 +105,13 @@ export async function writeReport(
   reproducibility?: ReproducibilitySection,
 ): Promise<void> {
   const keys = sweepKeys(summary.sweepId);
-  const epochsOf = (taskId: string) => stores.metrics.getEpochs(summary.sweepId, taskId);
+  // The figures and the report's curves read the rows of the same bounded set of tasks (the levels
+  // the curves show): each task's rows are read once.
+  const read = new Map<string, Promise<EpochMetrics[]>>();
+  const epochsOf = (taskId: string) => {
+    if (!read.has(taskId)) read.set(taskId, stores.metrics.getEpochs(summary.sweepId, taskId));
+    return read.get(taskId)!;
+  };
   const drawn = await sweepFigures(summary, epochsOf);
   // Every seed of the levels the figures draw (a bounded set), for the report's interactive per-epoch chart.
   const curves: ReportCurves = {};
