@@ -8,6 +8,7 @@
  * shows as INTERRUPTED a second after its death. The CLI runs from dist/: `npm run build` first.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -176,6 +177,37 @@ describe('faults', { concurrency: true }, () => {
       const resumed = await floodsweep(['sweep', 'run', '--resume', sweepId, ...args], { env: LONG_LEASE });
       assert.equal(resumed.code, 0, show(resumed));
       assert.deepEqual(await outcomes(dir, sweepId), await reference);
+    });
+  });
+
+  describe('a full disk', { concurrency: 1 }, () => {
+    // A small tmpfs is a disk that fills; mounting one needs root (CI runs as root; elsewhere this is skipped).
+    const mountPoint = freshDir('full-disk');
+    mkdirSync(mountPoint);
+    const mounted = (() => {
+      try {
+        execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=400k', 'tmpfs', mountPoint], { stdio: 'ignore' });
+        return true;
+      } catch {
+        return false;
+      }
+    })();
+    after(() => {
+      if (mounted) execFileSync('umount', [mountPoint]);
+    });
+    const WIDE = join(scratch, 'wide.json');
+    writeFileSync(WIDE, JSON.stringify({ ...SPEC_OBJECT, name: 'wide', model: { kind: 'mlp', depth: 2, width: 256 } }));
+
+    test('ENOSPC is named as the cause, the sweep is INTERRUPTED at once, and no task is failed for it', { skip: !mounted }, async () => {
+      const dir = join(mountPoint, 'results');
+      const run = await floodsweep(['sweep', 'run', WIDE, '--results', dir, '--workers', '1', '--epochs-per-call', '2']);
+      assert.equal(run.code, 1, show(run));
+      const last = run.stderr.trimEnd().split('\n').at(-1) ?? '';
+      assert.match(last, /^floodsweep: the disk is full \(ENOSPC\): cannot write \S+; the sweep is INTERRUPTED/, show(run));
+      const sweepId = onlySweepId(dir);
+      const status = await floodsweep(['sweep', 'status', sweepId, '--results', dir]);
+      assert.match(status.stdout, new RegExp(`^${sweepId}: INTERRUPTED;`), show(status));
+      assert.doesNotMatch(status.stdout, /failed/, show(status));
     });
   });
 

@@ -150,7 +150,8 @@ export async function holdLease(
       stopped = true;
       clearTimeout(timer);
       // An unreachable store must not hold the command: the lease expires by itself.
-      await within(MIN_PATIENCE_MS, metrics.releaseLease(sweepId, lease.token));
+      // Nor may a failed release (a full disk) hide the error that ended the run.
+      await within(MIN_PATIENCE_MS, metrics.releaseLease(sweepId, lease.token)).catch(() => undefined);
     },
   };
 }

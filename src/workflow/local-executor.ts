@@ -207,7 +207,20 @@ export function runWorkflowLocally(
           const deadline = Date.now() + trainTimeoutMs;
           const { jobId, result } = pool.trainStep(options.stores, item, { maxEpochs: options.epochsPerCall, deadline });
           taskOfJob.set(jobId, item.taskId);
-          const output = await result.finally(() => taskOfJob.delete(jobId));
+          const output = await result
+            .catch((error: unknown) => {
+              // A full or read-only disk fails every task alike: the run stops at the first, naming it.
+              const cause = diskProblem(error);
+              if (cause) {
+                diskError ??= new FloodsweepError(
+                  'service',
+                  `${cause}; the sweep is INTERRUPTED: free space (or fix the permissions), then resume it`,
+                );
+                execution.abort();
+              }
+              throw error;
+            })
+            .finally(() => taskOfJob.delete(jobId));
           if (output.done) options.onTaskEnd?.(item.taskId, 'succeeded');
           checkLambdaPayload('Train', 'response', output);
           return asJson(output);
@@ -226,6 +239,7 @@ export function runWorkflowLocally(
     },
   });
   let limitError: CloudLimitError | undefined;
+  let diskError: FloodsweepError | undefined;
   const watched = watchLimits(execution.eventLogs, {
     mapWritesResults,
     onMapResults: async (results) => {
@@ -255,6 +269,13 @@ export function runWorkflowLocally(
         // In the cloud the failing state's Catch marks the sweep FAILED; here the execution was stopped.
         await recordFailure(stores, { sweepId: input.sweepId, error: { Error: limitError.stepFunctionsError, Cause: limitError.message } });
         throw limitError;
+      }
+      if (diskError) {
+        // Best effort: on a full disk this write may fail too, and readers then see the run's process gone.
+        await stores.metrics
+          .updateSweep(input.sweepId, ['RUNNING'], { status: 'INTERRUPTED', error: diskError.message })
+          .catch(() => undefined);
+        throw diskError;
       }
       if (error instanceof ExecutionAbortedError) throw new WorkflowAbortedError();
       if (error instanceof ExecutionError && stepError) {
@@ -333,4 +354,21 @@ export class WorkflowAbortedError extends FloodsweepError {
   constructor() {
     super('internal', 'the workflow was stopped');
   }
+}
+
+/** Disk errors name their cause in the message that crosses from the worker: no space, no quota, read-only, no permission. */
+const DISK_ERRORS: Record<string, string> = {
+  ENOSPC: 'the disk is full',
+  EDQUOT: 'the disk quota is exhausted',
+  EROFS: 'the file system is read-only',
+  EACCES: 'permission denied',
+};
+
+/** "the disk is full (ENOSPC): cannot write <file>", if the error is one of those. */
+function diskProblem(error: unknown): string | undefined {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = /\b(ENOSPC|EDQUOT|EROFS|EACCES)\b/.exec(message)?.[1];
+  if (!code) return undefined;
+  const where = /cannot (?:write|read|remove) \S+?(?=:)/.exec(message)?.[0];
+  return `${DISK_ERRORS[code]} (${code})${where ? `: ${where}` : ''}`;
 }
