@@ -30,6 +30,8 @@ export interface DemoRun {
   /** As the command names it: a tfjs backend (tfjs-node with its libtensorflow version), or PyTorch. */
   label: string;
   seconds?: number;
+  /** What the demo printed (its accuracies), for the README. */
+  printed?: string[];
   /** Why it did not run here. */
   unavailable?: string;
 }
@@ -73,7 +75,7 @@ export async function measureDemo(
 function runDemoCommand(backend: BackendName, plan: DemoPlan): DemoRun {
   const out = mkdtempSync(join(tmpdir(), 'floodsweep-bench-demo-'));
   try {
-    const args = ['bin/floodsweep.js', 'demo', '--backend', backend, '--out', out, '--json'];
+    const args = ['bin/floodsweep.js', 'demo', '--backend', backend, '--out', out];
     if (plan.quick) args.push('--quick');
     if (plan.epochs !== undefined) args.push('--epochs', String(plan.epochs));
     const started = performance.now();
@@ -90,7 +92,8 @@ function runDemoCommand(backend: BackendName, plan: DemoPlan): DemoRun {
     if (child.status !== 0) throw new Error(`floodsweep demo --backend ${backend} exited ${child.status}: ${child.stderr.trim()}`);
     // "sweep <id>: 4 tasks on <backend> with 2 workers": the backend as results record it.
     const label = child.stderr.match(/: \d+ tasks on (.+) with \d+ workers?$/m)?.[1] ?? backend;
-    return { label, seconds };
+    const printed = child.stdout.split('\n').filter((line) => line.startsWith('Test Acc.'));
+    return { label, seconds, printed };
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

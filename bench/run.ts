@@ -357,9 +357,12 @@ function demoTable(demo: DemoFigures): string[] {
     const run = demo.runs[key];
     if (run.seconds === undefined) return `  ${run.label.padEnd(36)} not run: ${run.unavailable}`;
     const ratio = key === 'torch' ? '1.00x' : ratios[key] === undefined ? '' : `${ratios[key]!.toFixed(2)}x`;
-    return `  ${run.label.padEnd(36)} ${run.seconds.toFixed(1).padStart(7)} s  ${ratio}`;
+    return [
+      `  ${run.label.padEnd(36)} ${run.seconds.toFixed(1).padStart(7)} s  ${ratio}`,
+      ...(run.printed ?? []).map((line) => `      ${line}`),
+    ];
   });
-  return [`whole demo, wall time side by side (${what}):`, ...rows];
+  return [`whole demo, wall time side by side (${what}):`, ...rows.flat()];
 }
 
 function ratesOf(figures: Figures, workload: Workload): Rates {
