@@ -44,12 +44,13 @@ describe('tidy exports of a finished sweep', () => {
     const r = await results('--format', 'csv');
     assert.equal(r.code, 0, show(r));
     const { header, rows } = readWithPython(r.stdout);
-    assert.deepEqual(header.slice(0, 8), [
+    assert.deepEqual(header.slice(0, 9), [
       'taskId',
       'group',
       'status',
       'backend',
       'floodLevel',
+      'flooding',
       'seed',
       'optimizer.lr',
       'training.batchSize',
