@@ -1,4 +1,3 @@
-import { htmlControlChars } from '../control-chars.js';
 import { type CostComparison, describeComparison, formatUsd } from '../cost/model.js';
 import {
   type GroupSummary,
@@ -10,14 +9,15 @@ import {
 } from '../sweep/aggregate.js';
 import { isLossMetric } from '../sweep/selection.js';
 import type { Difference, Estimate } from '../sweep/statistics.js';
+import { type Html, type HtmlValue, html, joinHtml, raw } from './html-template.js';
 import {
   accuracyVsLevelSpec,
   type CurveRun,
+  chartHtml,
   curvesSpec,
   EMBED_CHARTS_SCRIPT,
   readVegaScript,
   sampledAxesSpec,
-  scriptJson,
   VEGA_SCRIPTS,
 } from './interactive.js';
 import { type OmittedFigure, type SweepFigure, type SweepFigures, WHOLE_SWEEP } from './sweep-figures.js';
@@ -49,16 +49,16 @@ export function renderReport(
       curves[group.group] ?? [],
     ),
   );
-  return `<!doctype html>
+  return html`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>floodsweep: ${escapeHtml(summary.name)}</title>
-<style>${STYLE}</style>
+<title>floodsweep: ${summary.name}</title>
+<style>${raw(STYLE)}</style>
 </head>
 <body>
-<h1>Sweep ${escapeHtml(summary.name)} ${statusBadge(summary.status)}${reproducibility ? ` ${verdictBadge(reproducibility.verdict)}` : ''}</h1>
+<h1>Sweep ${summary.name} ${statusBadge(summary.status)}${reproducibility ? html` ${verdictBadge(reproducibility.verdict)}` : ''}</h1>
 ${overview(summary, reproducibility)}
 ${sharedSettings(summary.sharedSettings)}
 ${sampledAxesSection(
@@ -66,7 +66,7 @@ ${sampledAxesSection(
   drawn.figures.filter((figure) => figure.group === WHOLE_SWEEP),
   drawn.omitted.filter((figure) => figure.group === WHOLE_SWEEP),
 )}
-${groupSections.join('\n')}
+${joinHtml(groupSections, '\n')}
 ${failures(summary, groupNumbers, new Map(summary.groups.map((group) => [group.group, groupLevelFormatter(group)])))}
 ${reproducibility ? reproducibilitySection(reproducibility) : ''}
 ${cost ? costSection(cost) : ''}
@@ -74,12 +74,12 @@ ${cost ? costSection(cost) : ''}
 <p>Accuracies are percentages: mean ± sample standard deviation over seeds (sd is 0 with a single seed).
 Δ vs b = 0 is the flood level's accuracy minus b = 0's, seed by seed over the seeds both finished, in percentage points,
 with a 95% Student-t confidence interval, mean ± t(0.975, n − 1) · sd / √n; a single pair has no interval.
-${summary.selection.epoch === 'best' ? 'Every number is taken at the epoch with each run’s best ' + escapeHtml(summary.selection.metric) + ' (early stopping).' : 'Every number is taken at the last epoch.'}</p>
+${summary.selection.epoch === 'best' ? `Every number is taken at the epoch with each run’s best ${summary.selection.metric} (early stopping).` : 'Every number is taken at the last epoch.'}</p>
 </footer>
-${[...VEGA_SCRIPTS.map((script) => readVegaScript(script.name)!), EMBED_CHARTS_SCRIPT].map(inlineScript).join('\n')}
+${joinHtml([...VEGA_SCRIPTS.map((script) => readVegaScript(script.name)!), EMBED_CHARTS_SCRIPT].map(inlineScript), '\n')}
 </body>
 </html>
-`;
+`.text;
 }
 
 const STYLE = `
@@ -116,50 +116,53 @@ figcaption { color: #555; font-size: 0.9em; max-width: 640px; }
 footer { margin-top: 3em; color: #555; font-size: 0.9em; border-top: 1px solid #ddd; }
 `;
 
-const statusBadge = (status: string) => `<span class="status status-${escapeHtml(status)}">${escapeHtml(status)}</span>`;
+const statusBadge = (status: string) => html`<span class="status status-${status}">${status}</span>`;
 const verdictBadge = (verdict: string) =>
-  `<span class="status status-${escapeHtml(verdict)}" title="reproducibility against the baseline">${escapeHtml(verdict)}</span>`;
+  html`<span class="status status-${verdict}" title="reproducibility against the baseline">${verdict}</span>`;
 
 /** Inline, so the file stays self-contained; `</script` inside a script would end the element early. */
-const inlineScript = (code: string) => `<script>${code.replace(/<\/script/gi, '<\\/script')}</script>`;
+const inlineScript = (code: string) => html`<script>${raw(code.replace(/<\/script/gi, '<\\/script'))}</script>`;
 
-function overview(summary: SweepSummary, reproducibility?: ReproducibilitySection): string {
+function overview(summary: SweepSummary, reproducibility?: ReproducibilitySection): Html {
   const failed = summary.failedTasks.length;
-  const rows: Array<[string, string]> = [
-    ['sweep id', `<code>${escapeHtml(summary.sweepId)}</code>`],
+  const rows: Array<[string, HtmlValue]> = [
+    ['sweep id', html`<code>${summary.sweepId}</code>`],
     ['status', statusBadge(summary.status)],
     ...(reproducibility
-      ? [['reproducibility', `${verdictBadge(reproducibility.verdict)} (details at the bottom)`] as [string, string]]
+      ? [['reproducibility', html`${verdictBadge(reproducibility.verdict)} (details at the bottom)`] as [string, HtmlValue]]
       : []),
     [
       'tasks',
       `${summary.succeededTasks} of ${summary.taskCount} finished${summary.prunedTasks > 0 ? `, ${summary.prunedTasks} pruned (stopped early by the sweep's pruning rule; marked in the tables and charts)` : ''}${failed > 0 ? `, ${failed} failed or unfinished (listed below)` : ''}`,
     ],
-    ['backend', summary.backends.length > 0 ? summary.backends.map(escapeHtml).join(', ') : '<span class="muted">not recorded</span>'],
-    ['selection', escapeHtml(selectionRule(summary))],
+    ['backend', summary.backends.length > 0 ? summary.backends.join(', ') : html`<span class="muted">not recorded</span>`],
+    ['selection', selectionRule(summary)],
     ['groups', String(summary.groups.length)],
   ];
-  return `<dl class="overview">\n${rows.map(([term, value]) => `<dt>${term}</dt><dd>${value}</dd>`).join('\n')}\n</dl>`;
+  return html`<dl class="overview">\n${joinHtml(
+    rows.map(([term, value]) => html`<dt>${term}</dt><dd>${value}</dd>`),
+    '\n',
+  )}\n</dl>`;
 }
 
 /** The cost the records say the sweep incurred, per service, next to its estimate. */
-function costSection(cost: CostComparison): string {
+function costSection(cost: CostComparison): Html {
   const estimated = cost.estimate?.byService ?? {};
   const rows = cost.incurred.breakdown.lines.map((line) => {
     const estimate = estimated[line.service];
-    return `<tr><td class="text">${escapeHtml(line.service)}</td><td>${escapeHtml(line.quantity.toPrecision(4))} ${escapeHtml(line.unit)}</td><td>${escapeHtml(formatUsd(line.costUsd))}</td><td>${estimate === undefined ? '<span class="muted">n/a</span>' : escapeHtml(formatUsd(estimate))}</td></tr>`;
+    return html`<tr><td class="text">${line.service}</td><td>${line.quantity.toPrecision(4)} ${line.unit}</td><td>${formatUsd(line.costUsd)}</td><td>${estimate === undefined ? html`<span class="muted">n/a</span>` : formatUsd(estimate)}</td></tr>`;
   });
-  const total = `<tr><th class="text">total</th><td></td><th>${escapeHtml(formatUsd(cost.incurred.breakdown.totalUsd))}</th><th>${cost.estimate ? escapeHtml(formatUsd(cost.estimate.totalUsd)) : ''}</th></tr>`;
+  const total = html`<tr><th class="text">total</th><td></td><th>${formatUsd(cost.incurred.breakdown.totalUsd)}</th><th>${cost.estimate ? formatUsd(cost.estimate.totalUsd) : ''}</th></tr>`;
   const prices = cost.estimate
     ? `AWS list prices of ${cost.estimate.region} read on ${cost.estimate.pricesReadOn}`
     : 'AWS list prices of us-east-1';
-  return `<section id="cost">
+  return html`<section id="cost">
 <h2>Cost</h2>
-<p>${escapeHtml(describeComparison(cost))}. ${escapeHtml(prices)}; computed from what the stores recorded (seconds per Train call, calls, epoch rows, objects written) with the assumptions of docs/cloud.md.</p>
+<p>${describeComparison(cost)}. ${prices}; computed from what the stores recorded (seconds per Train call, calls, epoch rows, objects written) with the assumptions of docs/cloud.md.</p>
 <table>
 <thead><tr><th class="text">service</th><th>incurred quantity</th><th>incurred</th><th>estimated</th></tr></thead>
 <tbody>
-${rows.join('\n')}
+${joinHtml(rows, '\n')}
 ${total}
 </tbody>
 </table>
@@ -172,13 +175,13 @@ function selectionRule({ selection }: SweepSummary): string {
   return `the flood level with the ${direction} mean ${selection.metric} over seeds, ${epoch}; ties go to the smaller level`;
 }
 
-function sharedSettings(settings: Record<string, SettingValue>): string {
+function sharedSettings(settings: Record<string, SettingValue>): HtmlValue {
   const entries = Object.entries(settings);
   if (entries.length === 0) return '';
   const rows = entries.map(
-    ([path, value]) => `<tr><td class="text"><code>${escapeHtml(path)}</code></td><td class="text">${escapeHtml(String(value))}</td></tr>`,
+    ([path, value]) => html`<tr><td class="text"><code>${path}</code></td><td class="text">${String(value)}</td></tr>`,
   );
-  return `<details><summary>Settings shared by all tasks (${entries.length})</summary>\n<table>\n${rows.join('\n')}\n</table>\n</details>`;
+  return html`<details><summary>Settings shared by all tasks (${entries.length})</summary>\n<table>\n${joinHtml(rows, '\n')}\n</table>\n</details>`;
 }
 
 function groupTitle(group: GroupSummary, number: number): string {
@@ -193,140 +196,136 @@ function groupSection(
   figures: SweepFigure[],
   omitted: OmittedFigure[],
   curves: CurveRun[],
-): string {
+): Html {
   const { metric } = summary.selection;
   const formatLevel = groupLevelFormatter(group);
   const chosen =
     group.chosenLevel === null
-      ? '<p>No task of this group finished: no flood level was chosen.</p>'
-      : `<p>Chosen flood level: <strong>b = ${formatLevel(group.chosenLevel)}</strong>${group.chosenLevel === 0 ? ' (no flooding)' : ''}${group.chosenFromPruned ? ', from pruned tasks: every level had a pruned seed' : ''}.</p>`;
-  const baselineNote = group.hasBaseline ? '' : '<p class="muted">This group has no b = 0 level: no differences to b = 0.</p>';
-  const header = [
+      ? html`<p>No task of this group finished: no flood level was chosen.</p>`
+      : html`<p>Chosen flood level: <strong>b = ${formatLevel(group.chosenLevel)}</strong>${group.chosenLevel === 0 ? ' (no flooding)' : ''}${group.chosenFromPruned ? ', from pruned tasks: every level had a pruned seed' : ''}.</p>`;
+  const baselineNote = group.hasBaseline ? '' : html`<p class="muted">This group has no b = 0 level: no differences to b = 0.</p>`;
+  const header: HtmlValue[] = [
     'flood level b',
     'seeds finished',
-    `${escapeHtml(metric)}${isLossMetric(metric) ? '' : ' (%)'} <span class="muted">(selection)</span>`,
+    html`${metric}${isLossMetric(metric) ? '' : ' (%)'} <span class="muted">(selection)</span>`,
     'clean test acc (%)',
     'noisy test acc (%)',
     'Δ clean vs b = 0 (pp) [95% CI]',
     'Δ noisy vs b = 0 (pp) [95% CI]',
   ];
   const rows = group.levels.map((level) => levelRow(level, group, metric, formatLevel));
-  return `<section>
-<h2>${escapeHtml(groupTitle(group, number))} <span class="muted">(<code>${escapeHtml(group.group)}</code>)</span></h2>
+  return html`<section>
+<h2>${groupTitle(group, number)} <span class="muted">(<code>${group.group}</code>)</span></h2>
 ${chosen}
 ${baselineNote}
 <table>
-<thead><tr>${header.map((h) => `<th>${h}</th>`).join('')}</tr></thead>
+<thead><tr>${header.map((h) => html`<th>${h}</th>`)}</tr></thead>
 <tbody>
-${rows.join('\n')}
+${joinHtml(rows, '\n')}
 </tbody>
 </table>
 ${interactiveCharts(group, number, curves)}
-${figures.map(figureHtml).join('\n')}
+${joinHtml(figures.map(figureHtml), '\n')}
 ${omitted.length > 0 ? omittedFigures(omitted) : ''}
 </section>`;
 }
 
 /** The selection metric of every finished task against each sampled axis of numbers; '' without such axes. */
-function sampledAxesSection(summary: SweepSummary, figures: SweepFigure[], omitted: OmittedFigure[]): string {
+function sampledAxesSection(summary: SweepSummary, figures: SweepFigure[], omitted: OmittedFigure[]): HtmlValue {
   const spec = sampledAxesSpec(summary);
   if (!spec && figures.length + omitted.length === 0) return '';
-  const axes = (summary.sampledAxes ?? []).map(({ path }) => `<code>${escapeHtml(path)}</code>`).join(', ');
-  const id = 'sampled-axes';
-  return `<section>
+  const axes = joinHtml(
+    (summary.sampledAxes ?? []).map(({ path }) => html`<code>${path}</code>`),
+    ', ',
+  );
+  return html`<section>
 <h2>Sampled axes</h2>
 <p>The sweep drew ${axes} from distributions: each task is a dot at its drawn values, coloured by flood level.</p>
-${spec ? `<div class="chart" id="${id}"></div>\n<script type="application/json" data-chart-for="${id}">${scriptJson(spec)}</script>` : ''}
-${figures.map(figureHtml).join('\n')}
+${spec ? chartHtml('sampled-axes', spec) : ''}
+${joinHtml(figures.map(figureHtml), '\n')}
 ${omitted.length > 0 ? omittedFigures(omitted) : ''}
 </section>`;
 }
 
-/** The interactive charts of a group: their specs sit in JSON script elements, drawn by the inlined vega-embed. */
-function interactiveCharts(group: GroupSummary, number: number, curves: CurveRun[]): string {
+/** The interactive charts of a group. */
+function interactiveCharts(group: GroupSummary, number: number, curves: CurveRun[]): HtmlValue {
   const charts = [
     group.levels.some((level) => level.testCleanAcc) ? { id: `group-${number}-accuracy-vs-level`, spec: accuracyVsLevelSpec(group) } : null,
     curves.length > 0 ? { id: `group-${number}-curves`, spec: curvesSpec(curves) } : null,
   ].flatMap((chart) => (chart ? [chart] : []));
   if (charts.length === 0) return '';
-  return `<h3>Interactive charts</h3>
+  return html`<h3>Interactive charts</h3>
 <p class="muted">Hover for values, drag to zoom, click a legend entry to highlight its curves. The per-epoch chart has a thin line for every seed.</p>
-${charts.map(({ id, spec }) => `<div class="chart" id="${id}"></div>\n<script type="application/json" data-chart-for="${id}">${scriptJson(spec)}</script>`).join('\n')}
+${joinHtml(
+  charts.map(({ id, spec }) => chartHtml(id, spec)),
+  '\n',
+)}
 <h3>Figures</h3>`;
 }
 
 /** A level's pruned seeds: counted in no estimate of the row, and a level with one is no candidate for the choice. */
-function prunedTag(level: LevelSummary): string {
+function prunedTag(level: LevelSummary): Html {
   const where = level.pruned.map((run) => `seed ${run.seed} at epoch ${run.prunedAt}`).join(', ');
-  return ` <span class="tag tag-pruned" title="pruned: ${escapeHtml(where)}">${level.pruned.length} pruned</span>`;
+  return html` <span class="tag tag-pruned" title="pruned: ${where}">${level.pruned.length} pruned</span>`;
 }
 
-function levelRow(level: LevelSummary, group: GroupSummary, metric: SelectionMetric, formatLevel: (level: number) => string): string {
+function levelRow(level: LevelSummary, group: GroupSummary, metric: SelectionMetric, formatLevel: (level: number) => string): Html {
   const isChosen = level.floodLevel === group.chosenLevel;
   const percent = (value: Estimate | null) => estimateCell(value, 100, 2);
   const difference = (pick: (d: NonNullable<LevelSummary['diffToBaseline']>) => Difference) => {
-    if (level.floodLevel === 0) return '<span class="muted">baseline</span>';
+    if (level.floodLevel === 0) return html`<span class="muted">baseline</span>`;
     return level.diffToBaseline ? differenceCell(pick(level.diffToBaseline)) : '—';
   };
-  const cells = [
-    `${formatLevel(level.floodLevel)}${isChosen ? '<span class="tag">chosen</span>' : ''}`,
-    `${level.seeds.length} / ${level.tasks}${level.pruned.length > 0 ? prunedTag(level) : ''}`,
+  const cells: HtmlValue[] = [
+    html`${formatLevel(level.floodLevel)}${isChosen ? html`<span class="tag">chosen</span>` : ''}`,
+    html`${level.seeds.length} / ${level.tasks}${level.pruned.length > 0 ? prunedTag(level) : ''}`,
     isLossMetric(metric) ? estimateCell(level.selectionValue, 1, 4) : percent(level.selectionValue),
     percent(level.testCleanAcc),
     percent(level.testAcc),
     difference((d) => d.testCleanAcc),
     difference((d) => d.testAcc),
   ];
-  return `<tr${isChosen ? ' class="chosen"' : ''}>${cells.map((cell) => `<td>${cell}</td>`).join('')}</tr>`;
+  return html`<tr${isChosen ? raw(' class="chosen"') : ''}>${cells.map((cell) => html`<td>${cell}</td>`)}</tr>`;
 }
 
-function estimateCell(value: Estimate | null, scale: number, digits: number): string {
+function estimateCell(value: Estimate | null, scale: number, digits: number): HtmlValue {
   if (!value) return '—';
-  const single = value.n === 1 ? ' <span class="muted">(1 seed)</span>' : '';
-  return `${(scale * value.mean).toFixed(digits)} ± ${(scale * value.sd).toFixed(digits)}${single}`;
+  const single = value.n === 1 ? html` <span class="muted">(1 seed)</span>` : '';
+  return html`${(scale * value.mean).toFixed(digits)} ± ${(scale * value.sd).toFixed(digits)}${single}`;
 }
 
-function differenceCell(difference: Difference): string {
+function differenceCell(difference: Difference): Html {
   const signed = (v: number) => `${v >= 0 ? '+' : '−'}${Math.abs(100 * v).toFixed(2)}`;
   // Without an interval the note says why, n included: n is not repeated after it.
   if (!difference.ci95)
-    return `${signed(difference.mean)} <span class="muted">(${escapeHtml(difference.note ?? `n = ${difference.n}: no interval`)})</span>`;
-  return `${signed(difference.mean)} [${signed(difference.ci95[0])}, ${signed(difference.ci95[1])}] <span class="muted">n = ${difference.n}</span>`;
+    return html`${signed(difference.mean)} <span class="muted">(${difference.note ?? `n = ${difference.n}: no interval`})</span>`;
+  return html`${signed(difference.mean)} [${signed(difference.ci95[0])}, ${signed(difference.ci95[1])}] <span class="muted">n = ${difference.n}</span>`;
 }
 
-function figureHtml({ name, caption, figure }: SweepFigure): string {
-  return `<figure>
-<img src="data:image/png;base64,${figure.png.toString('base64')}" alt="${escapeHtml(caption)}" title="${escapeHtml(name)}">
-<figcaption>${escapeHtml(caption)}</figcaption>
+function figureHtml({ name, caption, figure }: SweepFigure): Html {
+  return html`<figure>
+<img src="data:image/png;base64,${figure.png.toString('base64')}" alt="${caption}" title="${name}">
+<figcaption>${caption}</figcaption>
 </figure>`;
 }
 
-function omittedFigures(omitted: OmittedFigure[]): string {
+function omittedFigures(omitted: OmittedFigure[]): Html {
   const items = omitted.map(
-    ({ name, caption, reason }) =>
-      `<li><code>${escapeHtml(name)}</code> (${escapeHtml(caption)}): <span class="message">${escapeHtml(reason)}</span></li>`,
+    ({ name, caption, reason }) => html`<li><code>${name}</code> (${caption}): <span class="message">${reason}</span></li>`,
   );
-  return `<div class="omitted">\n<p>Figures left out because they could not be drawn; the table above has their numbers:</p>\n<ul>\n${items.join('\n')}\n</ul>\n</div>`;
+  return html`<div class="omitted">\n<p>Figures left out because they could not be drawn; the table above has their numbers:</p>\n<ul>\n${joinHtml(items, '\n')}\n</ul>\n</div>`;
 }
 
 /** The report lists at most this many failed tasks; summary.json has them all. */
 export const LISTED_FAILURES = 200;
 
-function failures(summary: SweepSummary, groupNumbers: Map<string, number>, formatters: Map<string, (level: number) => string>): string {
-  if (summary.failedTasks.length === 0) return '<section>\n<h2>Failures</h2>\n<p>No task failed.</p>\n</section>';
+function failures(summary: SweepSummary, groupNumbers: Map<string, number>, formatters: Map<string, (level: number) => string>): Html {
+  if (summary.failedTasks.length === 0) return html`<section>\n<h2>Failures</h2>\n<p>No task failed.</p>\n</section>`;
   const rows = summary.failedTasks.slice(0, LISTED_FAILURES).map((task) => {
     const formatLevel = formatters.get(task.group) ?? String;
-    const cells = [
-      `<td class="text"><code>${escapeHtml(task.taskId)}</code></td>`,
-      `<td>${groupNumbers.get(task.group) ?? '?'}</td>`,
-      `<td>${formatLevel(task.floodLevel)}</td>`,
-      `<td>${task.seed}</td>`,
-      `<td class="text">${escapeHtml(task.status)}</td>`,
-      `<td class="message">${escapeHtml(task.error)}</td>`,
-    ];
-    return `<tr>${cells.join('')}</tr>`;
+    return html`<tr><td class="text"><code>${task.taskId}</code></td><td>${groupNumbers.get(task.group) ?? '?'}</td><td>${formatLevel(task.floodLevel)}</td><td>${task.seed}</td><td class="text">${task.status}</td><td class="message">${task.error}</td></tr>`;
   });
-  return `<section>
+  return html`<section>
 <h2>Failures (${summary.failedTasks.length})</h2>
 <p>These tasks contribute nothing to the tables and figures above.${
     summary.failedTasks.length > LISTED_FAILURES ? ` The first ${LISTED_FAILURES} are listed; summary.json has all of them.` : ''
@@ -334,7 +333,7 @@ function failures(summary: SweepSummary, groupNumbers: Map<string, number>, form
 <table>
 <thead><tr><th class="text">task</th><th>group</th><th>flood level b</th><th>seed</th><th class="text">status</th><th class="text">message</th></tr></thead>
 <tbody>
-${rows.join('\n')}
+${joinHtml(rows, '\n')}
 </tbody>
 </table>
 </section>`;
@@ -346,14 +345,9 @@ export interface ReproducibilitySection {
   lines: string[];
 }
 
-function reproducibilitySection({ verdict, lines }: ReproducibilitySection): string {
-  return `<section>
-<h2>Reproducibility: ${escapeHtml(verdict)}</h2>
-<pre class="message">${lines.map(escapeHtml).join('\n')}</pre>
+function reproducibilitySection({ verdict, lines }: ReproducibilitySection): Html {
+  return html`<section>
+<h2>Reproducibility: ${verdict}</h2>
+<pre class="message">${lines.join('\n')}</pre>
 </section>`;
-}
-
-/** HTML's special characters, and the control characters a terminal would obey (`cat report.html` stays harmless). */
-export function escapeHtml(text: string): string {
-  return htmlControlChars(text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!));
 }

@@ -12,6 +12,7 @@ import { FloodsweepError } from '../errors.js';
 import { type EpochMetrics, SPLITS } from '../flooding/metrics.js';
 import { formatLevel, type GroupSummary, type SweepSummary } from '../sweep/aggregate.js';
 import { isLossMetric } from '../sweep/selection.js';
+import { html, raw } from './html-template.js';
 
 const CHOSEN_COLOR = '#e45756';
 /** Pruned seeds, in the charts and the tables' tag. */
@@ -358,9 +359,13 @@ export function readVegaScript(name: string): string | undefined {
 }
 
 /** JSON inside a <script> element: `<` escaped, so no value can close the element. */
-export function scriptJson(value: unknown): string {
+function scriptJson(value: unknown): string {
   return jsonText(value).replace(/</g, '\\u003c');
 }
+
+/** A chart's place, and its spec in a JSON script element, drawn by EMBED_CHARTS_SCRIPT. */
+export const chartHtml = (id: string, spec: unknown) =>
+  html`<div class="chart" id="${id}"></div>\n<script type="application/json" data-chart-for="${id}">${raw(scriptJson(spec))}</script>`;
 
 /** Browser code: draws every chart whose spec sits in a `<script type="application/json" data-chart-for="ID">`. */
 export const EMBED_CHARTS_SCRIPT = `
