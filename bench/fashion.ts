@@ -22,7 +22,15 @@ const TORCH_SCRIPT = fileURLToPath(new URL('./fashion_torch.py', import.meta.url
 /** In a child: times the second training epoch on `backend` (no evaluation in either). */
 async function measure(backend: BackendName): Promise<void> {
   const spec = loadSpecFile(SPEC);
-  const config = resolveTaskConfig({ ...spec, floodLevel: 0.02, seed: 0, training: { epochs: 1000, batchSize: 200, evalEvery: 1000 } });
+  const { dataset, model, optimizer } = spec;
+  const config = resolveTaskConfig({
+    dataset,
+    model,
+    optimizer,
+    floodLevel: 0.02,
+    seed: 0,
+    training: { epochs: 1000, batchSize: 200, evalEvery: 1000 },
+  });
   await initBackend(backend);
   await loadModelFiles([{ config }]);
   const run = TrainingRun.start(config);
