@@ -26,7 +26,9 @@ export function registerStatus(sweep: Command): void {
       const scanned = await stores.metrics.scanTasks(sweepId);
       const tasks = scanned.filter((task): task is TaskRecord => !isDamaged(task));
       const damaged = scanned.filter(isDamaged);
-      const missing = Math.max(0, record.taskCount - scanned.length);
+      // Before Aggregate ran, a record may not be written yet (a run stopped in Plan); after it, a missing one was lost.
+      const aggregated = record.status === 'SUCCEEDED' || record.status === 'PARTIAL';
+      const missing = aggregated ? Math.max(0, record.taskCount - scanned.length) : 0;
       const lease = record.status === 'RUNNING' ? await stores.metrics.getLease(sweepId) : undefined;
       const incurred = await readOrDamaged({ sweepId }, () => incurredFor(stores, record, tasks));
       if (damaged.length > 0 || missing > 0 || isDamaged(incurred)) process.exitCode = 1;
