@@ -4,15 +4,28 @@ import { EXIT_INTERRUPTED, EXIT_TERMINATED, UsageError } from '../errors.js';
 import type { ResumeFindings, RunSweepOptions, SweepRunResult } from '../run.js';
 import { invocation } from './invocation.js';
 import { describeProgress, Eta, formatDuration, ProgressLine } from './progress.js';
-import { checkOutputDir, cloudFlags, cloudTarget, type StoreOptions, storeConfig, storeFlags } from './stores.js';
+import { checkAwsNames, checkOutputDir, cloudFlags, cloudTarget, type StoreOptions, storeConfig, storeFlags } from './stores.js';
 
-/** Where a run goes, as its flags say: checked (paths, store names, the stack) before anything is estimated, trained or written. */
+/** Where a run goes, as its flags say: checked (paths, store names, the stack) before anything is trained or written. */
 export async function runTarget(flags: StoreOptions & { out?: string }): Promise<Pick<RunSweepOptions, 'cloud' | 'stores'>> {
+  checkOutFlag(flags);
+  if (flags.cloud) return { cloud: { target: await cloudTarget(flags), downloadDir: flags.out ?? DEFAULT_RESULTS_DIR } };
+  return { stores: await storeConfig(flags, 'writing') };
+}
+
+/**
+ * The checks of runTarget that need no AWS call: a cloud run's cost limit is judged after them
+ * and before the deployed stack is looked up, so an estimate above the limit is refused offline.
+ */
+export function checkCloudRunFlags(flags: StoreOptions & { out?: string }): void {
+  checkOutFlag(flags);
+  checkAwsNames(flags);
+}
+
+function checkOutFlag(flags: StoreOptions & { out?: string }): void {
   if (flags.out !== undefined && !flags.cloud)
     throw new UsageError('--out: only with --cloud (where the results are copied); the local results directory is --results');
   if (flags.out !== undefined) checkOutputDir('--out', flags.out);
-  if (flags.cloud) return { cloud: { target: await cloudTarget(flags), downloadDir: flags.out ?? DEFAULT_RESULTS_DIR } };
-  return { stores: await storeConfig(flags, 'writing') };
 }
 
 /**

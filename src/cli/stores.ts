@@ -118,7 +118,7 @@ function bucketProblem(name: string): string | undefined {
 }
 
 /** The AWS names and the endpoint the flags give, checked before any AWS call (the SDK would send a bad one anyway). */
-function checkAwsNames({ table, bucket, endpointUrl, region, stack }: StoreOptions): void {
+export function checkAwsNames({ table, bucket, endpointUrl, region, stack }: StoreOptions): void {
   const shown = (value: string) => JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
   if (table !== undefined && !TABLE_NAME.test(table)) {
     throw new UsageError(`--table: ${shown(table)} is not a DynamoDB table name; use 3-255 letters, digits, '_', '-' or '.'`);

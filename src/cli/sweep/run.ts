@@ -13,7 +13,7 @@ import {
   type ResourceFlags,
   resourceSettings,
 } from '../options.js';
-import { runTarget, runWithProgress } from '../run-progress.js';
+import { checkCloudRunFlags, runTarget, runWithProgress } from '../run-progress.js';
 import { addStoreOptions, type StoreOptions } from '../stores.js';
 import { formatSummary } from '../summary-format.js';
 
@@ -64,8 +64,10 @@ export function registerRun(sweep: Command): void {
     }
     if (options.maxCost !== undefined && !options.cloud) throw new UsageError('--max-cost: only with --cloud; a local run costs nothing');
     const backend = backendRequest(options.backend);
-    // Every flag, store name and path is checked before the calibration of the estimate trains anything.
-    const target = await runTarget(options);
+    // Every flag, store name and path is checked before the calibration of the estimate trains anything;
+    // a cloud run looks its stack up after its cost limit is checked.
+    if (options.cloud) checkCloudRunFlags(options);
+    const localTarget = options.cloud ? undefined : await runTarget(options);
     const { loadSpecFile } = await import('../../input-files.js');
     const spec = specPath ? loadSpecFile(specPath) : undefined;
     // Planned once (data files read and hashed once) for the estimate, the checks and Plan.
@@ -73,6 +75,7 @@ export function registerRun(sweep: Command): void {
     const plannedTasks = spec ? planTasks(spec, { maxTasks: options.maxTasks }) : undefined;
     // A resumed sweep keeps the estimate it started with.
     const costEstimate = spec && !options.resume ? await estimateBeforeRun(spec, plannedTasks!, options) : undefined;
+    const target = localTarget ?? (await runTarget(options));
     const { resumeSweep, runSweep } = await import('../../run.js');
     const result = await runWithProgress(
       options,
