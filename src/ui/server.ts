@@ -16,7 +16,7 @@ import { accuracyVsLevelSpec, curvesSpec, parallelCoordinatesSpec, readVegaScrip
 import type { Stores } from '../store/open.js';
 import { validateId } from '../store/ports.js';
 import { formatLevel } from '../sweep/aggregate.js';
-import { DASHBOARD_SCRIPT } from './client.js';
+import { dashboardScript } from './client.js';
 import { loadSweepList, loadSweepView, SweepNotFound } from './data.js';
 import { comparisonPage, errorPage, sweepListPage, sweepPage } from './pages.js';
 
@@ -118,7 +118,7 @@ async function handle(stores: Stores, where: string, request: IncomingMessage, r
     return send(response, 200, 'application/json', JSON.stringify(curvesSpec(runs)));
   }
   if (first === 'assets' && second && parts.length === 2) {
-    const script = second === 'dashboard.js' ? DASHBOARD_SCRIPT : readVegaScript(second);
+    const script = second === 'dashboard.js' ? dashboardScript() : readVegaScript(second);
     if (script !== undefined) return send(response, 200, 'text/javascript', script, 'max-age=3600');
   }
   throw new HttpError(404, 'Not found', `nothing at ${url.pathname}`);
