@@ -20,6 +20,7 @@ import {
   sampledAxesSpec,
   VEGA_SCRIPTS,
 } from './interactive.js';
+import { STYLE } from './styles.js';
 import { type OmittedFigure, type SweepFigure, type SweepFigures, WHOLE_SWEEP } from './sweep-figures.js';
 
 /** Per group (GroupSummary.group), the runs whose per-epoch curves the report's interactive chart shows. */
@@ -81,40 +82,6 @@ ${joinHtml([...VEGA_SCRIPTS.map((script) => readVegaScript(script.name)!), EMBED
 </html>
 `.text;
 }
-
-const STYLE = `
-body { font-family: system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; color: #222; max-width: 1100px; margin: 2em auto; padding: 0 1em; line-height: 1.45; }
-h1 { font-size: 1.6em; margin-bottom: 0.3em; }
-h2 { font-size: 1.25em; margin-top: 2.2em; border-bottom: 1px solid #ddd; padding-bottom: 0.2em; }
-dl.overview { display: grid; grid-template-columns: max-content auto; gap: 0.2em 1em; }
-dl.overview dt { color: #666; }
-dl.overview dd { margin: 0; }
-code { font-family: "DejaVu Sans Mono", monospace; font-size: 0.92em; }
-table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.92em; }
-th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; vertical-align: top; }
-th { background: #f3f3f3; font-weight: 600; }
-td.text, th.text { text-align: left; }
-tr.chosen td { background: #fff4d6; font-weight: 600; }
-.tag { display: inline-block; font-size: 0.78em; font-weight: 600; padding: 0 0.45em; border-radius: 0.6em; background: #e45756; color: white; margin-left: 0.4em; }
-.tag-pruned { background: #9d755d; }
-.muted { color: #777; font-weight: normal; }
-.status { font-weight: 700; padding: 0.05em 0.5em; border-radius: 0.3em; }
-.status-SUCCEEDED { background: #dcefd9; color: #1d5e1a; }
-.status-PARTIAL { background: #fbe9c6; color: #7a4b00; }
-.status-FAILED { background: #f6d3d3; color: #8a1111; }
-.status-PRUNED { background: #eadfd6; color: #5e4330; }
-.status-REPRODUCED { background: #dcefd9; color: #1d5e1a; }
-.status-DRIFTED { background: #f6d3d3; color: #8a1111; }
-.status-INCOMPLETE { background: #fbe9c6; color: #7a4b00; }
-h1 .status { font-size: 0.6em; vertical-align: middle; }
-.chart { margin: 1em 0; }
-.message { white-space: pre-wrap; font-family: "DejaVu Sans Mono", monospace; font-size: 0.88em; max-width: 40em; text-align: left; }
-figure { margin: 1.2em 0; }
-figure img { width: 640px; max-width: 100%; height: auto; border: 1px solid #eee; }
-figcaption { color: #555; font-size: 0.9em; max-width: 640px; }
-.omitted { border-left: 3px solid #e45756; padding-left: 0.8em; }
-footer { margin-top: 3em; color: #555; font-size: 0.9em; border-top: 1px solid #ddd; }
-`;
 
 const statusBadge = (status: string) => html`<span class="status status-${status}">${status}</span>`;
 const verdictBadge = (verdict: string) =>

@@ -2,37 +2,11 @@
 
 import { type Html, type HtmlValue, html, joinHtml, raw } from '../report/html-template.js';
 import { accuracyVsLevelSpec, chartHtml, VEGA_SCRIPTS } from '../report/interactive.js';
+import { STYLE } from '../report/styles.js';
 import { bestResult, formatLevel, type LevelSummary, type SweepSummary } from '../sweep/aggregate.js';
 import type { DamagedRecord, SweepRecord } from '../sweep/records.js';
 import { isLossMetric } from '../sweep/selection.js';
 import type { SweepListEntry } from './data.js';
-
-export const STYLE = `
-body { font-family: system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; color: #222; max-width: 1200px; margin: 1.5em auto; padding: 0 1em; line-height: 1.45; }
-header.top { display: flex; gap: 1.5em; align-items: baseline; border-bottom: 1px solid #ddd; margin-bottom: 1em; }
-header.top a { color: #333; text-decoration: none; font-weight: 600; }
-.where { color: #777; font-size: 0.9em; margin-left: auto; }
-h1 { font-size: 1.5em; margin: 0.4em 0; }
-h2 { font-size: 1.2em; margin-top: 1.8em; border-bottom: 1px solid #eee; }
-table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.92em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.55em; text-align: right; vertical-align: top; }
-th { background: #f3f3f3; }
-td.text, th.text { text-align: left; }
-tr.chosen td { background: #fff4d6; font-weight: 600; }
-code { font-family: "DejaVu Sans Mono", monospace; font-size: 0.92em; }
-.status { font-weight: 700; padding: 0.05em 0.5em; border-radius: 0.3em; background: #e8e8e8; }
-.status-SUCCEEDED { background: #dcefd9; color: #1d5e1a; }
-.status-PARTIAL { background: #fbe9c6; color: #7a4b00; }
-.status-FAILED { background: #f6d3d3; color: #8a1111; }
-.status-RUNNING { background: #d6e6f7; color: #174a7c; }
-.status-INTERRUPTED { background: #fbe9c6; color: #7a4b00; }
-.status-PRUNED { background: #eadfd6; color: #5e4330; }
-.muted { color: #777; }
-.message { white-space: pre-wrap; font-family: "DejaVu Sans Mono", monospace; font-size: 0.88em; text-align: left; max-width: 40em; }
-progress { width: 24em; height: 1.1em; vertical-align: middle; }
-.error-page { border: 1px solid #e0b4b4; background: #fff6f6; padding: 1em 1.4em; border-radius: 0.4em; }
-.charts { display: flex; flex-wrap: wrap; gap: 1.5em; }
-`;
 
 export function layout(title: string, where: string, body: Html, script: HtmlValue = ''): string {
   return html`<!doctype html>
