@@ -51,7 +51,7 @@ export interface ResourceFlags {
 
 export function addResourceOptions(command: Command): Command {
   return command
-    .option('--workers <n>', 'worker threads (default: number of cores; at most the cores and the tasks)', parsePositiveInteger)
+    .option('--workers <n>', 'worker processes (default: number of cores; at most the cores and the tasks)', parsePositiveInteger)
     .option('--oversubscribe', 'allow --workers above the number of cores')
     .option(
       '--ignore-memory-limit',

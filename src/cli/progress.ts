@@ -47,7 +47,7 @@ export class ProgressLine {
 }
 
 /**
- * Time left, from the pace since the first unit of work finished: start-up (worker threads,
+ * Time left, from the pace since the first unit of work finished: start-up (worker processes,
  * wasm compilation) would otherwise inflate the first estimates.
  */
 export class Eta {

@@ -4,7 +4,7 @@ import { awsClients, DynamoMetricsStore, S3ArtifactStore } from './aws.js';
 import { LocalArtifactStore, LocalMetricsStore } from './local.js';
 import type { ArtifactStore, MetricsStore } from './ports.js';
 
-/** Where a sweep's records and artifacts live: plain data, so it can be handed to worker threads. */
+/** Where a sweep's records and artifacts live: plain data, so it can be handed to worker processes. */
 export const storeConfigSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('local'), rootDir: z.string() }),
   z.strictObject({

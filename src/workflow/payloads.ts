@@ -1,6 +1,6 @@
 /**
  * The payload of every state of the workflow (definition.asl.json), as zod schemas. Each step
- * parses its input at entry and the local executor parses what crosses a worker thread, so a
+ * parses its input at entry and the local executor parses what crosses to a worker process, so a
  * malformed payload fails at the boundary with the field named, not deep inside a step.
  * Payloads stay small (ids and keys): Step Functions caps a state's input and output at 256 KiB.
  */

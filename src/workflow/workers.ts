@@ -1,8 +1,8 @@
-/** The local machine's share of a run: worker threads and the memory they split (light: `sweep validate` loads it). */
+/** The local machine's share of a run: worker processes and the memory they split (light: `sweep validate` loads it). */
 import { availableParallelism, freemem } from 'node:os';
 
 /**
- * How many worker threads a run starts: the requested number (default: one per core), never more
+ * How many worker processes a run starts: the requested number (default: one per core), never more
  * than there are tasks (an idle thread still holds a tfjs runtime), and never more than the cores
  * unless `oversubscribe` (more single-threaded wasm workers than cores only share the cores).
  */
