@@ -72,7 +72,7 @@ export async function startEmulators() {
     return next();
   });
   const s3Address = await s3Server.run();
-  // Counted at the servers, so that requests from worker threads (their own clients) count too.
+  // Counted at the servers, so that requests from worker processes (their own clients) count too.
   const served = { dynamodb: 0, s3: 0 };
   dynamodbServer.on('request', () => served.dynamodb++);
   (s3Server as unknown as { httpServer: Server }).httpServer.on('request', () => served.s3++);

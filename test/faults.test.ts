@@ -376,7 +376,7 @@ describe('from code, against both adapters', { concurrency: 1 }, () => {
   let emulators: Emulators;
   before(async () => {
     emulators = await startEmulators();
-    // The worker threads build their AWS clients from the environment.
+    // The worker processes build their AWS clients from the environment.
     process.env.AWS_ACCESS_KEY_ID = credentials.accessKeyId;
     process.env.AWS_SECRET_ACCESS_KEY = credentials.secretAccessKey;
   });
